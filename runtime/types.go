@@ -1,0 +1,61 @@
+// Package runtime speaks the AWS Lambda Runtime API (/2018-06-01/runtime/...): the server
+// side the daemon serves to sandboxes, and the client side the faaslab-runtime bootstrap
+// uses. Its wire format is Lambda's, so any bootstrap written against the Runtime API (for
+// example one built with github.com/aws/aws-lambda-go) runs unmodified.
+package runtime
+
+import (
+	"errors"
+	"time"
+)
+
+// APIVersionPath prefixes every Runtime API route.
+const APIVersionPath = "/2018-06-01/runtime"
+
+// Lambda-Runtime-* headers on GET /invocation/next.
+const (
+	HeaderRequestID          = "Lambda-Runtime-Aws-Request-Id"
+	HeaderDeadlineMs         = "Lambda-Runtime-Deadline-Ms"
+	HeaderInvokedFunctionARN = "Lambda-Runtime-Invoked-Function-Arn"
+	HeaderTraceID            = "Lambda-Runtime-Trace-Id"
+	HeaderClientContext      = "Lambda-Runtime-Client-Context"
+	HeaderCognitoIdentity    = "Lambda-Runtime-Cognito-Identity"
+	HeaderFunctionErrorType  = "Lambda-Runtime-Function-Error-Type"
+)
+
+// Invocation is one event handed to a sandbox through GET /invocation/next.
+type Invocation struct {
+	RequestID       string
+	Payload         []byte
+	Deadline        time.Time
+	FunctionARN     string
+	TraceID         string
+	ClientContext   string
+	CognitoIdentity string
+}
+
+// Response is what the sandbox's runtime posted for an invocation (or for init).
+type Response struct {
+	// Payload is the body of POST .../response, or the error document of .../error
+	// ({"errorMessage": ..., "errorType": ..., "stackTrace": [...]}).
+	Payload []byte
+	// FunctionError is true when the runtime posted to .../error or /init/error.
+	FunctionError bool
+	// ErrorType is the Lambda-Runtime-Function-Error-Type header, if any.
+	ErrorType string
+}
+
+// ErrorDocument is Lambda's JSON shape for function and runtime errors.
+type ErrorDocument struct {
+	ErrorMessage string   `json:"errorMessage"`
+	ErrorType    string   `json:"errorType"`
+	StackTrace   []string `json:"stackTrace,omitempty"`
+}
+
+// Sentinel errors of the server side; test with errors.Is.
+var (
+	// ErrUnregistered: the sandbox was unregistered (stopped) while an invocation waited.
+	ErrUnregistered = errors.New("sandbox left the runtime API")
+	// ErrUnknownSandbox: a request came from an address no registered sandbox has.
+	ErrUnknownSandbox = errors.New("request from an unknown sandbox")
+)

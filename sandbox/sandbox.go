@@ -1,0 +1,112 @@
+// Package sandbox defines the contract every sandbox backend satisfies (native namespaces
+// + cgroups, or Docker), the resource model that turns a function's memory into kernel
+// limits, and the cgroup handling both backends share.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+)
+
+// NamePrefix starts the name of every kernel object faaslab creates, so that cleanup can
+// find them all (and nothing else).
+const NamePrefix = "faaslab"
+
+// Sentinel errors; test with errors.Is.
+var (
+	// ErrNotFound: the sandbox does not exist (any more).
+	ErrNotFound = errors.New("sandbox not found")
+	// ErrUnsupported: this host lacks a feature the backend needs; the wrapping error names it.
+	ErrUnsupported = errors.New("not supported on this host")
+	// ErrStopped: the sandbox was stopped or its process exited.
+	ErrStopped = errors.New("sandbox stopped")
+)
+
+// Mount is a host path made visible inside the sandbox.
+type Mount struct {
+	Source   string // host path
+	Target   string // path inside the sandbox
+	ReadOnly bool
+}
+
+// Spec is everything a backend needs to create one sandbox.
+type Spec struct {
+	// ID names the sandbox and every kernel object made for it; it starts with NamePrefix
+	// and is at most 48 characters of [a-z0-9-].
+	ID       string
+	Function string
+	Resources
+	// Command is the argv run inside the sandbox (Lambda: /var/runtime/bootstrap or
+	// /var/task/bootstrap).
+	Command []string
+	Env     []string
+	Mounts  []Mount
+	// TmpBytes sizes the tmpfs mounted at /tmp (Lambda's ephemeral storage).
+	TmpBytes int64
+	// Image is the container image (docker backend only; "" = the faaslab runtime image).
+	Image string
+	// Log receives the sandbox's stdout and stderr. May be nil.
+	Log io.Writer
+}
+
+// Stats are what the scheduler reads from a sandbox's cgroup.
+type Stats struct {
+	MemoryUsageBytes uint64
+	MemoryPeakBytes  uint64 // memory.max_usage_in_bytes (v1) / memory.peak (v2)
+	OOMKills         uint64 // oom kills seen in this cgroup
+	CPUUsageNs       uint64
+}
+
+// Sandbox is one running function sandbox. Its process starts held: its network namespace
+// exists (NetNSPath) so that netshape can plumb it, and the command runs only once Start is
+// called.
+type Sandbox interface {
+	ID() string
+	// NetNSPath is a path whose open fd is the sandbox's network namespace
+	// (e.g. /proc/PID/ns/net).
+	NetNSPath() string
+	// PID is the host pid of the sandbox's init process.
+	PID() int
+	// CgroupPath is the sandbox's cgroup, relative to the hierarchy root (e.g. /faaslab/faaslab-fn-1).
+	CgroupPath() string
+	// Start lets the held command run.
+	Start(ctx context.Context) error
+	// Done is closed when the sandbox's process has exited, for whatever reason.
+	Done() <-chan struct{}
+	// ExitError describes how the process ended (nil while it runs or on exit status 0).
+	ExitError() error
+	Stats() (Stats, error)
+	// Stop kills the sandbox's processes and removes its cgroup and namespaces. Idempotent.
+	Stop(ctx context.Context) error
+}
+
+// Backend creates sandboxes.
+type Backend interface {
+	Name() string
+	// Create makes a held sandbox (see Sandbox). On error nothing is left behind.
+	Create(ctx context.Context, spec Spec) (Sandbox, error)
+	// Reap removes everything a previous (crashed) daemon of this backend left behind.
+	Reap(ctx context.Context) error
+	// Close stops every sandbox this backend created and removes the host-level objects
+	// (parent cgroup, ...).
+	Close(ctx context.Context) error
+}
+
+// ValidID reports whether id is a usable sandbox ID.
+func ValidID(id string) bool {
+	if !strings.HasPrefix(id, NamePrefix) || len(id) > 48 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// StopTimeout bounds how long a backend waits for a killed sandbox to go away.
+const StopTimeout = 10 * time.Second
