@@ -2,6 +2,11 @@
 // side the daemon serves to sandboxes, and the client side the faaslab-runtime bootstrap
 // uses. Its wire format is Lambda's, so any bootstrap written against the Runtime API (for
 // example one built with github.com/aws/aws-lambda-go) runs unmodified.
+//
+// Server side: NewServer, Register a sandbox by its IP, hand events to its Endpoint with
+// Invoke; the status codes and error documents are the Runtime Interface Emulator's.
+// Client side: NewClient(AWS_LAMBDA_RUNTIME_API).Serve(ctx, handler). Environment builds
+// the Lambda environment a sandbox starts with.
 package runtime
 
 import (
@@ -41,8 +46,11 @@ type Response struct {
 	Payload []byte
 	// FunctionError is true when the runtime posted to .../error or /init/error.
 	FunctionError bool
-	// ErrorType is the Lambda-Runtime-Function-Error-Type header, if any.
+	// ErrorType is the Lambda-Runtime-Function-Error-Type header or, when a runtime (such as
+	// aws-lambda-go) sends none, the errorType field of the error document.
 	ErrorType string
+	// ContentType is the Content-Type the runtime sent with the payload, if any.
+	ContentType string
 }
 
 // ErrorDocument is Lambda's JSON shape for function and runtime errors.
@@ -58,4 +66,23 @@ var (
 	ErrUnregistered = errors.New("sandbox left the runtime API")
 	// ErrUnknownSandbox: a request came from an address no registered sandbox has.
 	ErrUnknownSandbox = errors.New("request from an unknown sandbox")
+	// ErrInitFailed: the sandbox's runtime posted /init/error; Invoke returns it with the
+	// init error document as the Response.
+	ErrInitFailed = errors.New("sandbox runtime failed to initialise")
+)
+
+// MaxPayloadBytes is the largest response a runtime may post: Lambda's 6 MiB plus the 100
+// bytes of slack the Runtime Interface Emulator allows (interop.MaxPayloadSize).
+const MaxPayloadBytes = 6*1024*1024 + 100
+
+// Error types the Runtime API server itself produces (Lambda's names).
+const (
+	ErrorTypeInvalidStateTransition = "InvalidStateTransition"
+	ErrorTypeInvalidRequestID       = "InvalidRequestID"
+	ErrorTypeRequestEntityTooLarge  = "RequestEntityTooLarge"
+	ErrorTypeInternalServerError    = "InternalServerError"
+	// ErrorTypeUnknownSandbox answers requests from an address no sandbox is registered at.
+	ErrorTypeUnknownSandbox = "UnknownSandbox"
+	// ErrorTypeResponseSizeTooLarge is the function error an oversize response becomes.
+	ErrorTypeResponseSizeTooLarge = "Function.ResponseSizeTooLarge"
 )

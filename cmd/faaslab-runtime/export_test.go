@@ -1,0 +1,5 @@
+package main
+
+import "runtime/debug"
+
+var debugSetMemoryLimit = debug.SetMemoryLimit

@@ -1,0 +1,60 @@
+package main
+
+// Adapters between the packages' concrete types and the scheduler's small interfaces:
+// the one boundary where they meet.
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/faaslab/faaslab/netshape"
+	"github.com/faaslab/faaslab/runtime"
+	"github.com/faaslab/faaslab/scheduler"
+)
+
+// networkAdapter lets the scheduler attach sandboxes to a netshape.Host.
+type networkAdapter struct{ host *netshape.Host }
+
+func (n networkAdapter) Attach(ctx context.Context, ep scheduler.NetworkEndpoint) (scheduler.NetworkAttachment, error) {
+	a, err := n.host.Attach(ctx, netshape.Endpoint{SandboxID: ep.SandboxID, Function: ep.Function,
+		MemoryMB: ep.MemoryMB, NetNSPath: ep.NetNSPath})
+	if err != nil {
+		return scheduler.NetworkAttachment{}, err
+	}
+	return scheduler.NetworkAttachment{IP: a.IP, HostVeth: a.HostVeth, Gateway: a.Gateway}, nil
+}
+
+func (n networkAdapter) Detach(ctx context.Context, sandboxID string) error {
+	return n.host.Detach(ctx, sandboxID)
+}
+
+// runtimeAdapter lets the scheduler register sandboxes with the Runtime API server.
+type runtimeAdapter struct {
+	server  *runtime.Server
+	apiAddr string // gateway:port, what AWS_LAMBDA_RUNTIME_API says
+}
+
+func (r runtimeAdapter) Register(sandboxID string, ip netip.Addr) scheduler.RuntimeEndpoint {
+	return r.server.Register(sandboxID, ip)
+}
+
+func (r runtimeAdapter) Unregister(sandboxID string) { r.server.Unregister(sandboxID) }
+
+func (r runtimeAdapter) Environment(e scheduler.SandboxEnv) []string {
+	return runtime.Environment(runtime.EnvConfig{
+		RuntimeAPI:   r.apiAddr,
+		FunctionName: e.FunctionName,
+		MemoryMB:     e.MemoryMB,
+		Version:      e.Version,
+		Handler:      e.Handler,
+		Region:       e.Region,
+		LogGroupName: e.LogGroup,
+		SandboxID:    e.SandboxID,
+		Started:      e.Started,
+		User:         e.User,
+	})
+}
+
+func hostPort(addr netip.Addr, port int) string {
+	return netip.AddrPortFrom(addr, uint16(port)).String()
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/faaslab/faaslab/netshape"
+	"github.com/faaslab/faaslab/sandbox"
+	"github.com/faaslab/faaslab/sandbox/docker"
+	"github.com/faaslab/faaslab/sandbox/native"
+)
+
+// newBackend builds the configured sandbox backend, its parent cgroup capped at the profile.
+func newBackend(ctx context.Context, cfg daemonConfig, profile sandbox.Profile, logger *slog.Logger) (sandbox.Backend, error) {
+	switch cfg.Backend {
+	case "native", "":
+		return native.New(native.Config{CgroupParent: cfg.CgroupRoot, Host: profile.HostResources(), Logger: logger})
+	case "docker":
+		return docker.New(ctx, docker.Config{Image: cfg.Docker.Image, CgroupParent: dockerCgroupParent(cfg),
+			Profile: profile, Scope: cfg.Network.Prefix, Logger: logger})
+	}
+	return nil, fmt.Errorf("unknown backend %q (want native or docker)", cfg.Backend)
+}
+
+// dockerCgroupParent keeps docker sandboxes apart from native ones of the same daemon config.
+func dockerCgroupParent(cfg daemonConfig) string { return cfg.CgroupRoot + "-docker" }
+
+// reap removes what a crashed daemon with this configuration left behind: sandboxes of
+// both backends (cgroups, containers) and the network (links, netns, rules).
+func reap(ctx context.Context, cfg daemonConfig, netCfg netshape.Config, logger *slog.Logger) error {
+	var errs []error
+	nb, err := native.New(native.Config{CgroupParent: cfg.CgroupRoot, Logger: logger})
+	if err == nil {
+		errs = append(errs, nb.Reap(ctx), nb.Close(ctx))
+	} else {
+		errs = append(errs, err)
+	}
+	// Containers only when an engine answers: a native-only host need not run Docker.
+	if db, err := docker.New(ctx, docker.Config{CgroupParent: dockerCgroupParent(cfg), Scope: cfg.Network.Prefix, Logger: logger}); err == nil {
+		errs = append(errs, db.Reap(ctx), db.Close(ctx))
+	} else if !errors.Is(err, docker.ErrNoEngine) {
+		logger.Warn("docker reap skipped", "err", err)
+	}
+	errs = append(errs, netshape.Reap(ctx, netCfg))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("reaping leftovers of an earlier daemon: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,392 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faaslab/faaslab/netshape/shape"
+	"github.com/faaslab/faaslab/sandbox/docker"
+)
+
+// benchOptions size every benchmark; the defaults keep `make bench` to a few minutes.
+type benchOptions struct {
+	runs        int // medians are taken over this many runs
+	coldStarts  int // cold starts per run
+	warmInvokes int // sequential warm invokes per run
+	throughput  time.Duration
+	clients     int
+	shapingSpec string
+	backend     string
+}
+
+func newBenchCmd() *cobra.Command {
+	o := benchOptions{runs: 3, coldStarts: 40, warmInvokes: 2000, throughput: 3 * time.Second, clients: 8}
+	cmd := &cobra.Command{
+		Use:   "bench [all|core|shaping|docker]",
+		Short: "Measure cold start, warm invoke latency and throughput, idle memory, shaping accuracy, Docker overhead",
+		Long: `Benchmarks print tables: medians over --runs runs, each compared with a baseline
+measured in the same run (raw fork+exec for cold start, a bare loopback HTTP round trip for
+warm invoke, raw docker create+start for the docker backend). Needs root.`,
+		Args:      cobra.MaximumNArgs(1),
+		ValidArgs: []string{"all", "core", "shaping", "docker"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			which := "all"
+			if len(args) == 1 {
+				which = args[0]
+			}
+			w := cmd.OutOrStdout()
+			ctx := cmd.Context()
+			run := map[string]func() error{
+				"core":    func() error { return benchCore(ctx, w, o) },
+				"shaping": func() error { return benchShaping(ctx, w, o) },
+				"docker":  func() error { return benchDocker(ctx, w, o) },
+			}
+			if which != "all" {
+				f, ok := run[which]
+				if !ok {
+					return fmt.Errorf("unknown benchmark %q (want all, core, shaping or docker)", which)
+				}
+				return f()
+			}
+			for _, name := range []string{"core", "docker", "shaping"} {
+				if err := run[name](); err != nil {
+					fmt.Fprintf(w, "\n%s benchmark failed: %v\n", name, err)
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.runs, "runs", o.runs, "runs per measurement (the table shows medians)")
+	f.IntVar(&o.coldStarts, "cold-starts", o.coldStarts, "cold starts per run")
+	f.IntVar(&o.warmInvokes, "warm-invokes", o.warmInvokes, "sequential warm invokes per run")
+	f.DurationVar(&o.throughput, "throughput-time", o.throughput, "how long each throughput run lasts")
+	f.IntVar(&o.clients, "clients", o.clients, "concurrent clients of the throughput run")
+	f.StringVar(&o.shapingSpec, "shaping-points", "default", `shaping points: "default" (the full grid), "quick", or a spec (see shape.ParseAccuracyPoints)`)
+	f.StringVar(&o.backend, "backend", "native", "backend of the core benchmark")
+	return cmd
+}
+
+// percentile of sorted durations (nearest rank).
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(p*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func sortDurations(d []time.Duration) []time.Duration {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d
+}
+
+func medianFloat(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
+
+// coreRun is one run's results.
+type coreRun struct {
+	coldP50, coldP99, baseColdP50 time.Duration
+	warmP50, warmP99, baseWarmP50 time.Duration
+	throughput, baseThroughput    float64
+	idleBytes                     float64 // mean cgroup memory of an idle sandbox
+}
+
+func benchCore(ctx context.Context, w io.Writer, o benchOptions) error {
+	fmt.Fprintf(w, "== core: %s backend, c3.large, 128 MB functions, %d runs (medians) ==\n", o.backend, o.runs)
+	var runs []coreRun
+	for i := 0; i < o.runs; i++ {
+		r, err := benchCoreRun(ctx, o, os.Stderr)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+		fmt.Fprintf(os.Stderr, "core run %d/%d: cold p50 %s, warm p50 %s, %.0f inv/s\n", i+1, o.runs, ms(r.coldP50), ms(r.warmP50), r.throughput)
+	}
+	med := func(f func(coreRun) float64) float64 {
+		xs := make([]float64, len(runs))
+		for i, r := range runs {
+			xs[i] = f(r)
+		}
+		return medianFloat(xs)
+	}
+	d := func(f func(coreRun) time.Duration) float64 {
+		return med(func(r coreRun) float64 { return float64(f(r)) / 1e6 })
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "metric\tmeasured\ttarget\tbaseline (same run)\tratio\t")
+	coldP50, baseCold := d(func(r coreRun) time.Duration { return r.coldP50 }), d(func(r coreRun) time.Duration { return r.baseColdP50 })
+	fmt.Fprintf(tw, "cold start p50 (first invoke, end to end)\t%.2f ms\t≤ 10 ms\t%.2f ms fork+exec of the bootstrap\t%.1f×\t\n", coldP50, baseCold, coldP50/baseCold)
+	fmt.Fprintf(tw, "cold start p99\t%.2f ms\t\t\t\t\n", d(func(r coreRun) time.Duration { return r.coldP99 }))
+	warmP50, baseWarm := d(func(r coreRun) time.Duration { return r.warmP50 }), d(func(r coreRun) time.Duration { return r.baseWarmP50 })
+	fmt.Fprintf(tw, "warm no-op invoke p50 (HTTP API)\t%.3f ms\t≤ 0.5 ms\t%.3f ms bare loopback HTTP round trip\t%.1f×\t\n", warmP50, baseWarm, warmP50/baseWarm)
+	fmt.Fprintf(tw, "warm no-op invoke p99\t%.3f ms\t\t\t\t\n", d(func(r coreRun) time.Duration { return r.warmP99 }))
+	tp, baseTp := med(func(r coreRun) float64 { return r.throughput }), med(func(r coreRun) float64 { return r.baseThroughput })
+	fmt.Fprintf(tw, "throughput (%d clients)\t%.0f inv/s\t≥ 5,000/s\t%.0f req/s bare loopback HTTP\t%.2f×\t\n", o.clients, tp, baseTp, tp/baseTp)
+	fmt.Fprintf(tw, "idle sandbox memory (cgroup usage)\t%.2f MB\t≤ 8 MB\t\t\t\n", med(func(r coreRun) float64 { return r.idleBytes })/(1<<20))
+	return tw.Flush()
+}
+
+// benchCoreRun starts a private daemon in this process and measures it through its API.
+func benchCoreRun(ctx context.Context, o benchOptions, progress io.Writer) (r coreRun, err error) {
+	tag := strconv.FormatInt(time.Now().UnixNano()%0xfff, 16)
+	cfg := defaultDaemonConfig()
+	cfg.Backend = o.backend
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Network.Prefix = "faaslabb" + tag
+	cfg.CgroupRoot = "/faaslabb" + tag
+	cfg.Network.Subnet = "10.203.0.0/24"
+	cfg.Network.RuntimePort = 9001
+	stateDir, err := os.MkdirTemp("", "faaslab-bench")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(stateDir)
+	cfg.StateDir = stateDir
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d, err := startDaemon(ctx, cfg, logger)
+	if err != nil {
+		return r, err
+	}
+	go serveHTTP(d.apiServer, d.apiLn)
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		d.stop(stopCtx)
+	}()
+	client := newLambdaClient("http://" + d.apiLn.Addr().String())
+
+	if r.coldP50, r.coldP99, err = benchColdStarts(ctx, client, o.coldStarts); err != nil {
+		return r, err
+	}
+	if r.baseColdP50, err = benchForkExec(cfg.RuntimeBin, o.coldStarts); err != nil {
+		return r, err
+	}
+	if err := createBenchFunction(ctx, client, "warm", "echo"); err != nil {
+		return r, err
+	}
+	if r.warmP50, r.warmP99, err = benchWarm(ctx, client, "warm", o.warmInvokes); err != nil {
+		return r, err
+	}
+	base, baseStop, err := bareHTTPServer()
+	if err != nil {
+		return r, err
+	}
+	defer baseStop()
+	baseClient := newLambdaClient(base)
+	if r.baseWarmP50, _, err = benchWarm(ctx, baseClient, "warm", o.warmInvokes); err != nil {
+		return r, err
+	}
+	if r.throughput, err = benchThroughput(ctx, client, "warm", o.clients, o.throughput); err != nil {
+		return r, err
+	}
+	if r.baseThroughput, err = benchThroughput(ctx, baseClient, "warm", o.clients, o.throughput); err != nil {
+		return r, err
+	}
+	r.idleBytes = idleSandboxMemory(cfg.CgroupRoot)
+	return r, nil
+}
+
+func createBenchFunction(ctx context.Context, c *lambdaClient, name, handler string) error {
+	return c.do(ctx, "POST", "/2015-03-31/functions", map[string]any{"FunctionName": name, "Runtime": "faaslab",
+		"Handler": handler, "Role": "arn:aws:iam::000000000000:role/bench", "MemorySize": 128, "Timeout": 10, "Code": map[string]any{}}, nil)
+}
+
+// benchColdStarts creates n functions and times each one's first (cold) invoke end to end,
+// deleting each afterwards so the host never fills.
+func benchColdStarts(ctx context.Context, c *lambdaClient, n int) (p50, p99 time.Duration, err error) {
+	var ds []time.Duration
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("cold%d", i)
+		if err := createBenchFunction(ctx, c, name, "echo"); err != nil {
+			return 0, 0, err
+		}
+		start := time.Now()
+		res, err := c.invoke(ctx, name, "", []byte(`{}`), false)
+		if err != nil {
+			return 0, 0, err
+		}
+		if res.FunctionError != "" {
+			return 0, 0, fmt.Errorf("cold invoke failed: %s", res.Payload)
+		}
+		ds = append(ds, time.Since(start))
+		if err := c.do(ctx, "DELETE", "/2015-03-31/functions/"+name, nil, nil); err != nil {
+			return 0, 0, err
+		}
+	}
+	ds = sortDurations(ds)
+	return percentile(ds, 0.5), percentile(ds, 0.99), nil
+}
+
+// benchForkExec is the cold-start floor: starting the bootstrap binary as a plain process
+// (it exits at once without AWS_LAMBDA_RUNTIME_API).
+func benchForkExec(bin string, n int) (time.Duration, error) {
+	var ds []time.Duration
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		cmd := exec.Command(bin)
+		cmd.Env = []string{}
+		_ = cmd.Run() // exits non-zero without a Runtime API; only its cost matters
+		ds = append(ds, time.Since(start))
+	}
+	return percentile(sortDurations(ds), 0.5), nil
+}
+
+func benchWarm(ctx context.Context, c *lambdaClient, name string, n int) (p50, p99 time.Duration, err error) {
+	// Warm up: the first invoke may be cold.
+	if _, err := c.invoke(ctx, name, "", []byte(`{}`), false); err != nil {
+		return 0, 0, err
+	}
+	ds := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if _, err := c.invoke(ctx, name, "", []byte(`{}`), false); err != nil {
+			return 0, 0, err
+		}
+		ds = append(ds, time.Since(start))
+	}
+	ds = sortDurations(ds)
+	return percentile(ds, 0.5), percentile(ds, 0.99), nil
+}
+
+func benchThroughput(ctx context.Context, c *lambdaClient, name string, clients int, d time.Duration) (float64, error) {
+	var count atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if _, err := c.invoke(ctx, name, "", []byte(`{}`), false); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				count.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(count.Load()) / time.Since(start).Seconds(), nil
+}
+
+// bareHTTPServer answers every POST with "{}": the HTTP floor of an invoke.
+func bareHTTPServer() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write([]byte("{}"))
+	})}
+	go s.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { s.Close() }, nil
+}
+
+// idleSandboxMemory is the mean memory charged to the idle sandboxes' cgroups.
+func idleSandboxMemory(parent string) float64 {
+	var total, n float64
+	for _, root := range []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup"} {
+		entries, err := os.ReadDir(filepath.Join(root, parent))
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			dir := filepath.Join(root, parent, e.Name())
+			for _, f := range []string{"memory.usage_in_bytes", "memory.current"} {
+				if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+					v, _ := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+					total += v
+					n++
+					break
+				}
+			}
+		}
+		if n > 0 {
+			break
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return total / n
+}
+
+func benchShaping(ctx context.Context, w io.Writer, o benchOptions) error {
+	fmt.Fprintln(w, "\n== shaping accuracy: configured vs achieved iperf3 goodput (target: within 5% of 0.956 × configured) ==")
+	var pts []shape.AccuracyPoint
+	var err error
+	switch o.shapingSpec {
+	case "default", "":
+		pts = shape.DefaultAccuracyPoints()
+	case "quick":
+		pts = shape.QuickAccuracyPoints()
+	default:
+		if pts, err = shape.ParseAccuracyPoints(o.shapingSpec); err != nil {
+			return err
+		}
+	}
+	rows, err := shape.MeasureAccuracy(ctx, shape.AccuracyConfig{Points: pts}, os.Stderr)
+	if err != nil {
+		return err
+	}
+	return shape.WriteAccuracyTable(w, rows)
+}
+
+func benchDocker(ctx context.Context, w io.Writer, o benchOptions) error {
+	fmt.Fprintln(w, "\n== docker backend cold start vs raw `docker create && docker start` of the same image (target ≤ 1.15×) ==")
+	b, err := docker.New(ctx, docker.Config{Scope: "faaslabbench", CgroupParent: "/faaslabbench-docker"})
+	if err != nil {
+		return err
+	}
+	defer b.Close(context.Background())
+	var backendMed, rawMed []float64
+	for i := 0; i < o.runs; i++ {
+		bn, raw, err := b.MeasureColdStart(ctx, 10)
+		if err != nil {
+			return err
+		}
+		backendMed = append(backendMed, float64(docker.Median(bn)))
+		rawMed = append(rawMed, float64(docker.Median(raw)))
+	}
+	bm, rm := medianFloat(backendMed)/1e6, medianFloat(rawMed)/1e6
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "metric\tmedian\t")
+	fmt.Fprintf(tw, "docker backend Create+Start (held, then released)\t%.1f ms\t\n", bm)
+	fmt.Fprintf(tw, "raw docker create && docker start (API)\t%.1f ms\t\n", rm)
+	fmt.Fprintf(tw, "ratio\t%.2f×\t\n", bm/rm)
+	return tw.Flush()
+}

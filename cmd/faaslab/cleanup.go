@@ -1,0 +1,39 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newCleanupCmd() *cobra.Command {
+	cfg := defaultDaemonConfig()
+	var configPath, logLevel string
+	cmd := &cobra.Command{
+		Use:   "cleanup",
+		Short: "Remove every faaslab kernel object of a daemon configuration (after a crash)",
+		Long: `Remove the sandboxes (cgroups, containers), links, namespaces, qdiscs and iptables
+rules that a daemon with this configuration made. A daemon does the same at start; use this
+when you will not start one again. Do not run it while that daemon runs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fileCfg, err := loadDaemonConfig(configPath)
+			if err != nil {
+				return err
+			}
+			overrideChanged(cmd.Flags(), &fileCfg, &cfg)
+			logger, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			netCfg, err := netshapeConfig(fileCfg.Network)
+			if err != nil {
+				return err
+			}
+			return reap(cmd.Context(), fileCfg, netCfg, logger)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "the daemon's YAML config file")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	addDaemonFlags(f, &cfg)
+	return cmd
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// daemonConfig is everything `faaslab daemon` can be told, from its YAML config file
+// (--config) and flags (flags win). defaultDaemonConfig holds every default in one place.
+type daemonConfig struct {
+	Listen     string        `yaml:"listen"`        // Lambda API + /metrics
+	Backend    string        `yaml:"backend"`       // native | docker
+	Profile    string        `yaml:"profile"`       // host profile, e.g. c3.large
+	CPUModel   string        `yaml:"cpu_model"`     // paper | lambda
+	StateDir   string        `yaml:"state_dir"`     // function definitions and code
+	RuntimeBin string        `yaml:"runtime_bin"`   // static faaslab-runtime bootstrap
+	KeepAlive  time.Duration `yaml:"keep_alive"`    // idle sandbox lifetime
+	Records    string        `yaml:"records"`       // JSON-lines invocation records ("" = state_dir/records.jsonl)
+	Region     string        `yaml:"region"`        // AWS region the API reports
+	CgroupRoot string        `yaml:"cgroup_parent"` // parent cgroup of every sandbox
+	HostID     string        `yaml:"host_id"`       // names this host in records
+	Network    networkConfig `yaml:"network"`
+	Docker     dockerConfig  `yaml:"docker"`
+}
+
+type networkConfig struct {
+	Prefix      string `yaml:"prefix"`       // every link name starts with it
+	Subnet      string `yaml:"subnet"`       // sandboxes, gateway (.1) and remote (last)
+	RuntimePort int    `yaml:"runtime_port"` // Runtime API port on the gateway address
+	Policy      string `yaml:"policy"`       // none | fixed | equal | proportional | priority
+	NIC         string `yaml:"nic"`          // emulated NIC capacity, e.g. 560mbit, 1gbit, unlimited ("" = profile's)
+	FixedRate   string `yaml:"fixed_rate"`   // per-sandbox cap of policy fixed
+	Strict      bool   `yaml:"strict"`       // proportional: ceil = rate
+}
+
+type dockerConfig struct {
+	Image string `yaml:"image"`
+}
+
+func defaultDaemonConfig() daemonConfig {
+	return daemonConfig{
+		Listen:     "127.0.0.1:3001",
+		Backend:    "native",
+		Profile:    "c3.large",
+		CPUModel:   "paper",
+		StateDir:   "/var/lib/faaslab",
+		RuntimeBin: defaultRuntimeBin(),
+		KeepAlive:  10 * time.Minute,
+		Region:     "us-east-1",
+		CgroupRoot: "/faaslab",
+		HostID:     hostname(),
+		Network: networkConfig{
+			Prefix:      "faaslab",
+			Subnet:      "10.201.0.0/16",
+			RuntimePort: 9001,
+			Policy:      "none",
+		},
+		Docker: dockerConfig{Image: "faaslab-runtime:latest"},
+	}
+}
+
+// defaultRuntimeBin looks for faaslab-runtime next to this binary, then on PATH.
+func defaultRuntimeBin() string {
+	if v := os.Getenv("FAASLAB_RUNTIME_BIN"); v != "" {
+		return v
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "faaslab-runtime")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "/usr/local/bin/faaslab-runtime"
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "faaslab-host"
+	}
+	return h
+}
+
+// loadDaemonConfig reads path over the defaults; unknown keys are an error so typos show.
+func loadDaemonConfig(path string) (daemonConfig, error) {
+	cfg := defaultDaemonConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}

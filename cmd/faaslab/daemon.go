@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func newDaemonCmd() *cobra.Command {
+	var configPath, logLevel string
+	flagCfg := defaultDaemonConfig()
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the host: sandboxes, emulated NIC, Runtime API and the Lambda API",
+		Long: `Run the faaslab host daemon. It reaps what a crashed daemon left, creates the bridge,
+the emulated NIC (uplink) and the remote namespace, serves the Lambda API and /metrics on
+--listen, and the Runtime API to sandboxes on the gateway address. SIGINT/SIGTERM stop it
+cleanly: every sandbox, cgroup, namespace, link, qdisc and rule it made is removed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadDaemonConfig(configPath)
+			if err != nil {
+				return err
+			}
+			overrideChanged(cmd.Flags(), &cfg, &flagCfg)
+			logger, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return runDaemon(ctx, cfg, logger)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "YAML config file (see docs/configuration.md); flags override it")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	addDaemonFlags(f, &flagCfg)
+	return cmd
+}
+
+// addDaemonFlags binds the config's fields to flags; only flags the user set override the file.
+func addDaemonFlags(f *pflag.FlagSet, c *daemonConfig) {
+	f.StringVar(&c.Listen, "listen", c.Listen, "address of the Lambda API and /metrics")
+	f.StringVar(&c.Backend, "backend", c.Backend, "sandbox backend: native or docker")
+	f.StringVar(&c.Profile, "profile", c.Profile, "host profile (c3.large, c5.xlarge, m5.2xlarge)")
+	f.StringVar(&c.CPUModel, "cpu-model", c.CPUModel, "CPU quota model: paper (vCPUs × memory / max memory) or lambda (memory / 1769 MB)")
+	f.StringVar(&c.StateDir, "state-dir", c.StateDir, "where function definitions and code are kept")
+	f.StringVar(&c.RuntimeBin, "runtime-bin", c.RuntimeBin, "the static faaslab-runtime bootstrap")
+	f.DurationVar(&c.KeepAlive, "keep-alive", c.KeepAlive, "how long an idle sandbox is kept warm")
+	f.StringVar(&c.Records, "records", c.Records, "JSON-lines invocation records file (default STATE_DIR/records.jsonl)")
+	f.StringVar(&c.Region, "region", c.Region, "AWS region the API reports")
+	f.StringVar(&c.CgroupRoot, "cgroup-parent", c.CgroupRoot, "parent cgroup of every sandbox (capped at the profile)")
+	f.StringVar(&c.HostID, "host-id", c.HostID, "host id written into records")
+	f.StringVar(&c.Network.Prefix, "net-prefix", c.Network.Prefix, "prefix of every link and namespace name (starts with faaslab)")
+	f.StringVar(&c.Network.Subnet, "subnet", c.Network.Subnet, "sandbox subnet; .1 is the gateway, the last address the remote side")
+	f.IntVar(&c.Network.RuntimePort, "runtime-port", c.Network.RuntimePort, "Runtime API port on the gateway address")
+	f.StringVar(&c.Network.Policy, "policy", c.Network.Policy, "shaping policy: none, fixed, equal, proportional, priority")
+	f.StringVar(&c.Network.NIC, "nic", c.Network.NIC, "emulated NIC capacity, e.g. 560mbit, 1gbit, unlimited (default: the profile's)")
+	f.StringVar(&c.Network.FixedRate, "fixed-rate", c.Network.FixedRate, "per-sandbox rate of policy fixed, e.g. 100mbit")
+	f.BoolVar(&c.Network.Strict, "strict", c.Network.Strict, "policy proportional: cap each sandbox at its share (not work-conserving)")
+	f.StringVar(&c.Docker.Image, "docker-image", c.Docker.Image, "default image of the docker backend")
+}
+
+// overrideChanged copies every flag the user set from flagCfg into cfg.
+func overrideChanged(f *pflag.FlagSet, cfg, flagCfg *daemonConfig) {
+	fresh := pflag.NewFlagSet("", pflag.ContinueOnError)
+	addDaemonFlags(fresh, cfg)
+	f.Visit(func(fl *pflag.Flag) {
+		if target := fresh.Lookup(fl.Name); target != nil {
+			target.Value.Set(fl.Value.String())
+		}
+	})
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+var _ = context.Background

@@ -1,0 +1,414 @@
+package main
+
+// End-to-end tests: the real faaslab binary runs as a daemon (as a user would start it) with
+// its own link prefix, subnet, cgroup parent and port, so it never touches another daemon's
+// objects; the tests talk to it over its Lambda API and then check the kernel is clean.
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faaslab/faaslab/sandbox"
+)
+
+type testDaemon struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	endpoint string
+	prefix   string
+	cgroup   string
+	stateDir string
+	logPath  string
+	client   *lambdaClient
+	done     chan struct{}
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the daemon creates cgroups, namespaces and links")
+	}
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)[:n]
+}
+
+// buildOnce builds a binary the tests run, unless the Makefile already did (env var).
+var buildMu sync.Mutex
+var built = map[string]string{}
+
+func binary(t *testing.T, envVar, pkg string, static bool) string {
+	t.Helper()
+	if p := os.Getenv(envVar); p != "" {
+		return p
+	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skipf("no go toolchain to build %s and %s is not set", pkg, envVar)
+	}
+	dir, err := os.MkdirTemp("", "faaslab-e2e-bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = os.Environ()
+	if static {
+		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, b)
+	}
+	built[pkg] = out
+	return out
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startDaemon runs `faaslab daemon` with a private prefix; extra flags are appended.
+func launchDaemon(t *testing.T, extra ...string) *testDaemon {
+	t.Helper()
+	requireRoot(t)
+	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab", false)
+	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime", true)
+	id := randHex(4)
+	d := &testDaemon{
+		t:        t,
+		prefix:   "faaslabe" + id[:3],
+		cgroup:   "/faaslabe" + id[:3],
+		stateDir: t.TempDir(),
+		endpoint: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		done:     make(chan struct{}),
+	}
+	d.logPath = filepath.Join(d.stateDir, "daemon.log")
+	// A /24 of its own per daemon: 10.202.X.0/24 with X random.
+	subnet := fmt.Sprintf("10.202.%d.0/24", int(id[0])*7%250+1)
+	args := append([]string{"daemon",
+		"--listen", d.endpoint,
+		"--state-dir", d.stateDir,
+		"--runtime-bin", rt,
+		"--cgroup-parent", d.cgroup,
+		"--net-prefix", d.prefix,
+		"--subnet", subnet,
+		"--runtime-port", fmt.Sprint(freePort(t)),
+	}, extra...)
+	logf, err := os.Create(d.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = exec.Command(bin, args...)
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.cmd.Wait(); logf.Close(); close(d.done) }()
+	t.Cleanup(func() {
+		d.stop()
+		// Whatever happened, leave nothing: the same cleanup a user runs after a crash.
+		exec.Command(bin, "cleanup", "--net-prefix", d.prefix, "--cgroup-parent", d.cgroup).Run()
+		if t.Failed() {
+			if b, err := os.ReadFile(d.logPath); err == nil {
+				t.Logf("daemon log:\n%s", tail(string(b), 8000))
+			}
+		}
+	})
+	d.client = newLambdaClient("http://" + d.endpoint)
+	d.waitReady()
+	return d
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func (d *testDaemon) waitReady() {
+	d.t.Helper()
+	for i := 0; i < 300; i++ {
+		select {
+		case <-d.done:
+			b, _ := os.ReadFile(d.logPath)
+			d.t.Fatalf("daemon exited at start:\n%s", b)
+		default:
+		}
+		c, err := net.Dial("tcp", d.endpoint)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.t.Fatal("daemon did not listen within 15 s")
+}
+
+// stop sends SIGTERM (a clean shutdown) and waits.
+func (d *testDaemon) stop() {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.done
+		d.t.Error("daemon did not stop within 30 s of SIGTERM")
+	}
+}
+
+func (d *testDaemon) createFunction(name string, body map[string]any) {
+	d.t.Helper()
+	req := map[string]any{"FunctionName": name, "Runtime": "faaslab", "Handler": "echo",
+		"Role": "arn:aws:iam::000000000000:role/x", "MemorySize": 128, "Timeout": 3, "Code": map[string]any{}}
+	for k, v := range body {
+		req[k] = v
+	}
+	if err := d.client.do(context.Background(), "POST", "/2015-03-31/functions", req, nil); err != nil {
+		d.t.Fatalf("create %s: %v", name, err)
+	}
+}
+
+func (d *testDaemon) invoke(name, payload string) invokeResult {
+	d.t.Helper()
+	res, err := d.client.invoke(context.Background(), name, "", []byte(payload), true)
+	if err != nil {
+		d.t.Fatalf("invoke %s: %v", name, err)
+	}
+	return res
+}
+
+// sandboxCgroups lists the sandbox cgroups under the daemon's parent (cpu hierarchy).
+func (d *testDaemon) sandboxCgroups() []string {
+	for _, root := range []string{"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"} {
+		entries, err := os.ReadDir(filepath.Join(root, d.cgroup))
+		if err != nil {
+			continue
+		}
+		var out []string
+		for _, e := range entries {
+			if e.IsDir() && strings.HasPrefix(e.Name(), "faaslab") {
+				out = append(out, filepath.Join(d.cgroup, e.Name()))
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// leftovers lists every kernel object of this daemon still present.
+func (d *testDaemon) leftovers() []string {
+	var left []string
+	if out, _ := exec.Command("ip", "-o", "link", "show").Output(); true {
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, d.prefix) {
+				left = append(left, "link: "+l)
+			}
+		}
+	}
+	if out, _ := exec.Command("ip", "netns", "list").Output(); true {
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, d.prefix) {
+				left = append(left, "netns: "+l)
+			}
+		}
+	}
+	if out, err := exec.Command("iptables", "-S").Output(); err == nil {
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, d.prefix) {
+				left = append(left, "iptables: "+l)
+			}
+		}
+	}
+	filepath.WalkDir("/sys/fs/cgroup", func(p string, e os.DirEntry, err error) error {
+		if err != nil || !e.IsDir() {
+			return nil
+		}
+		if strings.Contains(p, strings.TrimPrefix(d.cgroup, "/")) {
+			left = append(left, "cgroup: "+p)
+			return filepath.SkipDir
+		}
+		if strings.Count(p, "/") > 5 {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	return left
+}
+
+func TestE2EInvokeBuiltinAndQuota(t *testing.T) {
+	d := launchDaemon(t)
+	d.createFunction("hello", nil)
+	res := d.invoke("hello", `{"greeting":"hi"}`)
+	if res.FunctionError != "" || !strings.Contains(string(res.Payload), `"greeting"`) {
+		t.Fatalf("echo: function error %q payload %s", res.FunctionError, res.Payload)
+	}
+	if !strings.Contains(res.LogTail, "REPORT RequestId:") || !strings.Contains(res.LogTail, "Init Duration:") {
+		t.Errorf("cold invoke log tail lacks REPORT with Init Duration:\n%s", res.LogTail)
+	}
+	res = d.invoke("hello", `{}`)
+	if strings.Contains(res.LogTail, "Init Duration") {
+		t.Errorf("second invoke should be warm:\n%s", res.LogTail)
+	}
+	cgs := d.sandboxCgroups()
+	if len(cgs) != 1 {
+		t.Fatalf("want 1 sandbox cgroup after 2 sequential invokes, got %v", cgs)
+	}
+	quota, period, err := sandbox.ReadCPUQuota(cgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if quota != 8500 || period != 100000 {
+		t.Errorf("128 MB on c3.large: cpu quota %d/%d, want 8500/100000", quota, period)
+	}
+	d.stop()
+	if left := d.leftovers(); len(left) > 0 {
+		t.Errorf("after daemon stop, still present:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+func TestE2EConcurrentInvokesCreateSandboxes(t *testing.T) {
+	d := launchDaemon(t)
+	d.createFunction("sleepy", map[string]any{"Handler": "sleep"})
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := d.client.invoke(context.Background(), "sleepy", "", []byte(`{"ms":1500}`), false)
+			if err != nil || res.FunctionError != "" {
+				errs <- fmt.Sprintf("err %v, function error %q %s", err, res.FunctionError, res.Payload)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if got := len(d.sandboxCgroups()); got != n {
+		t.Errorf("%d concurrent invokes made %d sandboxes, want %d", n, got, n)
+	}
+}
+
+func TestE2EOOMAndTimeoutAreReportedAndRecovered(t *testing.T) {
+	d := launchDaemon(t)
+	d.createFunction("hog", map[string]any{"Handler": "alloc"})
+	res := d.invoke("hog", `{"mb":400}`)
+	if res.FunctionError == "" {
+		t.Fatalf("allocating 400 MB in 128 MB: no function error, payload %s", res.Payload)
+	}
+	if !strings.Contains(strings.ToLower(string(res.Payload)), "memory") {
+		t.Errorf("OOM error does not name memory: %s", res.Payload)
+	}
+	res = d.invoke("hog", `{"mb":10}`)
+	if res.FunctionError != "" {
+		t.Errorf("after OOM the function should recover: %s", res.Payload)
+	}
+
+	d.createFunction("slow", map[string]any{"Handler": "sleep", "Timeout": 1})
+	res = d.invoke("slow", `{"ms":5000}`)
+	if res.FunctionError == "" || !strings.Contains(string(res.Payload), "Task timed out after 1.00 seconds") {
+		t.Errorf("timeout: function error %q payload %s", res.FunctionError, res.Payload)
+	}
+	res = d.invoke("slow", `{"ms":10}`)
+	if res.FunctionError != "" {
+		t.Errorf("after a timeout the function should recover: %s", res.Payload)
+	}
+	// The daemon and other functions carry on.
+	d.createFunction("after", nil)
+	if res := d.invoke("after", `{"ok":true}`); res.FunctionError != "" {
+		t.Errorf("other function after faults: %s", res.Payload)
+	}
+}
+
+func TestE2EBadInput(t *testing.T) {
+	d := launchDaemon(t)
+	_, err := d.client.invoke(context.Background(), "nope", "", []byte(`{}`), false)
+	if ae, ok := err.(*apiError); !ok || ae.Status != 404 || ae.Type != "ResourceNotFoundException" {
+		t.Errorf("unknown function: %v", err)
+	}
+	err = d.client.do(context.Background(), "POST", "/2015-03-31/functions", map[string]any{
+		"FunctionName": "big", "Runtime": "faaslab", "Handler": "echo", "MemorySize": 99999, "Code": map[string]any{}}, nil)
+	if ae, ok := err.(*apiError); !ok || ae.Status != 400 || !strings.Contains(ae.Message, "MemorySize") {
+		t.Errorf("bad memory: %v", err)
+	}
+	d.createFunction("small", nil)
+	_, err = d.client.invoke(context.Background(), "small", "", bytes.Repeat([]byte("a"), 6*1024*1024+1), false)
+	if ae, ok := err.(*apiError); !ok || ae.Status != 413 {
+		t.Errorf("oversize payload: %v", err)
+	}
+}
+
+// TestE2EAWSLambdaGoFunction runs a function built with github.com/aws/aws-lambda-go,
+// unmodified, as a provided.al2023 zip with a bootstrap.
+func TestE2EAWSLambdaGoFunction(t *testing.T) {
+	d := launchDaemon(t)
+	src := filepath.Join("..", "..", "runtime", "testdata", "awslambdago")
+	if _, err := os.Stat(src); err != nil {
+		t.Skip("runtime/testdata/awslambdago not present")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go toolchain to build the aws-lambda-go function")
+	}
+	dir := t.TempDir()
+	boot := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-o", boot, "./"+src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	bin, _ := os.ReadFile(boot)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, _ := zw.CreateHeader(h)
+	w.Write(bin)
+	zw.Close()
+	d.createFunction("golambda", map[string]any{"Runtime": "provided.al2023", "Handler": "bootstrap",
+		"Code": map[string]any{"ZipFile": buf.Bytes()}})
+	res := d.invoke("golambda", `{"name":"faaslab"}`)
+	if res.FunctionError != "" {
+		t.Fatalf("aws-lambda-go function error: %s\n%s", res.Payload, res.LogTail)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(res.Payload, &out); err != nil || len(out) == 0 {
+		t.Fatalf("aws-lambda-go response %s: %v", res.Payload, err)
+	}
+	t.Logf("aws-lambda-go said %s", res.Payload)
+}

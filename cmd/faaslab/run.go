@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/faaslab/faaslab/netshape"
+	"github.com/faaslab/faaslab/netshape/shape"
+	"github.com/faaslab/faaslab/runtime"
+	"github.com/faaslab/faaslab/sandbox"
+	"github.com/faaslab/faaslab/scheduler"
+	"github.com/faaslab/faaslab/scheduler/api"
+)
+
+// daemon is one running host: every component and how to stop them in order.
+type daemon struct {
+	cfg       daemonConfig
+	log       *slog.Logger
+	registry  *prometheus.Registry
+	backend   sandbox.Backend
+	host      *netshape.Host
+	shaper    *lazyShaper
+	runtime   *runtime.Server
+	sched     *scheduler.Scheduler
+	apiServer *http.Server
+	rtServer  *http.Server
+	records   *os.File
+	apiLn     net.Listener
+}
+
+// runDaemon starts a daemon, serves until ctx ends, then stops it cleanly.
+func runDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) error {
+	d, err := startDaemon(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("faaslab daemon ready", "api", "http://"+d.apiLn.Addr().String(),
+		"backend", cfg.Backend, "profile", cfg.Profile, "policy", cfg.Network.Policy,
+		"runtime_api", d.rtServer.Addr)
+	errc := make(chan error, 2)
+	go func() { errc <- serveHTTP(d.apiServer, d.apiLn) }()
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		logger.Error("API server failed", "err", err)
+	}
+	logger.Info("stopping: removing every sandbox and kernel object")
+	stopCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if serr := d.stop(stopCtx); serr != nil {
+		return errors.Join(err, serr)
+	}
+	logger.Info("stopped cleanly")
+	return err
+}
+
+func serveHTTP(s *http.Server, ln net.Listener) error {
+	if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// startDaemon reaps what a crashed daemon of this configuration left, then builds the host:
+// backend, network (bridge, uplink, remote, shaping), Runtime API, scheduler, Lambda API.
+// On error everything already made is removed.
+func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d *daemon, err error) {
+	d = &daemon{cfg: cfg, log: logger, registry: prometheus.NewRegistry()}
+	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer func() {
+		if err != nil {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			d.stop(stopCtx)
+		}
+	}()
+	profile, err := sandbox.LookupProfile(cfg.Profile)
+	if err != nil {
+		return nil, err
+	}
+	cpuModel, err := sandbox.ParseCPUModel(cfg.CPUModel)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := policyConfig(cfg.Network, profile)
+	if err != nil {
+		return nil, err
+	}
+	if err := shape.DetectFeatures().Check(policy); err != nil {
+		return nil, fmt.Errorf("policy %s cannot run on this kernel: %w", policy.Name, err)
+	}
+	netCfg, err := netshapeConfig(cfg.Network)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	if _, err := os.Stat(cfg.RuntimeBin); err != nil {
+		return nil, fmt.Errorf("runtime bootstrap %s: %w (build it with `make build` or pass --runtime-bin)", cfg.RuntimeBin, err)
+	}
+
+	if err := reap(ctx, cfg, netCfg, logger); err != nil {
+		return nil, err
+	}
+	if d.backend, err = newBackend(ctx, cfg, profile, logger); err != nil {
+		return nil, err
+	}
+
+	d.shaper = &lazyShaper{}
+	netCfg.Shaper = d.shaper
+	if d.host, err = netshape.NewHost(ctx, netCfg, logger); err != nil {
+		return nil, fmt.Errorf("host network: %w", err)
+	}
+	d.registry.MustRegister(netshape.NewMetrics(d.host))
+	if err := d.startShaper(policy); err != nil {
+		return nil, err
+	}
+
+	if err := d.startRuntimeAPI(); err != nil {
+		return nil, err
+	}
+	if err := d.startScheduler(profile, cpuModel); err != nil {
+		return nil, err
+	}
+	if d.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	d.apiServer = &http.Server{Handler: d.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
+	return d, nil
+}
+
+func (d *daemon) startShaper(policy shape.PolicyConfig) error {
+	hostEnd, remoteEnd, remoteNS := d.host.UplinkLinks()
+	s, err := shape.New(shape.Links{UplinkHost: hostEnd, UplinkRemote: remoteEnd, RemoteNetNS: remoteNS},
+		policy, d.registry, d.log)
+	if err != nil {
+		return fmt.Errorf("shaping policy %s: %w", policy.Name, err)
+	}
+	d.shaper.set(s)
+	return d.shaper.Update(d.host.Members())
+}
+
+func (d *daemon) startRuntimeAPI() error {
+	d.runtime = runtime.NewServer(d.log)
+	addr := hostPort(d.host.Gateway(), d.cfg.Network.RuntimePort)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("runtime API on %s: %w", addr, err)
+	}
+	d.rtServer = &http.Server{Addr: addr, Handler: d.runtime.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go serveHTTP(d.rtServer, ln)
+	return nil
+}
+
+func (d *daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUModel) error {
+	sc := scheduler.DefaultConfig()
+	sc.Profile, sc.CPUModel = profile, cpuModel
+	sc.StateDir, sc.RuntimeBin = d.cfg.StateDir, d.cfg.RuntimeBin
+	sc.KeepAlive, sc.Region, sc.HostID = d.cfg.KeepAlive, d.cfg.Region, d.cfg.HostID
+	sc.SandboxPrefix = d.cfg.Network.Prefix
+	sc.LogDir = filepath.Join(d.cfg.StateDir, "logs")
+	sc.Logger = d.log
+	recordsPath := d.cfg.Records
+	if recordsPath == "" {
+		recordsPath = filepath.Join(d.cfg.StateDir, "records.jsonl")
+	}
+	f, err := os.OpenFile(recordsPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("records: %w", err)
+	}
+	d.records, sc.Records = f, f
+	deps := scheduler.Deps{
+		Backend: d.backend,
+		Network: networkAdapter{d.host},
+		Runtime: runtimeAdapter{server: d.runtime, apiAddr: d.rtServer.Addr},
+	}
+	d.sched, err = scheduler.New(sc, deps, d.registry)
+	return err
+}
+
+func (d *daemon) apiHandler() http.Handler {
+	mux := http.NewServeMux()
+	api.Register(mux, api.Deps{Service: d.sched, Logger: d.log})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{}))
+	registerHostAPI(mux, d)
+	return mux
+}
+
+// stop tears down in reverse order of start; every step runs even when one fails.
+func (d *daemon) stop(ctx context.Context) error {
+	var errs []error
+	if d.apiServer != nil {
+		d.apiServer.Shutdown(ctx)
+	} else if d.apiLn != nil {
+		d.apiLn.Close()
+	}
+	if d.sched != nil {
+		errs = append(errs, d.sched.Close(ctx))
+	}
+	if d.rtServer != nil {
+		d.rtServer.Close()
+	}
+	if d.host != nil {
+		errs = append(errs, d.host.Close(ctx)) // closes the shaper too
+	}
+	if d.backend != nil {
+		errs = append(errs, d.backend.Close(ctx))
+	}
+	if d.records != nil {
+		d.records.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// lazyShaper is handed to the netshape.Host before the uplink (and so the real shaper)
+// exists; it forwards once set.
+type lazyShaper struct {
+	mu sync.Mutex
+	s  *shape.Shaper
+}
+
+func (l *lazyShaper) set(s *shape.Shaper) {
+	l.mu.Lock()
+	l.s = s
+	l.mu.Unlock()
+}
+
+func (l *lazyShaper) get() *shape.Shaper {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s
+}
+
+func (l *lazyShaper) Update(members []netshape.Member) error {
+	s := l.get()
+	if s == nil {
+		return nil
+	}
+	sm := make([]shape.Member, len(members))
+	for i, m := range members {
+		sm[i] = shape.Member{SandboxID: m.SandboxID, Function: m.Function, MemoryMB: m.MemoryMB, IP: m.IP}
+	}
+	return s.Update(sm)
+}
+
+func (l *lazyShaper) Close() error {
+	if s := l.get(); s != nil {
+		return s.Close()
+	}
+	return nil
+}
+
+// policyConfig turns the config's strings into a shaping policy; the NIC defaults to the
+// profile's capacity.
+func policyConfig(n networkConfig, profile sandbox.Profile) (shape.PolicyConfig, error) {
+	name, err := shape.ParsePolicy(n.Policy)
+	if err != nil {
+		return shape.PolicyConfig{}, err
+	}
+	p := shape.PolicyConfig{Name: name, NICBitsPerSec: profile.NICBitsPerSec, Strict: n.Strict}
+	switch strings.ToLower(n.NIC) {
+	case "":
+	case "unlimited", "0":
+		p.NICBitsPerSec = 0
+	default:
+		if p.NICBitsPerSec, err = shape.ParseBits(n.NIC); err != nil {
+			return p, fmt.Errorf("--nic: %w", err)
+		}
+	}
+	if n.FixedRate != "" {
+		if p.FixedBitsPerSec, err = shape.ParseBits(n.FixedRate); err != nil {
+			return p, fmt.Errorf("--fixed-rate: %w", err)
+		}
+	}
+	return p, p.Validate()
+}
+
+func netshapeConfig(n networkConfig) (netshape.Config, error) {
+	subnet, err := netip.ParsePrefix(n.Subnet)
+	if err != nil {
+		return netshape.Config{}, fmt.Errorf("--subnet %q: %w", n.Subnet, err)
+	}
+	c := netshape.Config{Name: n.Prefix, Subnet: subnet}.WithDefaults()
+	return c, c.Validate()
+}

@@ -1,0 +1,494 @@
+#!/usr/bin/env bash
+# run-tests.sh — run faaslab's privileged Go tests inside a QEMU VM that boots Debian's
+# 6.1 cloud kernel with cgroup v2 (this project's hosts are cgroup v1 on a newer kernel).
+#
+#   1. fetch linux-image-6.1.0-*-cloud-amd64 once into a cache (apt-get download, dpkg -x);
+#   2. build static test binaries (go test -c) and the helper programs they run;
+#   3. pack them with busybox, deploy/vm/init and the needed kernel modules into an initramfs;
+#   4. boot it (KVM when /dev/kvm works, else TCG) with no network device at all;
+#   5. turn the console log into an exit code, naming failed tests and unfinished packages.
+#
+# Inside the VM: cgroup2 at /sys/fs/cgroup (cpu memory pids io enabled in the root's
+# subtree_control), loopback up, /run/netns, a tmpfs root (pivot_root works), no go
+# toolchain. The environment has FAASLAB_VM=1 and FAASLAB_PREBUILT_DIR=/opt/faaslab/bin
+# (also on PATH), which holds static builds of cmd/faaslab, cmd/faaslab-runtime, every
+# main package under the tested packages and every main package in their testdata/
+# directories, each named after its directory (e.g. testprog, awslambdago).
+# FAASLAB_BIN and FAASLAB_RUNTIME_BIN point into it. Tests that would `go build` a helper
+# use $FAASLAB_PREBUILT_DIR/NAME when set, and skip when neither exists.
+#
+# Settings (environment):
+#   FAASLAB_VM_PKGS        Go package patterns        (./sandbox/... ./netshape/... ./scheduler/... ./runtime/...)
+#   FAASLAB_VM_RUN         -test.run regexp           (all tests)
+#   FAASLAB_VM_SKIP        -test.skip regexp          (none)
+#   FAASLAB_VM_SHORT       1 = pass -test.short        (1)
+#   FAASLAB_VM_TEST_TIMEOUT  -test.timeout per binary (4m)
+#   FAASLAB_VM_TIMEOUT     wall-clock seconds for the VM (600)
+#   FAASLAB_VM_CACHE       kernel cache directory     (/var/cache/faaslab-vm)
+#   FAASLAB_VM_KERNEL_PKG  kernel package             (newest cached, else newest 6.1 cloud in apt)
+#   FAASLAB_VM_MODULES     kernel modules to load     (see DEFAULT_MODULES below)
+#   FAASLAB_VM_EXTRA_MODULES  more modules, e.g. br_netfilter
+#   FAASLAB_VM_HOST_PROGS  host programs copied in with their libraries (iperf3 iptables)
+#   FAASLAB_VM_EXTRA_TESTS prebuilt test binaries to run too, "path[=pkgname]" space-separated
+#   FAASLAB_VM_MEM / FAASLAB_VM_SMP   guest memory MiB / vCPUs (2048 / 2)
+#   FAASLAB_VM_OUT         output directory (a new /tmp/faaslab-vm.XXXXXX); keeps console.log
+#   FAASLAB_VM_KEEP        1 = keep the staging tree and initramfs in the output directory
+#   FAASLAB_VM_QUIET       1 = do not stream the VM console to stderr
+#   FAASLAB_VM_REPO        the tree to test (the one holding this script)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=${FAASLAB_VM_REPO:-$(cd "$HERE/../.." && pwd)}
+CACHE=${FAASLAB_VM_CACHE:-/var/cache/faaslab-vm}
+PKGS=${FAASLAB_VM_PKGS:-./sandbox/... ./netshape/... ./scheduler/... ./runtime/...}
+RUN=${FAASLAB_VM_RUN:-}
+SKIP=${FAASLAB_VM_SKIP:-}
+SHORT=${FAASLAB_VM_SHORT:-1}
+TEST_TIMEOUT=${FAASLAB_VM_TEST_TIMEOUT:-4m}
+WALL_SECS=${FAASLAB_VM_TIMEOUT:-600}
+MEM_MIB=${FAASLAB_VM_MEM:-2048}
+SMP=${FAASLAB_VM_SMP:-2}
+KPKG=${FAASLAB_VM_KERNEL_PKG:-}
+HOST_PROGS=${FAASLAB_VM_HOST_PROGS-iperf3 iptables}
+EXTRA_TESTS=${FAASLAB_VM_EXTRA_TESTS:-}
+QUIET=${FAASLAB_VM_QUIET:-0}
+KEEP=${FAASLAB_VM_KEEP:-0}
+GO=${GO:-go}
+export PATH=/usr/local/go/bin:$PATH
+
+# Module name plus insmod parameters; dependencies are added from each module's modinfo.
+# ifb numifbs=0: no stray ifb0/ifb1, netshape creates its own.
+DEFAULT_MODULES="llc stp bridge veth sch_htb sch_tbf sch_ingress cls_u32 act_mirred
+ifb:numifbs=0 sch_netem sch_fq sch_prio sch_sfq sch_hfsc cls_cgroup cls_fw cls_basic
+cls_matchall act_gact overlay"
+IPTABLES_MODULES="nf_tables nft_compat nft_chain_nat nft_ct nft_masq x_tables xt_comment
+xt_tcpudp xt_conntrack xt_MASQUERADE xt_mark xt_addrtype nf_conntrack nf_nat"
+MODULES=${FAASLAB_VM_MODULES:-$DEFAULT_MODULES}
+MODULES="$MODULES ${FAASLAB_VM_EXTRA_MODULES:-}"
+
+log() { echo "vm: $*" >&2; }
+fail() {
+	echo "vm: error: $*" >&2
+	exit 2
+}
+
+need() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || fail "$c not found: install it (make deps installs qemu-system-x86 busybox-static cpio)"
+	done
+}
+
+OUT=${FAASLAB_VM_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/faaslab-vm.XXXXXX")}
+mkdir -p "$OUT"
+STAGE=$OUT/root
+LOG=$OUT/console.log
+BUILD_FAILED=() # packages whose test binary did not build
+
+cleanup() {
+	[ "$KEEP" = 1 ] || rm -rf "$STAGE" "$OUT/initrd.img"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- kernel
+
+# newest_apt_kernel prints the newest linux-image-6.1.0-N-cloud-amd64 apt knows.
+newest_apt_kernel() {
+	apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' 2>/dev/null |
+		awk '{print $1}' | sort -V | tail -n 1
+}
+
+# newest_cached_kernel prints the newest fully unpacked kernel in the cache.
+newest_cached_kernel() {
+	local d
+	for d in "$CACHE"/linux-image-6.1.0-*-cloud-amd64; do
+		[ -f "$d/.complete" ] && basename "$d"
+	done | sort -V | tail -n 1
+}
+
+download_kernel() {
+	local pkg=$1 tmp
+	tmp=$(mktemp -d "$CACHE/.dl.XXXXXX")
+	log "downloading $pkg into $CACHE"
+	# apt-get download leaves a harmless warning when _apt cannot write into tmp.
+	if ! (cd "$tmp" && apt-get download "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 &&
+		ls "$tmp"/*.deb >/dev/null 2>&1); then
+		log "download failed: apt-get update, then retrying"
+		apt-get update -qq >&2 || true
+		(cd "$tmp" && apt-get download "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) || true
+		ls "$tmp"/*.deb >/dev/null 2>&1 || { rm -rf "$tmp"; fail "apt-get download $pkg failed"; }
+	fi
+	dpkg -x "$tmp"/*.deb "$tmp/x" || { rm -rf "$tmp"; fail "dpkg -x of $pkg failed"; }
+	local ver=${pkg#linux-image-}
+	rm -rf "${CACHE:?}/$pkg"
+	mkdir -p "$CACHE/$pkg"
+	mv "$tmp/x/boot/vmlinuz-$ver" "$CACHE/$pkg/vmlinuz"
+	mv "$tmp/x/boot/config-$ver" "$CACHE/$pkg/config" 2>/dev/null || true
+	mv "$tmp/x/lib/modules/$ver" "$CACHE/$pkg/modules"
+	echo "$ver" >"$CACHE/$pkg/version"
+	touch "$CACHE/$pkg/.complete"
+	rm -rf "$tmp"
+}
+
+# fetch_kernel sets KDIR (vmlinuz, modules/, version) and KVER.
+fetch_kernel() {
+	mkdir -p "$CACHE" || fail "cannot create the kernel cache $CACHE (set FAASLAB_VM_CACHE)"
+	exec 9>"$CACHE/.lock"
+	command -v flock >/dev/null && flock 9
+	if [ -z "$KPKG" ]; then
+		KPKG=$(newest_cached_kernel)
+	fi
+	if [ -z "$KPKG" ]; then
+		KPKG=$(newest_apt_kernel)
+		if [ -z "$KPKG" ]; then
+			log "no 6.1 cloud kernel in apt's lists: apt-get update"
+			apt-get update -qq >&2 || true
+			KPKG=$(newest_apt_kernel)
+		fi
+		[ -n "$KPKG" ] || fail "apt knows no linux-image-6.1.0-*-cloud-amd64 (needs Debian 12 bookworm sources; or set FAASLAB_VM_KERNEL_PKG)"
+	fi
+	[ -f "$CACHE/$KPKG/.complete" ] || download_kernel "$KPKG"
+	exec 9>&-
+	KDIR=$CACHE/$KPKG
+	KVER=$(cat "$KDIR/version")
+	log "kernel $KVER ($KDIR)"
+}
+
+# ---------------------------------------------------------------- Go builds
+
+# list_pkgs prints "importpath dir ntestfiles name" for the patterns whose directory exists.
+list_pkgs() {
+	local pats=() p
+	for p in $PKGS; do
+		if [ -d "$REPO/${p%/...}" ]; then pats+=("$p"); else log "skipping $p: no such directory"; fi
+	done
+	[ ${#pats[@]} -gt 0 ] || return 0
+	(cd "$REPO" && "$GO" list -e -f '{{.ImportPath}} {{.Dir}} {{len .TestGoFiles}}{{len .XTestGoFiles}} {{.Name}}' "${pats[@]}")
+}
+
+build_static() { # out pkgdir-or-importpath
+	(cd "$REPO" && CGO_ENABLED=0 "$GO" build -trimpath -o "$1" "$2")
+}
+
+build_tests() {
+	local mod ip dir n name rel bin
+	mod=$(cd "$REPO" && "$GO" list -m)
+	mkdir -p "$STAGE/faaslab/tests" "$STAGE/faaslab/src" "$STAGE/opt/faaslab/bin"
+	: >"$STAGE/faaslab/tests.list"
+	while read -r ip dir n name; do
+		[ -n "$ip" ] || continue
+		rel=${ip#"$mod"/}
+		if [ "$name" = main ]; then
+			build_static "$STAGE/opt/faaslab/bin/$(basename "$dir")" "./$rel" ||
+				BUILD_FAILED+=("$rel (main package)")
+		fi
+		[ "$n" != 00 ] || continue
+		bin=${rel//\//_}.test
+		log "go test -c $rel"
+		if (cd "$REPO" && CGO_ENABLED=0 "$GO" test -c -o "$STAGE/faaslab/tests/$bin" "./$rel"); then
+			if [ -f "$STAGE/faaslab/tests/$bin" ]; then
+				echo "$rel $bin" >>"$STAGE/faaslab/tests.list"
+				mkdir -p "$STAGE/faaslab/src/$rel"
+				[ -d "$dir/testdata" ] && cp -a "$dir/testdata" "$STAGE/faaslab/src/$rel/"
+				build_testdata_progs "$dir"
+			fi
+		else
+			BUILD_FAILED+=("$rel")
+		fi
+	done < <(list_pkgs)
+	local spec path pkg
+	for spec in $EXTRA_TESTS; do
+		path=${spec%%=*}
+		pkg=${spec#*=}
+		[ "$pkg" != "$spec" ] || pkg=extra/$(basename "$path" .test)
+		[ -x "$path" ] || fail "FAASLAB_VM_EXTRA_TESTS: $path is not an executable"
+		bin=${pkg//\//_}.test
+		cp "$path" "$STAGE/faaslab/tests/$bin"
+		mkdir -p "$STAGE/faaslab/src/$pkg"
+		echo "$pkg $bin" >>"$STAGE/faaslab/tests.list"
+	done
+	[ -s "$STAGE/faaslab/tests.list" ] || [ ${#BUILD_FAILED[@]} -gt 0 ] || fail "no test binaries: no package of '$PKGS' has tests"
+}
+
+# build_testdata_progs builds each main package in DIR/testdata/* (skipped by ./...),
+# so tests can take them from $FAASLAB_PREBUILT_DIR instead of running go build.
+build_testdata_progs() {
+	local d
+	[ -d "$1/testdata" ] || return 0
+	for d in "$1"/testdata/*/; do
+		d=${d%/}
+		grep -qsl '^package main' "$d"/*.go || continue
+		log "go build testdata program $(basename "$d")"
+		build_static "$STAGE/opt/faaslab/bin/$(basename "$d")" "$d" ||
+			log "warning: building $d failed; tests needing it will not find it"
+	done
+}
+
+build_programs() {
+	local c
+	for c in faaslab faaslab-runtime; do
+		[ -d "$REPO/cmd/$c" ] || continue
+		log "go build cmd/$c (static)"
+		build_static "$STAGE/opt/faaslab/bin/$c" "./cmd/$c" || BUILD_FAILED+=("cmd/$c")
+	done
+	# The real sandbox contract program, when the suite has one, even if not under PKGS.
+	if [ -d "$REPO/sandbox/sandboxtest/testprog" ] && [ ! -e "$STAGE/opt/faaslab/bin/testprog" ]; then
+		build_static "$STAGE/opt/faaslab/bin/testprog" ./sandbox/sandboxtest/testprog || BUILD_FAILED+=("sandbox/sandboxtest/testprog")
+	fi
+	mkdir -p "$STAGE/usr/local/bin"
+	for c in "$STAGE"/opt/faaslab/bin/*; do
+		[ -e "$c" ] && ln -sf "/opt/faaslab/bin/$(basename "$c")" "$STAGE/usr/local/bin/$(basename "$c")"
+	done
+	return 0
+}
+
+# ---------------------------------------------------------------- rootfs
+
+make_rootfs() {
+	local d a
+	for d in bin sbin usr/bin usr/sbin usr/local/bin lib lib64 usr/lib etc root home run tmp \
+		proc sys dev var/tmp var/log var/lib faaslab/modules; do
+		mkdir -p "$STAGE/$d"
+	done
+	ln -sfn ../run "$STAGE/var/run"
+	chmod 1777 "$STAGE/tmp" "$STAGE/var/tmp"
+	chmod 0700 "$STAGE/root"
+	local bb
+	bb=$(command -v busybox) || fail "busybox not found (apt-get install busybox-static)"
+	if ldd "$bb" >/dev/null 2>&1; then fail "$bb is dynamically linked: install busybox-static"; fi
+	cp "$bb" "$STAGE/bin/busybox"
+	for a in $("$bb" --list-full); do
+		[ -e "$STAGE/$a" ] || [ -L "$STAGE/$a" ] || ln -s /bin/busybox "$STAGE/$a"
+	done
+	cat >"$STAGE/etc/passwd" <<-'EOF'
+		root:x:0:0:root:/root:/bin/sh
+		nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+	EOF
+	cat >"$STAGE/etc/group" <<-'EOF'
+		root:x:0:
+		nogroup:x:65534:
+	EOF
+	echo 'root:*:19000:0:99999:7:::' >"$STAGE/etc/shadow"
+	chmod 0640 "$STAGE/etc/shadow"
+	printf '127.0.0.1\tlocalhost faaslab-vm\n::1\tlocalhost ip6-localhost\n' >"$STAGE/etc/hosts"
+	echo faaslab-vm >"$STAGE/etc/hostname"
+	echo 'hosts: files' >"$STAGE/etc/nsswitch.conf"
+	: >"$STAGE/etc/resolv.conf"
+	# The kernel opens /dev/console before running /init; without the node /init mounts
+	# devtmpfs first (mknod needs root).
+	mknod -m 600 "$STAGE/dev/console" c 5 1 2>/dev/null || true
+	mknod -m 666 "$STAGE/dev/null" c 1 3 2>/dev/null || true
+	install -m 0755 "$HERE/init" "$STAGE/init"
+	cat >"$STAGE/faaslab/config" <<-EOF
+		FAASLAB_VM_TEST_TIMEOUT='$TEST_TIMEOUT'
+		FAASLAB_VM_SHORT='$SHORT'
+		FAASLAB_VM_RUN='${RUN//\'/}'
+		FAASLAB_VM_SKIP='${SKIP//\'/}'
+	EOF
+}
+
+# copy_with_libs copies host file SRC to the same path in the stage, plus the shared
+# libraries and dynamic loader ldd names for it.
+copy_with_libs() {
+	local src=$1 lib
+	mkdir -p "$STAGE$(dirname "$src")"
+	[ -e "$STAGE$src" ] && [ ! -L "$STAGE$src" ] || { rm -f "$STAGE$src"; cp -L "$src" "$STAGE$src"; }
+	for lib in $(ldd "$src" 2>/dev/null | grep -o '/[^ ]*' || true); do
+		[ -e "$STAGE$lib" ] && continue
+		mkdir -p "$STAGE$(dirname "$lib")"
+		cp -L "$lib" "$STAGE$lib"
+	done
+}
+
+copy_host_progs() {
+	local p path real
+	for p in $HOST_PROGS; do
+		path=$(command -v "$p" 2>/dev/null) || {
+			log "host program $p not installed: tests that need it skip in the VM"
+			continue
+		}
+		real=$(readlink -f "$path")
+		copy_with_libs "$real"
+		if [ "$real" != "$path" ]; then
+			mkdir -p "$STAGE$(dirname "$path")"
+			ln -sfn "$real" "$STAGE$path"
+		fi
+		if [ "$p" = iptables ]; then copy_iptables_extras "$real"; fi
+	done
+}
+
+# iptables (nft) needs its extension plugins and the nf_tables modules.
+copy_iptables_extras() {
+	local real=$1 n so xt
+	for n in iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+		if command -v "$n" >/dev/null; then
+			mkdir -p "$STAGE$(dirname "$(command -v "$n")")"
+			ln -sfn "$real" "$STAGE$(command -v "$n")"
+		fi
+	done
+	xt=$(dirname "$(ldd "$real" | grep -o '/[^ ]*libxtables[^ ]*' | head -n 1)")/xtables
+	if [ -d "$xt" ]; then
+		for so in "$xt"/*.so; do copy_with_libs "$so"; done
+	fi
+	MODULES="$MODULES $IPTABLES_MODULES"
+}
+
+# ---------------------------------------------------------------- kernel modules
+
+declare -A MOD_PATH=() MOD_SEEN=()
+MOD_ORDER=()
+
+index_modules() {
+	local f n
+	while IFS= read -r f; do
+		n=$(basename "$f")
+		n=${n%%.ko*}
+		MOD_PATH[${n//-/_}]=$f
+	done < <(find "$KDIR/modules/kernel" -name '*.ko*')
+}
+
+# ko_bytes prints module file F uncompressed.
+ko_bytes() {
+	case "$1" in
+	*.ko.xz) xz -dc "$1" ;;
+	*.ko.zst) zstd -qdc "$1" ;;
+	*.ko.gz) gzip -dc "$1" ;;
+	*) cat "$1" ;;
+	esac
+}
+
+# add_module NAME PARAMS appends NAME after its dependencies (from modinfo's depends=).
+add_module() {
+	local n=${1//-/_} params=$2 f deps d
+	[ -z "${MOD_SEEN[$n]:-}" ] || return 0
+	MOD_SEEN[$n]=1
+	f=${MOD_PATH[$n]:-}
+	if [ -z "$f" ]; then
+		if grep -qE "/${n//_/[-_]}\.ko" "$KDIR/modules/modules.builtin" 2>/dev/null; then return 0; fi
+		log "warning: kernel module $n not in $KVER: not loaded"
+		return 0
+	fi
+	ko_bytes "$f" >"$STAGE/faaslab/modules/$n.ko"
+	deps=$(tr '\0' '\n' <"$STAGE/faaslab/modules/$n.ko" | sed -n 's/^depends=//p' | head -n 1)
+	for d in ${deps//,/ }; do add_module "$d" ""; done
+	MOD_ORDER+=("$n.ko $params")
+}
+
+pack_modules() {
+	local m
+	index_modules
+	for m in $MODULES; do
+		add_module "${m%%:*}" "$([ "${m#*:}" != "$m" ] && echo "${m#*:}" | tr ',' ' ')"
+	done
+	printf '%s\n' "${MOD_ORDER[@]}" >"$STAGE/faaslab/modules.list"
+}
+
+pack_initrd() {
+	local comp=(gzip -1)
+	command -v zstd >/dev/null && comp=(zstd -q -T0 -3)
+	(cd "$STAGE" && find . -mindepth 1 -print0 | cpio --null -o -H newc --owner=0:0 --quiet) |
+		"${comp[@]}" >"$OUT/initrd.img"
+	log "initramfs $(du -h "$OUT/initrd.img" | cut -f1) ($(du -sh "$STAGE" | cut -f1) unpacked, ${comp[0]})"
+}
+
+# ---------------------------------------------------------------- boot
+
+boot() {
+	local accel=(-accel tcg) rc=0 tailpid=
+	if [ -e /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+		accel=(-accel kvm -accel tcg) # qemu falls back to TCG when KVM fails to start
+	fi
+	: >"$LOG"
+	if [ "$QUIET" != 1 ]; then
+		tail -n +1 -f "$LOG" >&2 &
+		tailpid=$!
+	fi
+	log "booting (${accel[*]}, ${MEM_MIB} MiB, $SMP vCPU, timeout ${WALL_SECS}s); console: $LOG"
+	local t0=$SECONDS
+	# -nodefaults: no NIC (the guest reaches nothing but itself), no VGA, no monitor.
+	timeout -k 10 "$WALL_SECS" qemu-system-x86_64 "${accel[@]}" -cpu max -m "$MEM_MIB" -smp "$SMP" \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-serial "file:$LOG" \
+		-kernel "$KDIR/vmlinuz" -initrd "$OUT/initrd.img" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=3" </dev/null >"$OUT/qemu.out" 2>&1 || rc=$?
+	VM_SECS=$((SECONDS - t0))
+	if [ -n "$tailpid" ]; then
+		sleep 0.3
+		kill "$tailpid" 2>/dev/null || true
+		wait "$tailpid" 2>/dev/null || true
+	fi
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		log "VM killed after the ${WALL_SECS}s timeout (FAASLAB_VM_TIMEOUT)"
+	elif [ "$rc" != 0 ]; then
+		log "qemu exited with $rc: $(tail -n 5 "$OUT/qemu.out")"
+	fi
+	log "VM ran ${VM_SECS}s"
+}
+
+# ---------------------------------------------------------------- verdict
+
+# verdict parses the console log against tests.list; exit status 0 only when every
+# package ran to its END marker with rc=0 and printed PASS.
+verdict() {
+	local status=0 b
+	tr -d '\r' <"$LOG" | awk -v list="$STAGE/faaslab/tests.list" '
+		BEGIN {
+			while ((getline line < list) > 0) { split(line, f, " "); n++; order[n] = f[1] }
+		}
+		/^=== FAASLAB-VM BEGIN / { cur = $4; began[cur] = 1; next }
+		/^=== FAASLAB-VM END / {
+			p = $4; ended[p] = 1; rc[p] = substr($5, 4); secs[p] = substr($6, 6); cur = ""; next
+		}
+		/^=== FAASLAB-VM FATAL / { fatal = $0 }
+		/^=== FAASLAB-VM ALL-DONE/ { done = 1 }
+		cur != "" && /^PASS$/ { pass[cur] = 1 }
+		cur != "" && /^[ \t]*--- FAIL: / { sub(/^[ \t]*/, ""); fails[cur] = fails[cur] "      " $0 "\n" }
+		cur != "" && /^[ \t]*--- SKIP: / { skips[cur]++ }
+		cur != "" && /^[ \t]*--- PASS: / { passes[cur]++ }
+		cur != "" && (/^panic: / || /^fatal error: / || /test timed out after/) { fails[cur] = fails[cur] "      " $0 "\n" }
+		END {
+			bad = 0
+			printf "\nvm: results (cgroup v2, kernel in VM)\n"
+			for (i = 1; i <= n; i++) {
+				p = order[i]
+				if (!began[p]) { printf "  NOT RUN   %s\n", p; bad = 1; continue }
+				if (!ended[p]) { printf "  UNFINISHED %s (VM stopped while it ran)\n%s", p, fails[p]; bad = 1; continue }
+				ok = (rc[p] == "0" && pass[p])
+				printf "  %-9s %-28s rc=%s %3d passed %3d skipped %ss\n", ok ? "ok" : "FAIL", p, rc[p], passes[p], skips[p], secs[p]
+				if (!ok) { printf "%s", fails[p]; bad = 1 }
+			}
+			if (fatal != "") { print "  " fatal; bad = 1 }
+			if (!done) { print "  the VM did not reach ALL-DONE"; bad = 1 }
+			exit bad
+		}' >&2 || status=1
+	for b in "${BUILD_FAILED[@]}"; do
+		echo "  BUILD FAILED $b" >&2
+		status=1
+	done
+	return $status
+}
+
+main() {
+	need qemu-system-x86_64 cpio "$GO" apt-get dpkg timeout
+	[ -f "$REPO/go.mod" ] || fail "$REPO is not the faaslab tree (set FAASLAB_VM_REPO)"
+	local t0=$SECONDS
+	fetch_kernel
+	rm -rf "$STAGE"
+	mkdir -p "$STAGE"
+	make_rootfs
+	build_tests
+	build_programs
+	copy_host_progs
+	pack_modules
+	pack_initrd
+	log "prepared in $((SECONDS - t0))s"
+	boot
+	if verdict; then
+		log "PASS: all VM tests passed (log: $LOG)"
+		return 0
+	fi
+	log "FAIL: see above; full console log: $LOG"
+	return 1
+}
+
+main "$@"

@@ -1,0 +1,147 @@
+package netshape
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// brNFCallIPTables says whether bridged IPv4 traffic passes through iptables.
+const brNFCallIPTables = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+
+// ErrNoIPTables: the iptables binary is not installed.
+var ErrNoIPTables = errors.New("iptables not found")
+
+// forwardRules are the FORWARD rules that let traffic of cfg's bridge through even when
+// Docker has set the FORWARD policy to DROP (br_netfilter sends bridged frames through
+// iptables, with -i/-o matching the bridge).
+func forwardRules(cfg Config) [][]string {
+	tag := []string{"-m", "comment", "--comment", cfg.iptablesComment(), "-j", "ACCEPT"}
+	return [][]string{
+		append([]string{"-i", cfg.Bridge}, tag...),
+		append([]string{"-o", cfg.Bridge}, tag...),
+	}
+}
+
+// runIPTables runs `iptables -w ARGS...` and returns its stdout.
+func runIPTables(ctx context.Context, bin string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-w"}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), nil
+}
+
+// addForwardRules inserts the FORWARD ACCEPT rules for cfg's bridge (`iptables -w -I
+// FORWARD -i BR -m comment --comment faaslab:BR -j ACCEPT`, same with -o). Without the
+// iptables binary, or when iptables fails on a host where bridged traffic bypasses
+// iptables anyway, it logs a warning and returns added=false, nil.
+func addForwardRules(ctx context.Context, cfg Config, log *slog.Logger) (added bool, err error) {
+	bin, err := exec.LookPath(cfg.IPTables)
+	if err != nil {
+		log.Warn("iptables not installed: not adding FORWARD ACCEPT rules; bridged traffic is dropped if br_netfilter is loaded and the FORWARD policy is DROP",
+			"bridge", cfg.Bridge)
+		return false, nil
+	}
+	for i, rule := range forwardRules(cfg) {
+		if _, err := runIPTables(ctx, bin, append([]string{"-I", "FORWARD"}, rule...)...); err != nil {
+			if i == 0 && !bridgeNetfilterOn() {
+				log.Warn("iptables failed and bridge netfilter is off: continuing without FORWARD rules", "bridge", cfg.Bridge, "err", err)
+				return false, nil
+			}
+			return i > 0, fmt.Errorf("allow forwarding on bridge %s: %w", cfg.Bridge, err)
+		}
+	}
+	return true, nil
+}
+
+// bridgeNetfilterOn reports whether bridged IPv4 traffic is passed to iptables.
+func bridgeNetfilterOn() bool {
+	b, err := os.ReadFile(brNFCallIPTables)
+	return err == nil && strings.TrimSpace(string(b)) != "0"
+}
+
+// removeForwardRules deletes every FORWARD rule tagged with cfg's comment (also
+// duplicates and rules a crashed daemon left). Without iptables it does nothing.
+func removeForwardRules(ctx context.Context, cfg Config) error {
+	bin, err := exec.LookPath(cfg.IPTables)
+	if err != nil {
+		return nil
+	}
+	out, err := runIPTables(ctx, bin, "-S", "FORWARD")
+	if err != nil {
+		return fmt.Errorf("list FORWARD rules: %w", err)
+	}
+	var errs []error
+	for _, spec := range taggedRules(out, cfg.iptablesComment()) {
+		if _, err := runIPTables(ctx, bin, append([]string{"-D", "FORWARD"}, spec...)...); err != nil {
+			errs = append(errs, fmt.Errorf("remove FORWARD rule: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// taggedRules picks, from `iptables -S CHAIN` output, the rules whose comment is tag and
+// returns each rule's spec without the leading "-A CHAIN".
+func taggedRules(listing, tag string) [][]string {
+	var out [][]string
+	for line := range strings.Lines(listing) {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "-A" {
+			continue
+		}
+		// iptables -S quotes comments; exec passes arguments unquoted.
+		for i := range f {
+			f[i] = strings.Trim(f[i], `"`)
+		}
+		for i := 2; i+1 < len(f); i++ {
+			if f[i] == "--comment" && f[i+1] == tag {
+				out = append(out, f[2:])
+				break
+			}
+		}
+	}
+	return out
+}
+
+// CheckIPTables describes, for `faaslab doctor`, the iptables setup that matters to the
+// bridge: the iptables version, the FORWARD policy and whether bridged traffic goes
+// through iptables. ErrNoIPTables (wrapped) if the binary is missing.
+func CheckIPTables() (string, error) {
+	bin, err := exec.LookPath("iptables")
+	if err != nil {
+		return "", fmt.Errorf("%w: install iptables (apt-get install iptables) if Docker or br_netfilter filter forwarded traffic", ErrNoIPTables)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("run iptables --version: %w", err)
+	}
+	desc := strings.TrimSpace(string(out))
+	rules, err := runIPTables(ctx, bin, "-S", "FORWARD")
+	if err != nil {
+		return desc, fmt.Errorf("read FORWARD chain (need root): %w", err)
+	}
+	policy := "unknown"
+	for line := range strings.Lines(rules) {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "-P" {
+			policy = f[2]
+		}
+	}
+	desc += "; FORWARD policy " + policy
+	if bridgeNetfilterOn() {
+		desc += "; bridge-nf-call-iptables on (the daemon adds FORWARD ACCEPT rules for its bridge)"
+	} else {
+		desc += "; bridge-nf-call-iptables off"
+	}
+	return desc, nil
+}

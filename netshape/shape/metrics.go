@@ -1,0 +1,163 @@
+package shape
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Function labels of the non-member classes (bounded label values).
+const (
+	labelNIC          = "_nic"
+	labelUnclassified = "_unclassified"
+)
+
+var (
+	descConfiguredRate = prometheus.NewDesc(
+		"faaslab_shaping_configured_rate_bits_per_second",
+		"Configured HTB rate (guaranteed) summed over the classes of a function; _nic is the NIC cap.",
+		[]string{"function", "direction"}, nil)
+	descConfiguredCeil = prometheus.NewDesc(
+		"faaslab_shaping_configured_ceil_bits_per_second",
+		"Configured HTB ceil (maximum) of the classes of a function (largest class).",
+		[]string{"function", "direction"}, nil)
+	descSentBytes = prometheus.NewDesc(
+		"faaslab_shaping_class_sent_bytes_total",
+		"Bytes sent through the HTB classes of a function, including classes since removed.",
+		[]string{"function", "direction"}, nil)
+	descDrops = prometheus.NewDesc(
+		"faaslab_shaping_class_dropped_packets",
+		"Packets dropped by the HTB classes of a function that exist now (resets when a class is removed).",
+		[]string{"function", "direction"}, nil)
+)
+
+// ClassStat is a sample of one HTB class.
+type ClassStat struct {
+	Direction      Direction
+	ClassID        uint32
+	Kind           ClassKind
+	SandboxID      string
+	Function       string
+	RateBitsPerSec uint64
+	CeilBitsPerSec uint64
+	SentBytes      uint64
+	SentPackets    uint64
+	Drops          uint32
+	Overlimits     uint32
+	BacklogBytes   uint32
+	QueuePackets   uint32
+}
+
+// ClassStats samples every class on both devices (two netlink dumps; cheap
+// enough for a runner sampling every 100 ms).
+func (s *Shaper) ClassStats() ([]ClassStat, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	return s.classStatsLocked()
+}
+
+func (s *Shaper) classStatsLocked() ([]ClassStat, error) {
+	var out []ClassStat
+	for _, dir := range []Direction{Upload, Download} {
+		d := s.devs[dir]
+		known := indexClasses(s.applied[dir].Classes)
+		classes, err := d.listClasses()
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range classes {
+			c, ok := known[k.Handle]
+			if !ok {
+				continue // not ours
+			}
+			st := ClassStat{
+				Direction: dir, ClassID: c.ClassID, Kind: c.Kind, SandboxID: c.SandboxID, Function: c.Function,
+				RateBitsPerSec: c.RateBitsPerSec, CeilBitsPerSec: c.CeilBitsPerSec,
+			}
+			if k.Statistics != nil && k.Statistics.Basic != nil {
+				st.SentBytes, st.SentPackets = k.Statistics.Basic.Bytes, uint64(k.Statistics.Basic.Packets)
+			}
+			if k.Statistics != nil && k.Statistics.Queue != nil {
+				q := k.Statistics.Queue
+				st.Drops, st.Overlimits, st.BacklogBytes, st.QueuePackets = q.Drops, q.Overlimits, q.Backlog, q.Qlen
+			}
+			out = append(out, st)
+		}
+	}
+	slices.SortFunc(out, func(a, b ClassStat) int {
+		return cmp.Or(cmp.Compare(a.Direction, b.Direction), cmp.Compare(a.ClassID, b.ClassID))
+	})
+	return out, nil
+}
+
+// classFunctionLabel is the bounded "function" label of a class.
+func classFunctionLabel(c Class) string {
+	switch c.Kind {
+	case KindRoot:
+		return labelNIC
+	case KindDefault:
+		return labelUnclassified
+	}
+	return c.Function
+}
+
+// collector exports the shaper's classes on scrape.
+type collector struct{ s *Shaper }
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descConfiguredRate
+	ch <- descConfiguredCeil
+	ch <- descSentBytes
+	ch <- descDrops
+}
+
+type aggregate struct {
+	rate, ceil, bytes, drops float64
+	present                  bool
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	agg := map[metricKey]*aggregate{}
+	get := func(k metricKey) *aggregate {
+		if agg[k] == nil {
+			agg[k] = &aggregate{}
+		}
+		return agg[k]
+	}
+	for k, b := range s.retiredBytes {
+		get(k).bytes += float64(b)
+	}
+	stats, err := s.classStatsLocked()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descSentBytes, fmt.Errorf("read class stats: %w", err))
+		return
+	}
+	for _, st := range stats {
+		a := get(metricKey{classFunctionLabel(Class{Kind: st.Kind, Function: st.Function}), st.Direction})
+		a.present = true
+		a.rate += float64(st.RateBitsPerSec)
+		a.ceil = max(a.ceil, float64(st.CeilBitsPerSec))
+		a.bytes += float64(st.SentBytes)
+		a.drops += float64(st.Drops)
+	}
+	for k, a := range agg {
+		labels := []string{k.function, string(k.direction)}
+		ch <- prometheus.MustNewConstMetric(descSentBytes, prometheus.CounterValue, a.bytes, labels...)
+		if a.present {
+			ch <- prometheus.MustNewConstMetric(descConfiguredRate, prometheus.GaugeValue, a.rate, labels...)
+			ch <- prometheus.MustNewConstMetric(descConfiguredCeil, prometheus.GaugeValue, a.ceil, labels...)
+			ch <- prometheus.MustNewConstMetric(descDrops, prometheus.GaugeValue, a.drops, labels...)
+		}
+	}
+}

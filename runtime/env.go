@@ -1,0 +1,119 @@
+package runtime
+
+import (
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Defaults of the sandbox environment, as Lambda sets them.
+const (
+	DefaultRegion        = "us-east-1"
+	DefaultVersion       = "$LATEST"
+	DefaultExecutionEnv  = "AWS_Lambda_faaslab"
+	DefaultPath          = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+	DefaultLDLibraryPath = "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+	DefaultLang          = "en_US.UTF-8"
+	TaskRoot             = "/var/task"
+	RuntimeDir           = "/var/runtime"
+)
+
+// EnvConfig describes one sandbox for Environment. Empty fields take Lambda's defaults.
+type EnvConfig struct {
+	// RuntimeAPI is host:port where the sandbox reaches the Runtime API (the bridge IP).
+	RuntimeAPI   string
+	FunctionName string
+	MemoryMB     int
+	Version      string // "" = $LATEST
+	Handler      string // _HANDLER
+	Region       string // AWS_REGION and AWS_DEFAULT_REGION; "" = us-east-1
+	ExecutionEnv string // "" = AWS_Lambda_faaslab
+	LogGroupName string // "" = /aws/lambda/FunctionName
+	// LogStreamName "" = "YYYY/MM/DD/[Version]SandboxID" (date of Started, UTC; without the
+	// date when Started is zero).
+	LogStreamName string
+	SandboxID     string
+	Started       time.Time
+	// InitializationType "" = on-demand (Lambda: on-demand, provisioned-concurrency, snap-start).
+	InitializationType string
+	// User are the function's own variables (Environment.Variables). They may replace LANG,
+	// PATH and LD_LIBRARY_PATH but never a reserved variable (see ReservedEnv).
+	User map[string]string
+}
+
+// reservedEnv are the variables Lambda sets and refuses to let a function configure.
+var reservedEnv = []string{
+	"_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+	"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+	"AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+	"AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ",
+}
+
+// ReservedEnv reports whether a function may not set the variable name (Lambda answers
+// such a configuration with InvalidParameterValueException).
+func ReservedEnv(name string) bool {
+	return slices.Contains(reservedEnv, name)
+}
+
+// Environment builds the sandbox environment ("KEY=value" entries) of Lambda: the reserved
+// variables, LANG/PATH/LD_LIBRARY_PATH (which user variables may replace), then the user
+// variables in key order. Reserved user variables are dropped.
+func Environment(c EnvConfig) []string {
+	version := orDefault(c.Version, DefaultVersion)
+	region := orDefault(c.Region, DefaultRegion)
+	stream := c.LogStreamName
+	if stream == "" {
+		stream = "[" + version + "]" + c.SandboxID
+		if !c.Started.IsZero() {
+			stream = c.Started.UTC().Format("2006/01/02/") + stream
+		}
+	}
+	env := []string{
+		"AWS_LAMBDA_RUNTIME_API=" + c.RuntimeAPI,
+		"AWS_LAMBDA_FUNCTION_NAME=" + c.FunctionName,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(c.MemoryMB),
+		"AWS_LAMBDA_FUNCTION_VERSION=" + version,
+		"_HANDLER=" + c.Handler,
+		"LAMBDA_TASK_ROOT=" + TaskRoot,
+		"LAMBDA_RUNTIME_DIR=" + RuntimeDir,
+		"AWS_REGION=" + region,
+		"AWS_DEFAULT_REGION=" + region,
+		"AWS_EXECUTION_ENV=" + orDefault(c.ExecutionEnv, DefaultExecutionEnv),
+		"AWS_LAMBDA_LOG_GROUP_NAME=" + orDefault(c.LogGroupName, "/aws/lambda/"+c.FunctionName),
+		"AWS_LAMBDA_LOG_STREAM_NAME=" + stream,
+		"AWS_LAMBDA_INITIALIZATION_TYPE=" + orDefault(c.InitializationType, "on-demand"),
+		"TZ=:UTC",
+	}
+	overridable := [][2]string{
+		{"LANG", DefaultLang},
+		{"PATH", DefaultPath},
+		{"LD_LIBRARY_PATH", DefaultLDLibraryPath},
+	}
+	for _, kv := range overridable {
+		v, ok := c.User[kv[0]]
+		if !ok {
+			v = kv[1]
+		}
+		env = append(env, kv[0]+"="+v)
+	}
+	keys := make([]string, 0, len(c.User))
+	for k := range c.User {
+		if k == "LANG" || k == "PATH" || k == "LD_LIBRARY_PATH" || ReservedEnv(k) || k == "" {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+c.User[k])
+	}
+	return env
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

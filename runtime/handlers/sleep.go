@@ -1,0 +1,38 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+func init() { register("sleep", Sleep) }
+
+// maxSleepMs is Lambda's longest timeout (15 min).
+const maxSleepMs = 900_000
+
+// SleepRequest is the sleep handler's payload.
+type SleepRequest struct {
+	Ms int64 `json:"ms"`
+}
+
+// Sleep waits {"ms": N} milliseconds (0 … 900000) and answers {"ms": N}; it stops early
+// with ErrInterrupted when the invocation's context ends.
+func Sleep(ctx context.Context, payload []byte) ([]byte, error) {
+	var req SleepRequest
+	if err := decode(payload, &req); err != nil {
+		return nil, invalidPayload("sleep", `{"ms": N}`, err)
+	}
+	if req.Ms < 0 || req.Ms > maxSleepMs {
+		return nil, invalidPayload("sleep", `{"ms": N}`, fmt.Errorf("ms %d is outside 0 … %d", req.Ms, maxSleepMs))
+	}
+	t := time.NewTimer(time.Duration(req.Ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return nil, interrupted("sleep", ctx.Err())
+	}
+	return json.Marshal(req)
+}

@@ -1,0 +1,391 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/faaslab/faaslab/sandbox"
+)
+
+// Sandbox is one container held by its gate. It satisfies sandbox.Sandbox.
+type Sandbox struct {
+	b           *Backend
+	id          string // sandbox ID = container name
+	containerID string
+	pid         int
+	cgroupPath  string
+	cgroup      cgroupFiles
+	gateCmdline []byte // /proc/PID/cmdline while the gate holds the command
+	memoryBytes int64
+	attach      *types.HijackedResponse
+	logDone     chan struct{} // closed when the log stream has been copied out
+
+	done     chan struct{}
+	stopOnce sync.Once
+	stopErr  error
+
+	mu        sync.Mutex
+	started   bool
+	exitErr   error
+	lastStats sandbox.Stats
+}
+
+var _ sandbox.Sandbox = (*Sandbox)(nil)
+
+// Create makes a container held by the gate and starts it (so that its network namespace
+// exists); the command runs on Start. On error the container is removed.
+func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (_ sandbox.Sandbox, err error) {
+	if !sandbox.ValidID(spec.ID) {
+		return nil, fmt.Errorf("docker create: invalid sandbox id %q (want %s… of [a-z0-9-], ≤ 48 chars)", spec.ID, sandbox.NamePrefix)
+	}
+	if len(spec.Command) == 0 {
+		return nil, fmt.Errorf("docker create %s: empty command", spec.ID)
+	}
+	cfg, hostCfg := b.containerConfig(spec)
+	created, err := b.cli.ContainerCreate(ctx, cfg, hostCfg, nil, nil, spec.ID)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return nil, fmt.Errorf("docker create %s: image %s not found (build it with `faaslab image build`): %w", spec.ID, cfg.Image, err)
+		}
+		return nil, fmt.Errorf("docker create %s: %w", spec.ID, err)
+	}
+	for _, w := range created.Warnings {
+		b.cfg.Logger.Warn("docker create", "sandbox", spec.ID, "warning", w)
+	}
+	s := &Sandbox{b: b, id: spec.ID, containerID: created.ID, memoryBytes: spec.MemoryBytes, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.remove(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := s.boot(ctx, spec.Log); err != nil {
+		return nil, fmt.Errorf("docker create %s: %w", spec.ID, err)
+	}
+	if err := b.track(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// containerConfig maps a spec to the engine's container configuration.
+func (b *Backend) containerConfig(spec sandbox.Spec) (*container.Config, *container.HostConfig) {
+	img := spec.Image
+	if img == "" {
+		img = b.cfg.Image
+	}
+	tmpBytes := spec.TmpBytes
+	if tmpBytes <= 0 {
+		tmpBytes = DefaultTmpBytes
+	}
+	pids := spec.PidsMax
+	if pids <= 0 {
+		pids = sandbox.DefaultPidsMax
+	}
+	cfg := &container.Config{
+		Image: img,
+		User:  fmt.Sprintf("%d:%d", b.cfg.UID, b.cfg.GID),
+		// The gate is the entrypoint even in derived images that set their own.
+		Entrypoint: []string{b.cfg.GatePath},
+		Cmd:        append([]string{"gate", "--"}, spec.Command...),
+		Env:        spec.Env,
+		Labels:     map[string]string{LabelScope: b.cfg.Scope, LabelSandbox: spec.ID, LabelFunction: spec.Function},
+	}
+	mounts := make([]mount.Mount, 0, len(spec.Mounts))
+	for _, m := range spec.Mounts {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	// The log stream is attached (see boot); with a Log writer the engine need not keep a copy.
+	logCfg := container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "1"}}
+	if spec.Log != nil {
+		logCfg = container.LogConfig{Type: "none"}
+	}
+	hostCfg := &container.HostConfig{
+		NetworkMode:    "none",
+		ReadonlyRootfs: true,
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges"},
+		Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,mode=1777,size=" + strconv.FormatInt(tmpBytes, 10)},
+		Mounts:         mounts,
+		LogConfig:      logCfg,
+		Resources: container.Resources{
+			CgroupParent: b.cfg.CgroupParent,
+			Memory:       spec.MemoryBytes,
+			MemorySwap:   spec.MemoryBytes, // = Memory: no swap
+			CPUQuota:     spec.CPUQuotaUs,
+			CPUPeriod:    int64(spec.CPUPeriodUs),
+			PidsLimit:    &pids,
+		},
+	}
+	return cfg, hostCfg
+}
+
+// boot attaches the log stream, arms the exit watcher, starts the container and reads
+// the gate's pid, cgroup and command line.
+func (s *Sandbox) boot(ctx context.Context, log io.Writer) error {
+	cli := s.b.cli
+	// Attach before start so no output is lost; the stream outlives the request ctx.
+	if log != nil {
+		hj, err := cli.ContainerAttach(context.WithoutCancel(ctx), s.containerID,
+			container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
+		if err != nil {
+			return fmt.Errorf("attach log stream: %w", err)
+		}
+		s.attach = &hj
+		s.logDone = make(chan struct{})
+		go func() {
+			defer close(s.logDone)
+			_, _ = stdcopy.StdCopy(log, log, hj.Reader)
+		}()
+	}
+	// next-exit before start: the engine registers the wait before answering, so even an
+	// immediate exit is seen.
+	waitC, errC := cli.ContainerWait(context.WithoutCancel(ctx), s.containerID, container.WaitConditionNextExit)
+	if err := cli.ContainerStart(ctx, s.containerID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("start container: %w", err)
+	}
+	go s.watch(waitC, errC)
+	info, err := cli.ContainerInspect(ctx, s.containerID)
+	if err != nil {
+		return fmt.Errorf("inspect container: %w", err)
+	}
+	if info.State == nil || info.State.Pid == 0 {
+		return fmt.Errorf("container exited right after start (is %s in image %s?): %w",
+			s.b.cfg.GatePath, info.Config.Image, sandbox.ErrStopped)
+	}
+	s.pid = info.State.Pid
+	groups, err := readProcCgroups(s.pid)
+	if err != nil {
+		return err
+	}
+	s.cgroup = cgroupFiles{v2: s.b.cgroupV2, groups: groups}
+	s.cgroupPath = groups.path(s.b.cgroupV2)
+	if s.gateCmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.pid)); err != nil {
+		return fmt.Errorf("read gate command line: %w", err)
+	}
+	return nil
+}
+
+// watch records how the container ended and closes done.
+func (s *Sandbox) watch(waitC <-chan container.WaitResponse, errC <-chan error) {
+	var exitErr error
+	select {
+	case res := <-waitC:
+		exitErr = s.exitError(res)
+	case err := <-errC:
+		exitErr = fmt.Errorf("sandbox %s: waiting for the container failed: %v: %w", s.id, err, sandbox.ErrStopped)
+	}
+	if s.logDone != nil {
+		// The engine closes the attach stream once the process is gone; bounded because
+		// a stuck stream must not keep Done open.
+		select {
+		case <-s.logDone:
+		case <-time.After(time.Second):
+		}
+	}
+	s.mu.Lock()
+	s.exitErr = exitErr
+	s.mu.Unlock()
+	close(s.done)
+}
+
+// exitError turns the wait result into the contract's ExitError (nil on status 0).
+func (s *Sandbox) exitError(res container.WaitResponse) error {
+	if res.Error != nil && res.Error.Message != "" {
+		return fmt.Errorf("sandbox %s: %s: %w", s.id, res.Error.Message, sandbox.ErrStopped)
+	}
+	// The kernel's OOM killer sends SIGKILL: only then is the engine asked (one round
+	// trip less on every other exit, which the cold-start benchmark sees).
+	oom := s.cachedStats().OOMKills > 0
+	if res.StatusCode == 128+9 {
+		oom = s.oomKilled()
+	}
+	if res.StatusCode == 0 && !oom {
+		return nil
+	}
+	if oom {
+		return fmt.Errorf("sandbox %s: killed by the OOM killer (memory limit %d MB), exit status %d: %w",
+			s.id, s.memoryBytes>>20, res.StatusCode, sandbox.ErrStopped)
+	}
+	return fmt.Errorf("sandbox %s: process exited with status %d: %w", s.id, res.StatusCode, sandbox.ErrStopped)
+}
+
+// oomKilled asks the engine whether the kernel OOM-killed the container, and counts it in
+// the cached stats (the cgroup is gone once the container stopped).
+func (s *Sandbox) oomKilled() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := s.b.cli.ContainerInspect(ctx, s.containerID)
+	oom := err == nil && info.State != nil && info.State.OOMKilled
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if oom && s.lastStats.OOMKills == 0 {
+		s.lastStats.OOMKills = 1
+	}
+	return oom || s.lastStats.OOMKills > 0
+}
+
+// ID is the sandbox ID (also the container name).
+func (s *Sandbox) ID() string { return s.id }
+
+// ContainerID is the engine's full container ID.
+func (s *Sandbox) ContainerID() string { return s.containerID }
+
+// NetNSPath is the container's network namespace, via its init's pid.
+func (s *Sandbox) NetNSPath() string { return fmt.Sprintf("/proc/%d/ns/net", s.pid) }
+
+// PID is the host pid of the container's init (the gate, then the command).
+func (s *Sandbox) PID() int { return s.pid }
+
+// CgroupPath is the container's cgroup relative to the hierarchy root, as the kernel
+// reports it (/faaslab-docker/<container id> with the cgroupfs driver).
+func (s *Sandbox) CgroupPath() string { return s.cgroupPath }
+
+// Done is closed when the container's process has exited.
+func (s *Sandbox) Done() <-chan struct{} { return s.done }
+
+// ExitError says how the process ended; nil while it runs or on status 0.
+func (s *Sandbox) ExitError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exitErr
+}
+
+// gatePollInterval and gateResendInterval pace Start's check that the gate has exec'd.
+const (
+	gatePollInterval   = 500 * time.Microsecond
+	gateResendInterval = 50 * time.Millisecond
+	gateTimeout        = 5 * time.Second
+)
+
+// Start lets the gate exec the command (SIGUSR1 through the engine). A signal that reaches
+// the gate before it listens is lost (the Go runtime drops it), so Start waits until the
+// process's command line is no longer the gate's and resends meanwhile.
+func (s *Sandbox) Start(ctx context.Context) error {
+	select {
+	case <-s.done:
+		return fmt.Errorf("start sandbox %s: %w", s.id, sandbox.ErrStopped)
+	default:
+	}
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if started {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, gateTimeout)
+	defer cancel()
+	for {
+		if err := s.b.cli.ContainerKill(ctx, s.containerID, "SIGUSR1"); err != nil {
+			return fmt.Errorf("start sandbox %s: signal gate: %w", s.id, err)
+		}
+		released, err := s.awaitExec(ctx)
+		if err != nil {
+			return fmt.Errorf("start sandbox %s: %w", s.id, err)
+		}
+		if released {
+			s.mu.Lock()
+			s.started = true
+			s.mu.Unlock()
+			return nil
+		}
+	}
+}
+
+// awaitExec polls until the gate has exec'd the command (true), the process ended, or
+// gateResendInterval passed (false: signal again).
+func (s *Sandbox) awaitExec(ctx context.Context) (bool, error) {
+	deadline := time.Now().Add(gateResendInterval)
+	path := fmt.Sprintf("/proc/%d/cmdline", s.pid)
+	for time.Now().Before(deadline) {
+		cmdline, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(cmdline, s.gateCmdline) {
+			// A vanished process counts as released: Done and ExitError tell the rest.
+			return true, nil
+		}
+		select {
+		case <-s.done:
+			return true, nil
+		case <-ctx.Done():
+			return false, fmt.Errorf("gate did not release the command within %v: %w", gateTimeout, ctx.Err())
+		case <-time.After(gatePollInterval):
+		}
+	}
+	return false, nil
+}
+
+// Stats reads the container's cgroup; once the container has gone it returns the last
+// values read (with the OOM kill the engine reported).
+func (s *Sandbox) Stats() (sandbox.Stats, error) {
+	select {
+	case <-s.done:
+		return s.cachedStats(), nil
+	default:
+	}
+	st, err := s.cgroup.stats()
+	if err != nil {
+		select {
+		case <-s.done: // the engine removed the cgroup as the process ended
+			return s.cachedStats(), nil
+		default:
+			return sandbox.Stats{}, fmt.Errorf("stats of sandbox %s: %w", s.id, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.OOMKills = max(st.OOMKills, s.lastStats.OOMKills)
+	s.lastStats = st
+	return st, nil
+}
+
+func (s *Sandbox) cachedStats() sandbox.Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastStats
+}
+
+// Stop force-removes the container (SIGKILL) and waits until it has gone. Idempotent.
+func (s *Sandbox) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.stopErr = s.remove(ctx)
+		s.b.forget(s.id)
+	})
+	return s.stopErr
+}
+
+// remove kills and removes the container and waits for the exit watcher.
+func (s *Sandbox) remove(ctx context.Context) error {
+	// Keep the peak memory of a sandbox stopped while it ran.
+	if s.pid != 0 {
+		_, _ = s.Stats()
+	}
+	err := s.b.cli.ContainerRemove(ctx, s.containerID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("stop sandbox %s: remove container: %w", s.id, err)
+	}
+	if s.attach != nil {
+		s.attach.Close()
+	}
+	if s.pid == 0 {
+		return nil // never started: no watcher
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(sandbox.StopTimeout):
+		return fmt.Errorf("stop sandbox %s: container still running after %v", s.id, sandbox.StopTimeout)
+	case <-ctx.Done():
+		return fmt.Errorf("stop sandbox %s: %w", s.id, ctx.Err())
+	}
+}

@@ -1,0 +1,243 @@
+// Package docker is the sandbox backend that runs functions as Docker Engine containers —
+// the paper's emulation (`docker run --memory … --cpus …` on a c3.large) — with the same
+// resource model, hardening and held start as the native backend.
+//
+// A container runs the image's gate (`faaslab-runtime gate -- CMD...`, see
+// deploy/image/Dockerfile) as its init process: Create starts the container with
+// NetworkMode none, so its network namespace exists for netshape to plumb, while the gate
+// holds CMD; Start sends SIGUSR1 and the gate execs CMD in place (same pid, same netns).
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"github.com/faaslab/faaslab/deploy/image"
+	"github.com/faaslab/faaslab/sandbox"
+)
+
+const (
+	// DefaultImage is the runtime image BuildImage tags.
+	DefaultImage = "faaslab-runtime:latest"
+	// DefaultCgroupParent holds every container of the backend (cgroupfs driver).
+	DefaultCgroupParent = "/faaslab-docker"
+	// DefaultScope is the value of the "faaslab" label when Config.Scope is empty.
+	DefaultScope = "daemon"
+	// DefaultTmpBytes sizes /tmp when the spec leaves TmpBytes at 0 (Lambda's default
+	// ephemeral storage).
+	DefaultTmpBytes = 512 << 20
+
+	// LabelScope marks every container of faaslab; its value is the backend's scope, so
+	// that Reap removes only the containers of one daemon (or one test).
+	LabelScope = "faaslab"
+	// LabelSandbox carries the sandbox ID.
+	LabelSandbox = "faaslab.sandbox"
+	// LabelFunction carries the function name.
+	LabelFunction = "faaslab.function"
+)
+
+// Config configures the backend. Zero values take the defaults.
+type Config struct {
+	// Image used when a Spec names none (DefaultImage).
+	Image string
+	// CgroupParent holds all containers (DefaultCgroupParent). It is capped at Profile
+	// with the cgroupfs driver; with the systemd driver it must be a slice name
+	// ("faaslab-docker.slice") and is left to systemd.
+	CgroupParent string
+	// Profile caps CgroupParent (cpu quota = vCPUs × period, memory = profile memory).
+	// A zero Profile (VCPUs == 0) leaves the parent uncapped.
+	Profile sandbox.Profile
+	// UID and GID the command runs as (image.UID / image.GID). Root is refused.
+	UID, GID int
+	// GatePath is the gate binary inside the image (image.RuntimePath).
+	GatePath string
+	// Scope is the value of the "faaslab" label on every container (DefaultScope).
+	// Reap removes the containers of this scope only; tests use their own.
+	Scope  string
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Image == "" {
+		c.Image = DefaultImage
+	}
+	if c.CgroupParent == "" {
+		c.CgroupParent = DefaultCgroupParent
+	}
+	if c.UID == 0 {
+		c.UID = image.UID
+	}
+	if c.GID == 0 {
+		c.GID = image.GID
+	}
+	if c.GatePath == "" {
+		c.GatePath = image.RuntimePath
+	}
+	if c.Scope == "" {
+		c.Scope = DefaultScope
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Backend creates sandboxes as Docker containers. It satisfies sandbox.Backend.
+type Backend struct {
+	cfg      Config
+	cli      *client.Client
+	cgroupV2 bool
+	parent   parentCgroup
+
+	mu        sync.Mutex
+	sandboxes map[string]*Sandbox
+	closed    bool
+}
+
+var _ sandbox.Backend = (*Backend)(nil)
+
+// ErrNoEngine: no Docker Engine answers (start one with deploy/docker-up.sh).
+var ErrNoEngine = errors.New("no Docker Engine answers")
+
+// NewClient connects to the engine named by the environment (DOCKER_HOST, default the
+// local socket) and negotiates the API version (the Debian engine speaks 1.41, EC2 boxes
+// newer ones).
+func NewClient(ctx context.Context) (*client.Client, error) {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	// Ping negotiates the version now rather than on the first container operation.
+	if _, err := cli.Ping(ctx); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("%w at %s (run deploy/docker-up.sh or `make docker-up`): %v",
+			ErrNoEngine, cli.DaemonHost(), err)
+	}
+	return cli, nil
+}
+
+// New connects to the engine and prepares the parent cgroup capped at cfg.Profile.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	cfg = cfg.withDefaults()
+	if cfg.UID == 0 || cfg.GID == 0 || cfg.UID < 0 || cfg.GID < 0 {
+		return nil, fmt.Errorf("docker backend: uid/gid %d:%d: sandboxes must not run as root", cfg.UID, cfg.GID)
+	}
+	cli, err := NewClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info, err := cli.Info(ctx)
+	if err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("docker engine info: %w", err)
+	}
+	b := &Backend{cfg: cfg, cli: cli, cgroupV2: info.CgroupVersion == "2", sandboxes: map[string]*Sandbox{}}
+	b.parent = parentCgroup{v2: b.cgroupV2, path: cfg.CgroupParent}
+	switch {
+	case info.CgroupDriver == "systemd":
+		if !strings.HasSuffix(cfg.CgroupParent, ".slice") {
+			cli.Close()
+			return nil, fmt.Errorf("docker engine uses the systemd cgroup driver: CgroupParent %q must be a slice name such as faaslab-docker.slice",
+				cfg.CgroupParent)
+		}
+		cfg.Logger.Warn("docker backend: systemd cgroup driver, parent slice not capped at the host profile",
+			"parent", cfg.CgroupParent)
+	case cfg.Profile.VCPUs > 0:
+		if err := b.parent.setup(cfg.Profile.HostResources()); err != nil {
+			cli.Close()
+			return nil, err
+		}
+	}
+	cfg.Logger.Info("docker backend ready", "engine", info.ServerVersion, "api", cli.ClientVersion(),
+		"cgroup", info.CgroupVersion, "driver", info.CgroupDriver, "parent", cfg.CgroupParent)
+	return b, nil
+}
+
+// Name is "docker".
+func (b *Backend) Name() string { return "docker" }
+
+// Client is the engine client (for the CLI's image commands and for tests).
+func (b *Backend) Client() *client.Client { return b.cli }
+
+// Reap force-removes every container labelled faaslab=<Config.Scope>: what a crashed daemon
+// of this scope left behind.
+func (b *Backend) Reap(ctx context.Context) error {
+	return ReapScope(ctx, b.cli, b.cfg.Scope)
+}
+
+// ReapScope force-removes the containers labelled faaslab=scope; scope "" removes every
+// container carrying the faaslab label (`faaslab cleanup`). Only containers whose name
+// starts with sandbox.NamePrefix are touched.
+func ReapScope(ctx context.Context, cli *client.Client, scope string) error {
+	label := LabelScope
+	if scope != "" {
+		label += "=" + scope
+	}
+	list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", label))})
+	if err != nil {
+		return fmt.Errorf("list faaslab containers: %w", err)
+	}
+	var errs []error
+	for _, c := range list {
+		if !hasPrefixedName(c.Names) {
+			continue
+		}
+		err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID[:12], err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hasPrefixedName(names []string) bool {
+	for _, n := range names {
+		if strings.HasPrefix(strings.TrimPrefix(n, "/"), sandbox.NamePrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Close stops every sandbox of this backend, removes the parent cgroup it created and
+// closes the client.
+func (b *Backend) Close(ctx context.Context) error {
+	b.mu.Lock()
+	b.closed = true
+	list := make([]*Sandbox, 0, len(b.sandboxes))
+	for _, s := range b.sandboxes {
+		list = append(list, s)
+	}
+	b.mu.Unlock()
+	var errs []error
+	for _, s := range list {
+		errs = append(errs, s.Stop(ctx))
+	}
+	errs = append(errs, b.parent.remove(), b.cli.Close())
+	return errors.Join(errs...)
+}
+
+func (b *Backend) track(s *Sandbox) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errors.New("docker backend is closed")
+	}
+	b.sandboxes[s.id] = s
+	return nil
+}
+
+func (b *Backend) forget(id string) {
+	b.mu.Lock()
+	delete(b.sandboxes, id)
+	b.mu.Unlock()
+}
