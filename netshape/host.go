@@ -335,7 +335,6 @@ func (h *Host) reserve(ep Endpoint) (*member, error) {
 	if h.closed {
 		return nil, fmt.Errorf("attach sandbox %s: %w", ep.SandboxID, ErrClosed)
 	}
-	h.inflight.Add(1) // Done in Attach
 	if _, ok := h.members[ep.SandboxID]; ok {
 		return nil, fmt.Errorf("attach sandbox %s: %w", ep.SandboxID, ErrAlreadyAttached)
 	}
@@ -353,6 +352,7 @@ func (h *Host) reserve(ep Endpoint) (*member, error) {
 	h.members[ep.SandboxID] = m
 	h.names[name] = true
 	m.netnsPath = ep.NetNSPath
+	h.inflight.Add(1) // Done in Attach
 	return m, nil
 }
 

@@ -198,6 +198,12 @@ func TestHostTopology(t *testing.T) {
 	if got := leftovers(t, cfg); len(got) > 0 {
 		t.Fatalf("after Close: %v", got)
 	}
+	if _, err := h.Sample(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Sample after Close = %v, want ErrClosed", err)
+	}
+	if _, err := h.Attach(context.Background(), Endpoint{SandboxID: "faaslab-x", NetNSPath: "/proc/self/ns/net"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Attach after Close = %v, want ErrClosed", err)
+	}
 }
 
 func TestAttachTrafficSampleDetach(t *testing.T) {
@@ -656,4 +662,35 @@ func containsPrefix(list []string, prefix string) bool {
 		}
 	}
 	return false
+}
+
+func TestMissingIPTablesOnlyWarns(t *testing.T) {
+	requireRoot(t)
+	cfg := testConfig(t)
+	cfg.IPTables = "faaslab-no-such-iptables"
+	h := newTestHost(t, cfg)
+	if h.iptables {
+		t.Fatal("host claims to have added iptables rules without an iptables binary")
+	}
+	if got := leftovers(t, cfg); containsPrefix(got, "iptables") {
+		t.Fatalf("rules added: %v", got)
+	}
+	if err := h.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckIPTables(t *testing.T) {
+	requireRoot(t)
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Skip("iptables not installed")
+	}
+	desc, err := CheckIPTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(desc, "iptables v") || !strings.Contains(desc, "FORWARD policy ") {
+		t.Fatalf("CheckIPTables = %q, want version and FORWARD policy", desc)
+	}
+	t.Log(desc)
 }

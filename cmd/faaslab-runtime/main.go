@@ -24,6 +24,7 @@ import (
 
 	"github.com/faaslab/faaslab/runtime"
 	"github.com/faaslab/faaslab/runtime/handlers"
+	"github.com/faaslab/faaslab/sandbox/native/nsinit"
 )
 
 // Exit statuses.
@@ -36,6 +37,9 @@ const (
 )
 
 func main() {
+	// A native sandbox starts this binary as its init (argv[0] faaslab-sandbox-init): it
+	// builds the sandbox's root, drops privileges and execs the function's bootstrap.
+	nsinit.MaybeRun()
 	os.Exit(run(os.Args[1:]))
 }
 

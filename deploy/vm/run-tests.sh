@@ -34,6 +34,7 @@
 #   FAASLAB_VM_OUT         output directory (a new /tmp/faaslab-vm.XXXXXX); keeps console.log
 #   FAASLAB_VM_KEEP        1 = keep the staging tree and initramfs in the output directory
 #   FAASLAB_VM_QUIET       1 = do not stream the VM console to stderr
+#   FAASLAB_VM_PRE         shell commands the VM runs before the tests (debugging aid)
 #   FAASLAB_VM_REPO        the tree to test (the one holding this script)
 set -euo pipefail
 
@@ -59,7 +60,7 @@ export PATH=/usr/local/go/bin:$PATH
 # Module name plus insmod parameters; dependencies are added from each module's modinfo.
 # ifb numifbs=0: no stray ifb0/ifb1, netshape creates its own.
 DEFAULT_MODULES="llc stp bridge veth sch_htb sch_tbf sch_ingress cls_u32 act_mirred
-ifb:numifbs=0 sch_netem sch_fq sch_prio sch_sfq sch_hfsc cls_cgroup cls_fw cls_basic
+ifb:numifbs=0 xfrm_user sch_netem sch_fq sch_prio sch_sfq sch_hfsc cls_cgroup cls_fw cls_basic
 cls_matchall act_gact overlay"
 IPTABLES_MODULES="nf_tables nft_compat nft_chain_nat nft_ct nft_masq x_tables xt_comment
 xt_tcpudp xt_conntrack xt_MASQUERADE xt_mark xt_addrtype nf_conntrack nf_nat"
@@ -94,7 +95,7 @@ trap cleanup EXIT
 
 # newest_apt_kernel prints the newest linux-image-6.1.0-N-cloud-amd64 apt knows.
 newest_apt_kernel() {
-	apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' 2>/dev/null |
+	{ apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' 2>/dev/null || true; } |
 		awk '{print $1}' | sort -V | tail -n 1
 }
 
@@ -102,7 +103,7 @@ newest_apt_kernel() {
 newest_cached_kernel() {
 	local d
 	for d in "$CACHE"/linux-image-6.1.0-*-cloud-amd64; do
-		[ -f "$d/.complete" ] && basename "$d"
+		if [ -f "$d/.complete" ]; then basename "$d"; fi
 	done | sort -V | tail -n 1
 }
 
@@ -246,10 +247,13 @@ build_programs() {
 
 make_rootfs() {
 	local d a
-	for d in bin sbin usr/bin usr/sbin usr/local/bin lib lib64 usr/lib etc root home run tmp \
+	for d in usr/bin usr/sbin usr/local/bin usr/lib usr/lib64 etc root home run tmp \
 		proc sys dev var/tmp var/log var/lib faaslab/modules; do
 		mkdir -p "$STAGE/$d"
 	done
+	# merged /usr, as Debian 12 and Ubuntu: host paths of libraries and plugins
+	# (e.g. iptables' /usr/lib/x86_64-linux-gnu/xtables) stay valid whichever spelling ldd uses.
+	for d in bin sbin lib lib64; do ln -sfn "usr/$d" "$STAGE/$d"; done
 	ln -sfn ../run "$STAGE/var/run"
 	chmod 1777 "$STAGE/tmp" "$STAGE/var/tmp"
 	chmod 0700 "$STAGE/root"
@@ -279,6 +283,7 @@ make_rootfs() {
 	mknod -m 600 "$STAGE/dev/console" c 5 1 2>/dev/null || true
 	mknod -m 666 "$STAGE/dev/null" c 1 3 2>/dev/null || true
 	install -m 0755 "$HERE/init" "$STAGE/init"
+	printf '%s\n' "${FAASLAB_VM_PRE:-}" >"$STAGE/faaslab/pre.sh"
 	cat >"$STAGE/faaslab/config" <<-EOF
 		FAASLAB_VM_TEST_TIMEOUT='$TEST_TIMEOUT'
 		FAASLAB_VM_SHORT='$SHORT'
@@ -442,6 +447,7 @@ verdict() {
 		/^=== FAASLAB-VM FATAL / { fatal = $0 }
 		/^=== FAASLAB-VM ALL-DONE/ { done = 1 }
 		cur != "" && /^PASS$/ { pass[cur] = 1 }
+		cur != "" && /^=== (RUN|CONT) / { running[cur] = $3 }
 		cur != "" && /^[ \t]*--- FAIL: / { sub(/^[ \t]*/, ""); fails[cur] = fails[cur] "      " $0 "\n" }
 		cur != "" && /^[ \t]*--- SKIP: / { skips[cur]++ }
 		cur != "" && /^[ \t]*--- PASS: / { passes[cur]++ }
@@ -452,7 +458,7 @@ verdict() {
 			for (i = 1; i <= n; i++) {
 				p = order[i]
 				if (!began[p]) { printf "  NOT RUN   %s\n", p; bad = 1; continue }
-				if (!ended[p]) { printf "  UNFINISHED %s (VM stopped while it ran)\n%s", p, fails[p]; bad = 1; continue }
+				if (!ended[p]) { printf "  UNFINISHED %s (VM stopped during %s)\n%s", p, running[p], fails[p]; bad = 1; continue }
 				ok = (rc[p] == "0" && pass[p])
 				printf "  %-9s %-28s rc=%s %3d passed %3d skipped %ss\n", ok ? "ok" : "FAIL", p, rc[p], passes[p], skips[p], secs[p]
 				if (!ok) { printf "%s", fails[p]; bad = 1 }

@@ -213,3 +213,21 @@ func (p *parentCgroup) remove() error {
 	p.made = nil
 	return errors.Join(errs...)
 }
+
+// setCPUQuota writes the CFS quota and period of the container's cgroup.
+func (c cgroupFiles) setCPUQuota(quotaUs int64, periodUs uint64) error {
+	files := [][2]string{
+		// The period before the quota: the kernel checks the quota against the current period.
+		{filepath.Join(c.dir("cpu"), "cpu.cfs_period_us"), strconv.FormatUint(periodUs, 10)},
+		{filepath.Join(c.dir("cpu"), "cpu.cfs_quota_us"), strconv.FormatInt(quotaUs, 10)},
+	}
+	if c.v2 {
+		files = [][2]string{{filepath.Join(c.dir(""), "cpu.max"), fmt.Sprintf("%d %d", quotaUs, periodUs)}}
+	}
+	for _, f := range files {
+		if err := os.WriteFile(f[0], []byte(f[1]), 0); err != nil {
+			return fmt.Errorf("set cpu quota: write %q to %s: %w", f[1], f[0], err)
+		}
+	}
+	return nil
+}

@@ -165,6 +165,13 @@ func TestHeldContainerIsHardened(t *testing.T) {
 	if info.Name != "/"+spec.ID {
 		t.Errorf("container name %q, want /%s", info.Name, spec.ID)
 	}
+	// The engine learns the quota in the background (see applyCPUQuota).
+	for i := 0; i < 100 && info.HostConfig.CPUQuota == 0; i++ {
+		time.Sleep(50 * time.Millisecond)
+		if info, err = b.cli.ContainerInspect(ctx, sb.ContainerID()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if hc := info.HostConfig; hc.NanoCPUs != 0 || hc.CPUQuota != 8500 || hc.CPUPeriod != 100000 || hc.Memory != 128<<20 || hc.MemorySwap != 128<<20 {
 		t.Errorf("host config: nano %d quota %d period %d memory %d swap %d", hc.NanoCPUs, hc.CPUQuota, hc.CPUPeriod, hc.Memory, hc.MemorySwap)
 	}

@@ -284,8 +284,8 @@ func readBuildOutput(r io.Reader, w io.Writer) (string, error) {
 	var id string
 	for {
 		var msg struct {
-			Stream      string          `json:"stream"`
-			Error       string          `json:"error"`
+			Stream      string `json:"stream"`
+			Error       string `json:"error"`
 			ErrorDetail struct{ Message string }
 			Aux         json.RawMessage `json:"aux"`
 		}

@@ -1,0 +1,420 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"github.com/containerd/cgroups/v3/cgroup2"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// CgroupRoot is where cgroup hierarchies are mounted.
+const CgroupRoot = "/sys/fs/cgroup"
+
+// v1Controllers are the cgroup v1 hierarchies a sandbox is placed in.
+var v1Controllers = []cgroup1.Name{cgroup1.Cpu, cgroup1.Cpuacct, cgroup1.Memory, cgroup1.Pids}
+
+// ErrNoCgroups: neither a usable cgroup v1 nor v2 hierarchy is mounted.
+var ErrNoCgroups = fmt.Errorf("no usable cgroup hierarchy (need cpu, memory, pids): %w", ErrUnsupported)
+
+// CgroupV2 reports whether this host uses the unified (v2) hierarchy only. Hybrid hosts
+// (v2 mounted without controllers, like the project's machine) use v1.
+func CgroupV2() bool { return cgroups.Mode() == cgroups.Unified }
+
+// Cgroup is one sandbox's (or the host parent's) cgroup, whichever version backs it. The
+// containerd types stay behind this one boundary.
+type Cgroup struct {
+	path string // relative to the hierarchy root, e.g. /faaslab/faaslab-fn-1
+	v1   cgroup1.Cgroup
+	v2   *cgroup2.Manager
+}
+
+// Path is the cgroup's path relative to the hierarchy root.
+func (c *Cgroup) Path() string { return c.path }
+
+// NewCgroup creates (or opens) the cgroup at path with res applied. Zero fields of res are
+// left unlimited.
+func NewCgroup(path string, res Resources) (*Cgroup, error) {
+	c := &Cgroup{path: path}
+	var err error
+	switch cgroups.Mode() {
+	case cgroups.Unified:
+		c.v2, err = cgroup2.NewManager(CgroupRoot, path, v2Resources(path, res))
+	case cgroups.Legacy, cgroups.Hybrid:
+		c.v1, err = cgroup1.New(cgroup1.StaticPath(path), v1Resources(res), cgroup1.WithHierarchy(v1Hierarchy))
+	default:
+		return nil, ErrNoCgroups
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// v1Hierarchy limits cgroup1 to the controllers sandboxes use: creating a cgroup in every
+// mounted hierarchy would cost cold-start time for nothing.
+func v1Hierarchy() ([]cgroup1.Subsystem, error) {
+	// Each constructor appends its controller's name to the root it is given.
+	return []cgroup1.Subsystem{
+		cgroup1.NewCpu(CgroupRoot),
+		cgroup1.NewCpuacct(CgroupRoot),
+		cgroup1.NewMemory(CgroupRoot, cgroup1.OptionalSwap()),
+		cgroup1.NewPids(CgroupRoot),
+	}, nil
+}
+
+func v1Resources(r Resources) *specs.LinuxResources {
+	out := &specs.LinuxResources{}
+	if r.CPUQuotaUs > 0 {
+		quota, period := r.CPUQuotaUs, r.CPUPeriodUs
+		out.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if r.MemoryBytes > 0 {
+		// memsw = limit: no swap on top of the limit (ignored where swap accounting is off).
+		limit, swap := r.MemoryBytes, r.MemoryBytes
+		swappiness := uint64(0)
+		out.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &swap, Swappiness: &swappiness}
+	}
+	if r.PidsMax > 0 {
+		limit := r.PidsMax
+		out.Pids = &specs.LinuxPids{Limit: &limit}
+	}
+	return out
+}
+
+func v2Resources(path string, r Resources) *cgroup2.Resources {
+	out := &cgroup2.Resources{}
+	if r.CPUQuotaUs > 0 {
+		quota, period := r.CPUQuotaUs, r.CPUPeriodUs
+		out.CPU = &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)}
+	}
+	if r.MemoryBytes > 0 {
+		limit := r.MemoryBytes
+		out.Memory = &cgroup2.Memory{Max: &limit}
+		// memory.swap.max exists only with swap accounting; writing it elsewhere fails.
+		if _, err := os.Stat(filepath.Join(CgroupRoot, filepath.Dir(path), "memory.swap.max")); err == nil {
+			swap := int64(0)
+			out.Memory.Swap = &swap
+		}
+	}
+	if r.PidsMax > 0 {
+		out.Pids = &cgroup2.Pids{Max: r.PidsMax}
+	}
+	return out
+}
+
+// AddProc moves pid into the cgroup.
+func (c *Cgroup) AddProc(pid int) error {
+	var err error
+	if c.v2 != nil {
+		err = c.v2.AddProc(uint64(pid))
+	} else {
+		err = c.v1.AddProc(uint64(pid))
+	}
+	if err != nil {
+		return fmt.Errorf("add pid %d to cgroup %s: %w", pid, c.path, err)
+	}
+	return nil
+}
+
+// SetCPU writes the CPU bandwidth limit (cpu.cfs_quota_us + cpu.cfs_period_us on v1,
+// cpu.max on v2).
+func (c *Cgroup) SetCPU(quotaUs int64, periodUs uint64) error {
+	var err error
+	if c.v2 != nil {
+		err = c.v2.Update(&cgroup2.Resources{CPU: &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quotaUs, &periodUs)}})
+	} else {
+		err = c.v1.Update(&specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quotaUs, Period: &periodUs}})
+	}
+	if err != nil {
+		return fmt.Errorf("set cpu quota %d/%d of %s: %w", quotaUs, periodUs, c.path, err)
+	}
+	return nil
+}
+
+// ResetMemoryPeak restarts the peak-memory count, so Max Memory Used measures the
+// function, not the sandbox's set-up. Only cgroup v1 has a global reset; on v2 it is a no-op.
+func (c *Cgroup) ResetMemoryPeak() error {
+	if c.v2 != nil {
+		return nil
+	}
+	return os.WriteFile(filepath.Join(controllerDir("memory", c.path), "memory.max_usage_in_bytes"), []byte("0"), 0)
+}
+
+// Stats reads the cgroup's counters.
+func (c *Cgroup) Stats() (Stats, error) { return ReadStats(c.path) }
+
+// Kill SIGKILLs every process in the cgroup until it is empty (bounded by StopTimeout).
+func (c *Cgroup) Kill() error { return KillCgroup(c.path) }
+
+// Delete kills what is left and removes the cgroup. A missing cgroup is not an error.
+func (c *Cgroup) Delete() error {
+	if err := c.Kill(); err != nil {
+		return err
+	}
+	return RemoveCgroup(c.path)
+}
+
+// dirs are the cgroupfs directories of a cgroup path.
+func dirs(path string) []string {
+	if CgroupV2() {
+		return []string{filepath.Join(CgroupRoot, path)}
+	}
+	out := make([]string, 0, len(v1Controllers))
+	for _, n := range v1Controllers {
+		out = append(out, filepath.Join(CgroupRoot, string(n), path))
+	}
+	return out
+}
+
+// controllerDir is the directory holding one controller's files of path.
+func controllerDir(controller, path string) string {
+	if CgroupV2() {
+		return filepath.Join(CgroupRoot, path)
+	}
+	return filepath.Join(CgroupRoot, controller, path)
+}
+
+// KillCgroup SIGKILLs every process in the cgroup at path (and its children) until none
+// is left. A missing cgroup is not an error.
+func KillCgroup(path string) error {
+	deadline := time.Now().Add(StopTimeout)
+	if CgroupV2() {
+		// cgroup.kill (5.14+) kills the whole subtree atomically.
+		if err := os.WriteFile(filepath.Join(CgroupRoot, path, "cgroup.kill"), []byte("1"), 0); err == nil {
+			return waitEmpty(path, deadline)
+		}
+	}
+	for {
+		pids, err := Procs(path)
+		if err != nil || len(pids) == 0 {
+			return err
+		}
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cgroup %s still has processes %v after SIGKILL", path, pids)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func waitEmpty(path string, deadline time.Time) error {
+	for {
+		pids, err := Procs(path)
+		if err != nil || len(pids) == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cgroup %s still has processes %v after cgroup.kill", path, pids)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Procs lists the pids in the cgroup at path and its descendants (memory hierarchy on v1).
+func Procs(path string) ([]int, error) {
+	var pids []int
+	root := controllerDir("memory", path)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+		return nil
+	})
+	return pids, err
+}
+
+// RemoveCgroup removes the (empty) cgroup at path and its descendants in every hierarchy.
+// A missing cgroup is not an error. Removal retries briefly: the kernel frees a cgroup
+// a moment after its last process dies.
+func RemoveCgroup(path string) error {
+	var errs []error
+	for _, dir := range dirs(path) {
+		errs = append(errs, removeTree(dir))
+	}
+	return errors.Join(errs...)
+}
+
+func removeTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	deadline := time.Now().Add(StopTimeout)
+	for {
+		err := os.Remove(dir)
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return fmt.Errorf("remove cgroup %s: %w", dir, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// ChildCgroups lists the names of the cgroups directly under path whose names start
+// with prefix.
+func ChildCgroups(path, prefix string) ([]string, error) {
+	entries, err := os.ReadDir(controllerDir("memory", path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), prefix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// ReadCPUQuota reads a cgroup's CPU bandwidth limit back from cgroupfs: cpu.cfs_quota_us
+// and cpu.cfs_period_us (v1) or cpu.max (v2). An unlimited quota reads as -1.
+func ReadCPUQuota(path string) (quotaUs int64, periodUs uint64, err error) {
+	if CgroupV2() {
+		b, err := os.ReadFile(filepath.Join(CgroupRoot, path, "cpu.max"))
+		if err != nil {
+			return 0, 0, err
+		}
+		f := strings.Fields(string(b))
+		if len(f) != 2 {
+			return 0, 0, fmt.Errorf("cpu.max of %s: unexpected %q", path, b)
+		}
+		quotaUs = -1
+		if f[0] != "max" {
+			if quotaUs, err = strconv.ParseInt(f[0], 10, 64); err != nil {
+				return 0, 0, err
+			}
+		}
+		periodUs, err = strconv.ParseUint(f[1], 10, 64)
+		return quotaUs, periodUs, err
+	}
+	dir := controllerDir("cpu", path)
+	q, err := readInt(filepath.Join(dir, "cpu.cfs_quota_us"))
+	if err != nil {
+		return 0, 0, err
+	}
+	p, err := readUint(filepath.Join(dir, "cpu.cfs_period_us"))
+	return q, p, err
+}
+
+// ReadMemoryLimit reads memory.limit_in_bytes (v1) or memory.max (v2).
+func ReadMemoryLimit(path string) (int64, error) {
+	if CgroupV2() {
+		b, err := os.ReadFile(filepath.Join(CgroupRoot, path, "memory.max"))
+		if err != nil {
+			return 0, err
+		}
+		if s := strings.TrimSpace(string(b)); s == "max" {
+			return -1, nil
+		}
+		return readInt(filepath.Join(CgroupRoot, path, "memory.max"))
+	}
+	return readInt(filepath.Join(controllerDir("memory", path), "memory.limit_in_bytes"))
+}
+
+// ReadStats reads memory usage and peak, OOM kills and CPU time of the cgroup at path.
+func ReadStats(path string) (Stats, error) {
+	var st Stats
+	var err error
+	if CgroupV2() {
+		d := filepath.Join(CgroupRoot, path)
+		if st.MemoryUsageBytes, err = readUint(filepath.Join(d, "memory.current")); err != nil {
+			return st, err
+		}
+		// memory.peak exists from 5.19; without it the current usage is the best bound.
+		if st.MemoryPeakBytes, err = readUint(filepath.Join(d, "memory.peak")); errors.Is(err, fs.ErrNotExist) {
+			st.MemoryPeakBytes = st.MemoryUsageBytes
+		} else if err != nil {
+			return st, err
+		}
+		if st.OOMKills, err = readKey(filepath.Join(d, "memory.events"), "oom_kill"); err != nil {
+			return st, err
+		}
+		usageUs, err := readKey(filepath.Join(d, "cpu.stat"), "usage_usec")
+		st.CPUUsageNs = usageUs * 1000
+		return st, err
+	}
+	m := controllerDir("memory", path)
+	if st.MemoryUsageBytes, err = readUint(filepath.Join(m, "memory.usage_in_bytes")); err != nil {
+		return st, err
+	}
+	if st.MemoryPeakBytes, err = readUint(filepath.Join(m, "memory.max_usage_in_bytes")); err != nil {
+		return st, err
+	}
+	if st.OOMKills, err = readKey(filepath.Join(m, "memory.oom_control"), "oom_kill"); err != nil {
+		return st, err
+	}
+	st.CPUUsageNs, err = readUint(filepath.Join(controllerDir("cpuacct", path), "cpuacct.usage"))
+	return st, err
+}
+
+func readInt(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+}
+
+func readUint(path string) (uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// readKey reads key's value from a flat-keyed cgroup file; a missing key reads as 0.
+func readKey(path, key string) (uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == key {
+			return strconv.ParseUint(f[1], 10, 64)
+		}
+	}
+	return 0, nil
+}

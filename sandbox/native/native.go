@@ -1,0 +1,352 @@
+// Package native runs sandboxes as plain processes in fresh mount, pid, uts, ipc and net
+// namespaces under a cgroup, with no container engine: the default backend.
+//
+// The sandbox's init is a binary started with argv[0] == nsinit.ArgV0 that calls
+// nsinit.MaybeRun before anything else: by default the static faaslab-runtime bootstrap
+// (Config.InitBinary), which starts in a millisecond, or this very binary
+// (/proc/self/exe), which works because importing this package runs nsinit.MaybeRun in
+// its init (that is how the tests run sandboxes).
+package native
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/faaslab/faaslab/sandbox"
+	"github.com/faaslab/faaslab/sandbox/native/nsinit"
+)
+
+func init() { nsinit.MaybeRun() }
+
+// Defaults, in one place.
+const (
+	DefaultCgroupParent = "/faaslab"
+	// DefaultUID and DefaultGID are nobody/nogroup: sandboxes never run as root.
+	DefaultUID = 65534
+	DefaultGID = 65534
+	// rootDir is the empty host directory each sandbox mounts its root on, inside its
+	// own mount namespace.
+	rootDir = "/run/faaslab-sandbox-root"
+)
+
+// Config configures a Backend.
+type Config struct {
+	// CgroupParent holds every sandbox cgroup (DefaultCgroupParent); it is capped at Host.
+	CgroupParent string
+	// Host are the parent cgroup's limits (sandbox.Profile.HostResources()); zero fields
+	// leave it unlimited.
+	Host sandbox.Resources
+	// UID and GID the command runs as (DefaultUID/DefaultGID). Root is refused.
+	UID, GID int
+	// InitBinary is started as the sandbox init ("" = /proc/self/exe). It must call
+	// nsinit.MaybeRun first; the faaslab-runtime bootstrap does.
+	InitBinary string
+	Logger     *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.CgroupParent == "" {
+		c.CgroupParent = DefaultCgroupParent
+	}
+	if c.UID == 0 {
+		c.UID = DefaultUID
+	}
+	if c.GID == 0 {
+		c.GID = DefaultGID
+	}
+	if c.InitBinary == "" {
+		c.InitBinary = "/proc/self/exe"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Backend creates native sandboxes. It satisfies sandbox.Backend.
+type Backend struct {
+	cfg    Config
+	parent *sandbox.Cgroup
+
+	mu        sync.Mutex
+	sandboxes map[string]*Sandbox
+	closed    bool
+}
+
+var _ sandbox.Backend = (*Backend)(nil)
+
+// New creates the parent cgroup, capped at cfg.Host.
+func New(cfg Config) (*Backend, error) {
+	cfg = cfg.withDefaults()
+	if cfg.UID <= 0 || cfg.GID <= 0 {
+		return nil, fmt.Errorf("native backend: uid/gid %d:%d: sandboxes must not run as root", cfg.UID, cfg.GID)
+	}
+	if !strings.HasPrefix(strings.TrimPrefix(cfg.CgroupParent, "/"), sandbox.NamePrefix) {
+		return nil, fmt.Errorf("native backend: cgroup parent %q must start with /%s", cfg.CgroupParent, sandbox.NamePrefix)
+	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("native backend needs root (cgroups and namespaces): %w", sandbox.ErrUnsupported)
+	}
+	if err := os.MkdirAll(rootDir, 0o700); err != nil {
+		return nil, fmt.Errorf("native backend: %w", err)
+	}
+	parent, err := sandbox.NewCgroup(cfg.CgroupParent, cfg.Host)
+	if err != nil {
+		return nil, err
+	}
+	return &Backend{cfg: cfg, parent: parent, sandboxes: map[string]*Sandbox{}}, nil
+}
+
+// Name is "native".
+func (b *Backend) Name() string { return "native" }
+
+// Create starts a held sandbox: its namespaces and cgroup exist and its init is building
+// the root filesystem; the command runs once Start is called.
+func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
+	if !sandbox.ValidID(spec.ID) {
+		return nil, fmt.Errorf("sandbox id %q: want %s… of [a-z0-9-], at most 48 characters", spec.ID, sandbox.NamePrefix)
+	}
+	if len(spec.Command) == 0 {
+		return nil, errors.New("sandbox spec has no command")
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, sandbox.ErrStopped
+	}
+	if _, dup := b.sandboxes[spec.ID]; dup {
+		b.mu.Unlock()
+		return nil, fmt.Errorf("sandbox %s exists already", spec.ID)
+	}
+	b.mu.Unlock()
+
+	s, err := b.start(spec)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.sandboxes[spec.ID] = s
+	b.mu.Unlock()
+	return s, nil
+}
+
+func (b *Backend) start(spec sandbox.Spec) (s *Sandbox, err error) {
+	// The CPU quota is written at Start: the init's own set-up (a Go runtime and a dozen
+	// mounts) would otherwise burn a 0.085-CPU quota and wait out a 100 ms period.
+	setup := spec.Resources
+	setup.CPUQuotaUs, setup.CPUPeriodUs = 0, 0
+	cg, err := sandbox.NewCgroup(b.cfg.CgroupParent+"/"+spec.ID, setup)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			cg.Delete()
+		}
+	}()
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer specR.Close()
+	gateR, gateW, err := os.Pipe()
+	if err != nil {
+		specW.Close()
+		return nil, err
+	}
+	defer gateR.Close()
+
+	cmd := &exec.Cmd{
+		Path:       b.cfg.InitBinary,
+		Args:       []string{nsinit.ArgV0},
+		Env:        []string{},
+		ExtraFiles: []*os.File{specR, gateR}, // fds 3 and 4
+		Stdout:     spec.Log,
+		Stderr:     spec.Log,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS |
+				syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		specW.Close()
+		gateW.Close()
+		return nil, fmt.Errorf("start sandbox init %s: %w", b.cfg.InitBinary, err)
+	}
+	s = &Sandbox{id: spec.ID, backend: b, cg: cg, cmd: cmd, gate: gateW, done: make(chan struct{}), res: spec.Resources}
+	go s.wait()
+	// The init blocks reading the spec, so nothing has run outside the cgroup yet.
+	if err := cg.AddProc(cmd.Process.Pid); err != nil {
+		specW.Close()
+		s.Stop(context.Background())
+		return nil, err
+	}
+	err = json.NewEncoder(specW).Encode(nsinit.Config{
+		Hostname: spec.ID, Command: spec.Command, Env: spec.Env, Mounts: toInitMounts(spec.Mounts),
+		TmpBytes: spec.TmpBytes, UID: b.cfg.UID, GID: b.cfg.GID, RootDir: rootDir,
+	})
+	specW.Close()
+	if err != nil {
+		s.Stop(context.Background())
+		return nil, fmt.Errorf("hand the spec to the sandbox init: %w", err)
+	}
+	return s, nil
+}
+
+func toInitMounts(ms []sandbox.Mount) []nsinit.Mount {
+	out := make([]nsinit.Mount, len(ms))
+	for i, m := range ms {
+		out[i] = nsinit.Mount{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+	}
+	return out
+}
+
+func (b *Backend) forget(id string) {
+	b.mu.Lock()
+	delete(b.sandboxes, id)
+	b.mu.Unlock()
+}
+
+// Reap removes sandbox cgroups under the parent that no live Backend owns: what a crashed
+// daemon left. Their processes are killed.
+func (b *Backend) Reap(ctx context.Context) error {
+	names, err := sandbox.ChildCgroups(b.cfg.CgroupParent, sandbox.NamePrefix)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range names {
+		b.mu.Lock()
+		_, live := b.sandboxes[n]
+		b.mu.Unlock()
+		if live {
+			continue
+		}
+		b.cfg.Logger.Info("reaping leftover sandbox cgroup", "cgroup", b.cfg.CgroupParent+"/"+n)
+		path := b.cfg.CgroupParent + "/" + n
+		errs = append(errs, sandbox.KillCgroup(path), sandbox.RemoveCgroup(path))
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops every sandbox and removes the parent cgroup.
+func (b *Backend) Close(ctx context.Context) error {
+	b.mu.Lock()
+	b.closed = true
+	all := make([]*Sandbox, 0, len(b.sandboxes))
+	for _, s := range b.sandboxes {
+		all = append(all, s)
+	}
+	b.mu.Unlock()
+	var errs []error
+	for _, s := range all {
+		errs = append(errs, s.Stop(ctx))
+	}
+	errs = append(errs, b.Reap(ctx), b.parent.Delete())
+	return errors.Join(errs...)
+}
+
+// Sandbox is one native sandbox.
+type Sandbox struct {
+	id      string
+	backend *Backend
+	cg      *sandbox.Cgroup
+	cmd     *exec.Cmd
+	res     sandbox.Resources
+
+	mu      sync.Mutex
+	gate    *os.File // nil once opened or stopped
+	exitErr error
+	done    chan struct{}
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+var _ sandbox.Sandbox = (*Sandbox)(nil)
+
+func (s *Sandbox) ID() string         { return s.id }
+func (s *Sandbox) PID() int           { return s.cmd.Process.Pid }
+func (s *Sandbox) NetNSPath() string  { return fmt.Sprintf("/proc/%d/ns/net", s.cmd.Process.Pid) }
+func (s *Sandbox) CgroupPath() string { return s.cg.Path() }
+func (s *Sandbox) Done() <-chan struct{} {
+	return s.done
+}
+
+// Start applies the CPU quota, resets the memory peak and opens the gate: the (already
+// unprivileged) init execs the command.
+func (s *Sandbox) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gate == nil {
+		return fmt.Errorf("sandbox %s: started twice or stopped", s.id)
+	}
+	if s.res.CPUQuotaUs > 0 {
+		if err := s.cg.SetCPU(s.res.CPUQuotaUs, s.res.CPUPeriodUs); err != nil {
+			return err
+		}
+	}
+	if err := s.cg.ResetMemoryPeak(); err != nil {
+		return fmt.Errorf("sandbox %s: %w", s.id, err)
+	}
+	_, err := s.gate.Write([]byte{1})
+	s.gate.Close()
+	s.gate = nil
+	if err != nil {
+		return fmt.Errorf("sandbox %s: release its init: %w (it exited: %v)", s.id, err, s.ExitError())
+	}
+	return nil
+}
+
+func (s *Sandbox) wait() {
+	err := s.cmd.Wait()
+	s.mu.Lock()
+	s.exitErr = err
+	s.mu.Unlock()
+	close(s.done)
+}
+
+// ExitError says how the command ended (nil while it runs or after exit status 0).
+func (s *Sandbox) ExitError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exitErr
+}
+
+// Stats reads the sandbox's cgroup; it stays readable after the process exits, until Stop.
+func (s *Sandbox) Stats() (sandbox.Stats, error) { return s.cg.Stats() }
+
+// Stop kills every process of the sandbox (killing its pid 1 ends its pid namespace) and
+// removes its cgroup. Idempotent.
+func (s *Sandbox) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		if s.gate != nil {
+			s.gate.Close()
+			s.gate = nil
+		}
+		s.mu.Unlock()
+		s.cmd.Process.Kill()
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+		case <-time.After(sandbox.StopTimeout):
+		}
+		s.stopErr = s.cg.Delete()
+		s.backend.forget(s.id)
+	})
+	return s.stopErr
+}
+
+// RootDir is exported for tests that check nothing is left on the host.
+func RootDir() string { return filepath.Clean(rootDir) }

@@ -1,0 +1,115 @@
+package native
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/faaslab/faaslab/sandbox"
+	"github.com/faaslab/faaslab/sandbox/sandboxtest"
+)
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates cgroups and namespaces")
+	}
+	if !sandbox.CgroupV2() {
+		if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
+			t.Skip("no cgroup v1 memory hierarchy and not cgroup v2")
+		}
+	}
+}
+
+// newTestBackend makes a backend under a cgroup parent of its own, capped at c3.large.
+func newTestBackend(t *testing.T) sandbox.Backend {
+	t.Helper()
+	requireRoot(t)
+	parent := "/faaslabt-" + sandboxtest.RandomHex(6)
+	b, err := New(Config{CgroupParent: parent, Host: sandbox.Profiles["c3.large"].HostResources()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		if _, _, err := sandbox.ReadCPUQuota(parent); err == nil {
+			t.Errorf("parent cgroup %s left after Close", parent)
+		}
+	})
+	return b
+}
+
+func TestContract(t *testing.T) {
+	sandboxtest.Run(t, newTestBackend)
+}
+
+func TestParentCappedAtProfile(t *testing.T) {
+	b := newTestBackend(t).(*Backend)
+	quota, period, err := sandbox.ReadCPUQuota(b.cfg.CgroupParent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if quota != 200000 || period != 100000 {
+		t.Errorf("c3.large parent: quota %d/%d, want 200000/100000", quota, period)
+	}
+}
+
+func TestIsolation(t *testing.T) {
+	b := newTestBackend(t)
+	run := func(args ...string) string {
+		spec, log := sandboxtest.Spec(t, args...)
+		sb := sandboxtest.RunToExit(t, b, spec)
+		if err := sb.ExitError(); err != nil {
+			t.Fatalf("%v: %v: %s", args, err, log.String())
+		}
+		return log.String()
+	}
+	who := run("whoami")
+	for _, want := range []string{"uid=65534", "gid=65534", "capeff=0000000000000000", "capbnd=0000000000000000", "nonewprivs=1", "hostname=faaslabt-"} {
+		if !strings.Contains(who, want) {
+			t.Errorf("whoami %q lacks %q", who, want)
+		}
+	}
+	fs := run("fs")
+	for _, want := range []string{"rootwritable=false", "tmpwritable=true", "shadow=0", "rootentries=0", "homeentries=0", "dockersock=false"} {
+		if !strings.Contains(fs, want) {
+			t.Errorf("fs %q lacks %q", fs, want)
+		}
+	}
+	if links := run("links"); !strings.Contains(links, "links=lo\n") {
+		t.Errorf("a fresh sandbox netns should hold only lo: %q", links)
+	}
+}
+
+func TestReapRemovesLeftovers(t *testing.T) {
+	requireRoot(t)
+	parent := "/faaslabt-" + sandboxtest.RandomHex(6)
+	crashed, err := New(Config{CgroupParent: parent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := sandboxtest.Spec(t, "sleep", "60000")
+	sb, err := crashed.Create(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.Start(context.Background())
+	// A new backend (a restarted daemon) reaps what the "crashed" one left.
+	fresh, err := New(Config{CgroupParent: parent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Reap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-sb.Done()
+	if _, _, err := sandbox.ReadCPUQuota(sb.CgroupPath()); err == nil {
+		t.Error("leftover sandbox cgroup survived Reap")
+	}
+	if err := fresh.Close(context.Background()); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,254 @@
+// Package sandboxtest is the contract every sandbox backend satisfies, as a test suite:
+// Run it from a backend's tests with a constructor for that backend.
+package sandboxtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faaslab/faaslab/sandbox"
+)
+
+// TestProgTarget is where the test program is mounted inside sandboxes.
+const TestProgTarget = "/opt/faaslab-testprog/testprog"
+
+// TestProgDirEnv names a directory holding a prebuilt testprog binary (for hosts without
+// a Go toolchain, e.g. the cgroup v2 VM).
+const TestProgDirEnv = "FAASLAB_PREBUILT_DIR"
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// TestProg returns the host path of the static test program, building it once.
+func TestProg(t testing.TB) string {
+	t.Helper()
+	if dir := os.Getenv(TestProgDirEnv); dir != "" {
+		p := filepath.Join(dir, "testprog")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	buildOnce.Do(func() {
+		if _, err := exec.LookPath("go"); err != nil {
+			buildErr = fmt.Errorf("no go toolchain and no %s", TestProgDirEnv)
+			return
+		}
+		buildDir, buildErr = os.MkdirTemp("", "faaslab-testprog")
+		if buildErr != nil {
+			return
+		}
+		_, file, _, _ := runtime.Caller(0)
+		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, "testprog"), "./testprog")
+		cmd.Dir = filepath.Dir(file)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build testprog: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Skipf("test program unavailable: %v", buildErr)
+	}
+	return filepath.Join(buildDir, "testprog")
+}
+
+// RandomHex returns n random hex characters (unique names for kernel objects).
+func RandomHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	rand.Read(b)
+	return hex.EncodeToString(b)[:n]
+}
+
+// syncBuffer is a Log writer tests can read while the sandbox writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Spec is a 128 MB (c3.large, paper model) spec running testprog with args.
+func Spec(t testing.TB, args ...string) (sandbox.Spec, *syncBuffer) {
+	t.Helper()
+	res, err := sandbox.Profiles["c3.large"].ResourcesFor(sandbox.CPUModelPaper, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	return sandbox.Spec{
+		ID:        "faaslabt-" + RandomHex(8),
+		Function:  "contract",
+		Resources: res,
+		Command:   append([]string{TestProgTarget}, args...),
+		Env:       []string{"PATH=/usr/bin:/bin"},
+		Mounts:    []sandbox.Mount{{Source: TestProg(t), Target: TestProgTarget, ReadOnly: true}},
+		TmpBytes:  16 << 20,
+		Log:       log,
+	}, log
+}
+
+// RunToExit creates, starts and waits for a sandbox; it is stopped in t.Cleanup.
+func RunToExit(t *testing.T, b sandbox.Backend, spec sandbox.Spec) sandbox.Sandbox {
+	t.Helper()
+	sb := CreateStarted(t, b, spec)
+	select {
+	case <-sb.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("sandbox %s did not exit within 30 s", spec.ID)
+	}
+	return sb
+}
+
+// CreateStarted creates and starts a sandbox, stopped in t.Cleanup.
+func CreateStarted(t *testing.T, b sandbox.Backend, spec sandbox.Spec) sandbox.Sandbox {
+	t.Helper()
+	ctx := context.Background()
+	sb, err := b.Create(ctx, spec)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	t.Cleanup(func() { sb.Stop(context.Background()) })
+	if err := sb.Start(ctx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	return sb
+}
+
+// Run runs the contract against the backend newBackend makes (closed by the caller's
+// cleanup).
+func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend) {
+	t.Run("RunsCommandAndCapturesLog", func(t *testing.T) {
+		b := newBackend(t)
+		spec, log := Spec(t, "echo", "hello", "contract")
+		sb := RunToExit(t, b, spec)
+		if err := sb.ExitError(); err != nil {
+			t.Errorf("exit: %v (log %q)", err, log.String())
+		}
+		if !strings.Contains(log.String(), "hello contract") {
+			t.Errorf("log %q lacks the command's output", log.String())
+		}
+	})
+	t.Run("HeldUntilStart", func(t *testing.T) {
+		b := newBackend(t)
+		spec, log := Spec(t, "echo", "released")
+		sb, err := b.Create(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sb.Stop(context.Background())
+		if _, err := os.Stat(sb.NetNSPath()); err != nil {
+			t.Errorf("netns of a held sandbox: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if strings.Contains(log.String(), "released") {
+			t.Fatal("command ran before Start")
+		}
+		sb.Start(context.Background())
+		<-sb.Done()
+		if !strings.Contains(log.String(), "released") {
+			t.Errorf("after Start: log %q", log.String())
+		}
+	})
+	t.Run("CPUQuotaAndMemoryLimitReadBack", func(t *testing.T) {
+		b := newBackend(t)
+		spec, _ := Spec(t, "sleep", "60000")
+		sb := CreateStarted(t, b, spec)
+		quota, period, err := sandbox.ReadCPUQuota(sb.CgroupPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if quota != 8500 || period != 100000 {
+			t.Errorf("128 MB on c3.large: quota %d/%d, want 8500/100000", quota, period)
+		}
+		limit, err := sandbox.ReadMemoryLimit(sb.CgroupPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if limit != 128<<20 {
+			t.Errorf("memory limit %d, want %d", limit, 128<<20)
+		}
+	})
+	t.Run("ConcurrentSandboxes", func(t *testing.T) {
+		b := newBackend(t)
+		const n = 4
+		var sbs []sandbox.Sandbox
+		var logs []*syncBuffer
+		for i := 0; i < n; i++ {
+			spec, log := Spec(t, "echo", fmt.Sprintf("sandbox-%d", i))
+			sbs = append(sbs, CreateStarted(t, b, spec))
+			logs = append(logs, log)
+		}
+		seen := map[string]bool{}
+		for i, sb := range sbs {
+			<-sb.Done()
+			if !strings.Contains(logs[i].String(), fmt.Sprintf("sandbox-%d", i)) {
+				t.Errorf("sandbox %d log %q", i, logs[i].String())
+			}
+			seen[sb.CgroupPath()] = true
+		}
+		if len(seen) != n {
+			t.Errorf("%d sandboxes share cgroups: %v", n, seen)
+		}
+	})
+	t.Run("OOMIsKilledAndCounted", func(t *testing.T) {
+		b := newBackend(t)
+		spec, log := Spec(t, "alloc", "400")
+		sb := RunToExit(t, b, spec)
+		if sb.ExitError() == nil {
+			t.Fatalf("allocating 400 MB under a 128 MB limit exited cleanly: %q", log.String())
+		}
+		st, err := sb.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.OOMKills == 0 {
+			t.Errorf("no OOM kill counted (exit %v)", sb.ExitError())
+		}
+		if st.MemoryPeakBytes < 100<<20 || st.MemoryPeakBytes > 129<<20 {
+			t.Errorf("peak %d bytes, want near the 128 MB limit", st.MemoryPeakBytes)
+		}
+	})
+	t.Run("StopRemovesEverything", func(t *testing.T) {
+		b := newBackend(t)
+		spec, _ := Spec(t, "sleep", "60000")
+		sb := CreateStarted(t, b, spec)
+		cg := sb.CgroupPath()
+		if err := sb.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-sb.Done():
+		default:
+			t.Error("Done not closed after Stop")
+		}
+		if _, _, err := sandbox.ReadCPUQuota(cg); err == nil {
+			t.Errorf("cgroup %s still present after Stop", cg)
+		}
+		if err := sb.Stop(context.Background()); err != nil {
+			t.Errorf("second Stop: %v", err)
+		}
+	})
+}
