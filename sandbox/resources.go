@@ -60,7 +60,7 @@ const (
 	// MinMemoryMB is Lambda's smallest MemorySize.
 	MinMemoryMB = 128
 	// DefaultPidsMax mirrors Lambda's limit of 1024 processes and threads per sandbox.
-	DefaultPidsMax = 1024
+	DefaultPidsMax  = 1024
 	lambdaMBPerVCPU = 1769
 	lambdaMaxVCPUs  = 6
 	// cpuGranularity rounds CPUs to 0.001, Docker's --cpus resolution, which is how the

@@ -16,7 +16,10 @@ import (
 func newBackend(ctx context.Context, cfg daemonConfig, profile sandbox.Profile, logger *slog.Logger) (sandbox.Backend, error) {
 	switch cfg.Backend {
 	case "native", "":
-		return native.New(native.Config{CgroupParent: cfg.CgroupRoot, Host: profile.HostResources(), Logger: logger})
+		// The small static bootstrap doubles as the sandbox init: it starts far faster than
+		// this binary would.
+		return native.New(native.Config{CgroupParent: cfg.CgroupRoot, Host: profile.HostResources(),
+			InitBinary: cfg.RuntimeBin, Logger: logger})
 	case "docker":
 		return docker.New(ctx, docker.Config{Image: cfg.Docker.Image, CgroupParent: dockerCgroupParent(cfg),
 			Profile: profile, Scope: cfg.Network.Prefix, Logger: logger})

@@ -13,7 +13,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/pkg/stdcopy"
-	"golang.org/x/sys/unix"
 
 	"github.com/faaslab/faaslab/sandbox"
 )
@@ -24,14 +23,14 @@ type Sandbox struct {
 	id          string // sandbox ID = container name
 	containerID string
 	pid         int
-	pidfd       int // pins the init process for signals; -1 if none
+	proc        *pidHandle // pins the init process: exact signals, exit notice; nil if none
 	cgroupPath  string
-	cgroup      cgroupFiles
 	gateCmdline []byte // /proc/PID/cmdline while the gate holds the command (NUL-separated argv)
 	memoryBytes int64
 	cpu         container.Resources // the CPU quota and period applied once the gate is up
 	attach      *types.HijackedResponse
 	logDone     chan struct{} // closed when the log stream has been copied out
+	captured    chan struct{} // closed when captureAtExit is done
 
 	done     chan struct{}
 	stopOnce sync.Once
@@ -65,7 +64,8 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (_ sandbox.Sand
 	for _, w := range created.Warnings {
 		b.cfg.Logger.Warn("docker create", "sandbox", spec.ID, "warning", w)
 	}
-	s := &Sandbox{b: b, id: spec.ID, containerID: created.ID, pidfd: -1, memoryBytes: spec.MemoryBytes, done: make(chan struct{}),
+	s := &Sandbox{b: b, id: spec.ID, containerID: created.ID, memoryBytes: spec.MemoryBytes,
+		done: make(chan struct{}), captured: make(chan struct{}),
 		gateCmdline: cmdline(append(cfg.Entrypoint, cfg.Cmd...)),
 		cpu:         container.Resources{CPUQuota: spec.CPUQuotaUs, CPUPeriod: int64(spec.CPUPeriodUs)}}
 	defer func() {
@@ -171,14 +171,12 @@ func (s *Sandbox) boot(ctx context.Context, log io.Writer) error {
 			s.b.cfg.GatePath, info.Config.Image, sandbox.ErrStopped)
 	}
 	s.pid = info.State.Pid
-	// Opened before the probes below check the process is our gate, so the fd is exact.
-	s.pidfd = openPidfd(s.pid)
-	groups, err := readProcCgroups(s.pid)
-	if err != nil {
+	if s.cgroupPath, err = readCgroupPath(s.pid, s.b.cgroupV2); err != nil {
 		return err
 	}
-	s.cgroup = cgroupFiles{v2: s.b.cgroupV2, groups: groups}
-	s.cgroupPath = groups.path(s.b.cgroupV2)
+	// Opened before the probes below check the process is our gate, so the handle is exact.
+	s.proc = openPid(s.pid)
+	go s.captureAtExit()
 	if err := s.awaitGate(ctx); err != nil {
 		return err
 	}
@@ -192,7 +190,7 @@ func (s *Sandbox) applyCPUQuota(ctx context.Context) error {
 	if s.cpu.CPUQuota <= 0 {
 		return nil
 	}
-	if err := s.cgroup.setCPUQuota(s.cpu.CPUQuota, uint64(s.cpu.CPUPeriod)); err != nil {
+	if err := setCPUQuota(s.b.cgroupV2, s.cgroupPath, s.cpu.CPUQuota, uint64(s.cpu.CPUPeriod)); err != nil {
 		return err
 	}
 	go func() {
@@ -210,6 +208,7 @@ func (s *Sandbox) watch(waitC <-chan container.WaitResponse, errC <-chan error) 
 	var exitErr error
 	select {
 	case res := <-waitC:
+		s.awaitCapture()
 		exitErr = s.exitError(res)
 	case err := <-errC:
 		exitErr = fmt.Errorf("sandbox %s: waiting for the container failed: %v: %w", s.id, err, sandbox.ErrStopped)
@@ -258,8 +257,10 @@ func (s *Sandbox) oomKilled() bool {
 	oom := err == nil && info.State != nil && info.State.OOMKilled
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if oom && s.lastStats.OOMKills == 0 {
-		s.lastStats.OOMKills = 1
+	if oom {
+		s.lastStats.OOMKills = max(s.lastStats.OOMKills, 1)
+		// Missed the cgroup at exit: an OOM kill means usage reached the limit.
+		s.lastStats.MemoryPeakBytes = max(s.lastStats.MemoryPeakBytes, uint64(s.memoryBytes))
 	}
 	return oom || s.lastStats.OOMKills > 0
 }
@@ -298,7 +299,7 @@ func (s *Sandbox) Stats() (sandbox.Stats, error) {
 		return s.cachedStats(), nil
 	default:
 	}
-	st, err := s.cgroup.stats()
+	st, err := sandbox.ReadStats(s.cgroupPath)
 	if err != nil {
 		select {
 		case <-s.done: // the engine removed the cgroup as the process ended
@@ -307,11 +308,18 @@ func (s *Sandbox) Stats() (sandbox.Stats, error) {
 			return sandbox.Stats{}, fmt.Errorf("stats of sandbox %s: %w", s.id, err)
 		}
 	}
+	return s.recordStats(st), nil
+}
+
+// recordStats caches st (counters only grow) and returns what is cached.
+func (s *Sandbox) recordStats(st sandbox.Stats) sandbox.Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st.OOMKills = max(st.OOMKills, s.lastStats.OOMKills)
+	st.MemoryPeakBytes = max(st.MemoryPeakBytes, s.lastStats.MemoryPeakBytes)
+	st.CPUUsageNs = max(st.CPUUsageNs, s.lastStats.CPUUsageNs)
 	s.lastStats = st
-	return st, nil
+	return st
 }
 
 func (s *Sandbox) cachedStats() sandbox.Stats {
@@ -342,12 +350,7 @@ func (s *Sandbox) remove(ctx context.Context) error {
 	if s.attach != nil {
 		s.attach.Close()
 	}
-	s.mu.Lock()
-	if s.pidfd >= 0 {
-		unix.Close(s.pidfd)
-		s.pidfd = -1
-	}
-	s.mu.Unlock()
+	s.closePid()
 	if s.pid == 0 {
 		return nil // never started: no watcher
 	}

@@ -205,15 +205,15 @@ func TestHeldContainerIsHardened(t *testing.T) {
 	if !strings.HasPrefix(sb.CgroupPath(), b.cfg.CgroupParent+"/") || !strings.HasSuffix(sb.CgroupPath(), sb.ContainerID()) {
 		t.Errorf("cgroup path %q, want %s/<container id>", sb.CgroupPath(), b.cfg.CgroupParent)
 	}
-	quota, period := readCPUQuota(t, b, sb.CgroupPath())
+	quota, period := readCPUQuota(t, sb.CgroupPath())
 	if quota != 8500 || period != 100000 {
 		t.Errorf("cgroup cpu quota %d/%d, want 8500/100000 (128 MB on c3.large)", quota, period)
 	}
-	if got := readMemoryLimit(t, b, sb.CgroupPath()); got != 128<<20 {
+	if got := readMemoryLimit(t, sb.CgroupPath()); got != 128<<20 {
 		t.Errorf("cgroup memory limit %d, want %d", got, 128<<20)
 	}
 	// The parent is capped at the profile: 2 vCPU, 3840 MiB.
-	if quota, period := readCPUQuota(t, b, b.cfg.CgroupParent); quota != 200000 || period != 100000 {
+	if quota, period := readCPUQuota(t, b.cfg.CgroupParent); quota != 200000 || period != 100000 {
 		t.Errorf("parent cgroup quota %d/%d, want 200000/100000", quota, period)
 	}
 
@@ -228,37 +228,22 @@ func TestHeldContainerIsHardened(t *testing.T) {
 	}
 }
 
-func readCPUQuota(t *testing.T, b *Backend, cg string) (quota int64, period uint64) {
+func readCPUQuota(t *testing.T, cg string) (quota int64, period uint64) {
 	t.Helper()
-	if b.cgroupV2 {
-		raw := readFile(t, filepath.Join(cgroupRoot, cg, "cpu.max"))
-		f := strings.Fields(raw)
-		q, _ := strconv.ParseInt(f[0], 10, 64)
-		p, _ := strconv.ParseUint(f[1], 10, 64)
-		return q, p
-	}
-	q, _ := strconv.ParseInt(readFile(t, filepath.Join(cgroupRoot, "cpu", cg, "cpu.cfs_quota_us")), 10, 64)
-	p, _ := strconv.ParseUint(readFile(t, filepath.Join(cgroupRoot, "cpu", cg, "cpu.cfs_period_us")), 10, 64)
-	return q, p
-}
-
-func readMemoryLimit(t *testing.T, b *Backend, cg string) int64 {
-	t.Helper()
-	file := filepath.Join(cgroupRoot, "memory", cg, "memory.limit_in_bytes")
-	if b.cgroupV2 {
-		file = filepath.Join(cgroupRoot, cg, "memory.max")
-	}
-	v, _ := strconv.ParseInt(readFile(t, file), 10, 64)
-	return v
-}
-
-func readFile(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
+	quota, period, err := sandbox.ReadCPUQuota(cg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(b))
+	return quota, period
+}
+
+func readMemoryLimit(t *testing.T, cg string) int64 {
+	t.Helper()
+	v, err := sandbox.ReadMemoryLimit(cg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // TestStartRunsCommandWithLogs: the gate holds the bootstrap until Start; the bootstrap,
@@ -417,9 +402,9 @@ func TestCloseRemovesParentCgroup(t *testing.T) {
 	default:
 		t.Error("sandbox still running after Close")
 	}
-	left, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", b.cfg.CgroupParent))
+	left, _ := filepath.Glob(filepath.Join(sandbox.CgroupRoot, "*", b.cfg.CgroupParent))
 	if b.cgroupV2 {
-		left, _ = filepath.Glob(filepath.Join(cgroupRoot, b.cfg.CgroupParent))
+		left, _ = filepath.Glob(filepath.Join(sandbox.CgroupRoot, b.cfg.CgroupParent))
 	}
 	if len(left) != 0 {
 		t.Errorf("parent cgroup left after Close: %v", left)

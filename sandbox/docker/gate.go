@@ -186,34 +186,19 @@ func (s *Sandbox) awaitGate(ctx context.Context) error {
 	}
 }
 
-// signalGate sends SIGUSR1 to the gate through a pidfd (the engine's kill API costs
+// signalGate sends SIGUSR1 to the gate through its pidfd (the engine's kill API costs
 // 40–60 ms on Debian's 20.10 engine; the pidfd is exact even if the pid were reused),
 // falling back to the engine where pidfds are missing.
 func (s *Sandbox) signalGate(ctx context.Context) error {
-	s.mu.Lock() // Stop closes the fd: its number must not be reused under us
-	fd := s.pidfd
-	err := error(unix.EBADF)
-	if fd >= 0 {
-		err = unix.PidfdSendSignal(fd, unix.SIGUSR1, nil, 0)
-	}
-	s.mu.Unlock()
+	err := s.proc.signal(unix.SIGUSR1)
 	switch {
 	case err == nil, errors.Is(err, unix.ESRCH): // ESRCH: gone, the next probe sees it
 		return nil
-	case fd >= 0:
+	case !errors.Is(err, errNoPidfd):
 		s.b.cfg.Logger.Debug("pidfd signal failed; using the engine", "sandbox", s.id, "err", err)
 	}
 	if err := s.b.cli.ContainerKill(ctx, s.containerID, "SIGUSR1"); err != nil {
 		return fmt.Errorf("signal gate: %w", err)
 	}
 	return nil
-}
-
-// openPidfd pins the container's init; -1 when the kernel has no pidfd_open (< 5.3).
-func openPidfd(pid int) int {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return -1
-	}
-	return fd
 }
