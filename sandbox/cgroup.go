@@ -3,11 +3,13 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,6 +38,9 @@ type Cgroup struct {
 	path string // relative to the hierarchy root, e.g. /faaslab/faaslab-fn-1
 	v1   cgroup1.Cgroup
 	v2   *cgroup2.Manager
+
+	statsMu sync.Mutex
+	stats   *statFiles // opened on the first Stats: it runs after every invocation
 }
 
 // Path is the cgroup's path relative to the hierarchy root.
@@ -150,14 +155,121 @@ func (c *Cgroup) ResetMemoryPeak() error {
 	return os.WriteFile(filepath.Join(controllerDir("memory", c.path), "memory.max_usage_in_bytes"), []byte("0"), 0)
 }
 
-// Stats reads the cgroup's counters.
-func (c *Cgroup) Stats() (Stats, error) { return ReadStats(c.path) }
+// Stats reads the cgroup's counters through files kept open (pread at offset 0 makes
+// cgroupfs produce a fresh value), a quarter of the syscalls of ReadStats.
+func (c *Cgroup) Stats() (Stats, error) {
+	c.statsMu.Lock()
+	defer c.statsMu.Unlock()
+	if c.stats == nil {
+		f, err := openStatFiles(c.path)
+		if err != nil {
+			return ReadStats(c.path)
+		}
+		c.stats = f
+	}
+	return c.stats.read()
+}
+
+func (c *Cgroup) closeStats() {
+	c.statsMu.Lock()
+	defer c.statsMu.Unlock()
+	if c.stats != nil {
+		c.stats.close()
+		c.stats = nil
+	}
+}
+
+// statFiles are a cgroup's counter files, open for repeated reads.
+type statFiles struct {
+	v2                       bool
+	usage, peak, events, cpu *os.File
+	buf                      [512]byte
+}
+
+func openStatFiles(path string) (*statFiles, error) {
+	f := &statFiles{v2: CgroupV2()}
+	names := [4]string{
+		filepath.Join(controllerDir("memory", path), "memory.usage_in_bytes"),
+		filepath.Join(controllerDir("memory", path), "memory.max_usage_in_bytes"),
+		filepath.Join(controllerDir("memory", path), "memory.oom_control"),
+		filepath.Join(controllerDir("cpuacct", path), "cpuacct.usage"),
+	}
+	if f.v2 {
+		d := filepath.Join(CgroupRoot, path)
+		names = [4]string{filepath.Join(d, "memory.current"), filepath.Join(d, "memory.peak"),
+			filepath.Join(d, "memory.events"), filepath.Join(d, "cpu.stat")}
+	}
+	targets := [4]**os.File{&f.usage, &f.peak, &f.events, &f.cpu}
+	for i, n := range names {
+		h, err := os.Open(n)
+		if err != nil {
+			f.close()
+			return nil, err
+		}
+		*targets[i] = h
+	}
+	return f, nil
+}
+
+func (f *statFiles) close() {
+	for _, h := range []*os.File{f.usage, f.peak, f.events, f.cpu} {
+		if h != nil {
+			h.Close()
+		}
+	}
+}
+
+func (f *statFiles) text(h *os.File) (string, error) {
+	n, err := h.ReadAt(f.buf[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return string(f.buf[:n]), nil
+}
+
+func (f *statFiles) uint(h *os.File) (uint64, error) {
+	t, err := f.text(h)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(strings.TrimSpace(t), 10, 64)
+}
+
+func (f *statFiles) key(h *os.File, key string) (uint64, error) {
+	t, err := f.text(h)
+	if err != nil {
+		return 0, err
+	}
+	return parseKey(t, key)
+}
+
+func (f *statFiles) read() (Stats, error) {
+	var st Stats
+	var err error
+	if st.MemoryUsageBytes, err = f.uint(f.usage); err != nil {
+		return st, err
+	}
+	if st.MemoryPeakBytes, err = f.uint(f.peak); err != nil {
+		return st, err
+	}
+	if st.OOMKills, err = f.key(f.events, "oom_kill"); err != nil {
+		return st, err
+	}
+	if f.v2 {
+		usageUs, err := f.key(f.cpu, "usage_usec")
+		st.CPUUsageNs = usageUs * 1000
+		return st, err
+	}
+	st.CPUUsageNs, err = f.uint(f.cpu)
+	return st, err
+}
 
 // Kill SIGKILLs every process in the cgroup until it is empty (bounded by StopTimeout).
 func (c *Cgroup) Kill() error { return KillCgroup(c.path) }
 
 // Delete kills what is left and removes the cgroup. A missing cgroup is not an error.
 func (c *Cgroup) Delete() error {
+	c.closeStats()
 	if err := c.Kill(); err != nil {
 		return err
 	}
@@ -411,7 +523,12 @@ func readKey(path, key string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	return parseKey(string(b), key)
+}
+
+// parseKey finds key's value in flat-keyed text ("key value" lines); missing reads as 0.
+func parseKey(text, key string) (uint64, error) {
+	for _, line := range strings.Split(text, "\n") {
 		if f := strings.Fields(line); len(f) == 2 && f[0] == key {
 			return strconv.ParseUint(f[1], 10, 64)
 		}

@@ -83,6 +83,14 @@ type Sandbox interface {
 	Stop(ctx context.Context) error
 }
 
+// Activator is implemented by sandboxes that hold back part of their limits while the
+// runtime initialises: the native backend applies its CPU quota once the runtime is ready,
+// as Lambda boosts the init phase. The scheduler calls Activate after init, before the
+// first invocation.
+type Activator interface {
+	Activate(ctx context.Context) error
+}
+
 // Backend creates sandboxes.
 type Backend interface {
 	Name() string

@@ -296,6 +296,11 @@ func (s *Scheduler) coldStart(g grant, req *InvokeRequest, res *InvokeResult) (*
 		s.initFailed(inst, req, res, errType, payload, initDur)
 		return nil, initDur, nil
 	}
+	if a, ok := inst.sb.(sandbox.Activator); ok {
+		if err := a.Activate(setupCtx); err != nil {
+			return fail(fmt.Errorf("activate sandbox %s: %w", inst.id, err))
+		}
+	}
 	fs.fm.coldStart.Observe(coldDur.Seconds())
 	rec.InitMs, rec.ColdStartMs = msFloat(initDur), msFloat(coldDur)
 	s.mu.Lock()

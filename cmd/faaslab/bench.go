@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,10 +34,14 @@ type benchOptions struct {
 	clients     int
 	shapingSpec string
 	backend     string
+	memoryMB    int // MemorySize of the cold-start functions
+	// warmMemoryMB sizes the warm and throughput functions: large enough that the
+	// emulated CPU quota (0.085 CPU at 128 MB) is not what is measured.
+	warmMemoryMB int
 }
 
 func newBenchCmd() *cobra.Command {
-	o := benchOptions{runs: 3, coldStarts: 40, warmInvokes: 2000, throughput: 3 * time.Second, clients: 8}
+	o := benchOptions{runs: 3, coldStarts: 40, warmInvokes: 2000, throughput: 3 * time.Second, clients: 4, memoryMB: 128, warmMemoryMB: 896}
 	cmd := &cobra.Command{
 		Use:   "bench [all|core|shaping|docker]",
 		Short: "Measure cold start, warm invoke latency and throughput, idle memory, shaping accuracy, Docker overhead",
@@ -80,6 +85,8 @@ warm invoke, raw docker create+start for the docker backend). Needs root.`,
 	f.IntVar(&o.clients, "clients", o.clients, "concurrent clients of the throughput run")
 	f.StringVar(&o.shapingSpec, "shaping-points", "default", `shaping points: "default" (the full grid), "quick", or a spec (see shape.ParseAccuracyPoints)`)
 	f.StringVar(&o.backend, "backend", "native", "backend of the core benchmark")
+	f.IntVar(&o.memoryMB, "memory", o.memoryMB, "MemorySize of the cold-start functions (the CPU quota follows it)")
+	f.IntVar(&o.warmMemoryMB, "warm-memory", o.warmMemoryMB, "MemorySize of the warm and throughput functions")
 	return cmd
 }
 
@@ -117,7 +124,8 @@ type coreRun struct {
 }
 
 func benchCore(ctx context.Context, w io.Writer, o benchOptions) error {
-	fmt.Fprintf(w, "== core: %s backend, c3.large, 128 MB functions, %d runs (medians) ==\n", o.backend, o.runs)
+	fmt.Fprintf(w, "== core: %s backend, c3.large, cold starts at %d MB, warm/throughput at %d MB, %d runs (medians) ==\n",
+		o.backend, o.memoryMB, o.warmMemoryMB, o.runs)
 	var runs []coreRun
 	for i := 0; i < o.runs; i++ {
 		r, err := benchCoreRun(ctx, o, os.Stderr)
@@ -180,13 +188,13 @@ func benchCoreRun(ctx context.Context, o benchOptions, progress io.Writer) (r co
 	}()
 	client := newLambdaClient("http://" + d.apiLn.Addr().String())
 
-	if r.coldP50, r.coldP99, err = benchColdStarts(ctx, client, o.coldStarts); err != nil {
+	if r.coldP50, r.coldP99, err = benchColdStarts(ctx, client, o.coldStarts, o.memoryMB); err != nil {
 		return r, err
 	}
 	if r.baseColdP50, err = benchForkExec(cfg.RuntimeBin, o.coldStarts); err != nil {
 		return r, err
 	}
-	if err := createBenchFunction(ctx, client, "warm", "echo"); err != nil {
+	if err := createBenchFunction(ctx, client, "warm", "echo", o.warmMemoryMB); err != nil {
 		return r, err
 	}
 	if r.warmP50, r.warmP99, err = benchWarm(ctx, client, "warm", o.warmInvokes); err != nil {
@@ -201,6 +209,12 @@ func benchCoreRun(ctx context.Context, o benchOptions, progress io.Writer) (r co
 	if r.baseWarmP50, _, err = benchWarm(ctx, baseClient, "warm", o.warmInvokes); err != nil {
 		return r, err
 	}
+	if path := os.Getenv("FAASLAB_BENCH_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	if r.throughput, err = benchThroughput(ctx, client, "warm", o.clients, o.throughput); err != nil {
 		return r, err
 	}
@@ -211,18 +225,18 @@ func benchCoreRun(ctx context.Context, o benchOptions, progress io.Writer) (r co
 	return r, nil
 }
 
-func createBenchFunction(ctx context.Context, c *lambdaClient, name, handler string) error {
+func createBenchFunction(ctx context.Context, c *lambdaClient, name, handler string, memoryMB int) error {
 	return c.do(ctx, "POST", "/2015-03-31/functions", map[string]any{"FunctionName": name, "Runtime": "faaslab",
-		"Handler": handler, "Role": "arn:aws:iam::000000000000:role/bench", "MemorySize": 128, "Timeout": 10, "Code": map[string]any{}}, nil)
+		"Handler": handler, "Role": "arn:aws:iam::000000000000:role/bench", "MemorySize": memoryMB, "Timeout": 10, "Code": map[string]any{}}, nil)
 }
 
 // benchColdStarts creates n functions and times each one's first (cold) invoke end to end,
 // deleting each afterwards so the host never fills.
-func benchColdStarts(ctx context.Context, c *lambdaClient, n int) (p50, p99 time.Duration, err error) {
+func benchColdStarts(ctx context.Context, c *lambdaClient, n, memoryMB int) (p50, p99 time.Duration, err error) {
 	var ds []time.Duration
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("cold%d", i)
-		if err := createBenchFunction(ctx, c, name, "echo"); err != nil {
+		if err := createBenchFunction(ctx, c, name, "echo", memoryMB); err != nil {
 			return 0, 0, err
 		}
 		start := time.Now()

@@ -13,10 +13,14 @@
 //	cpu        {"ms": N}               -> {"ms": N, "iterations": I, "elapsedMs": E}
 //	alloc      {"mb": N, "holdMs": H}  -> {"mb": N, "bytes": B, "pages": P}
 //	wordcount  {"text": "..."} | "..." -> {"words": W, "letters": L}
+//	iperf3     {"host": H, "port": 5201, "seconds": 10, "reverse": false, "zerocopy": true,
+//	            "omit": 0, "parallel": 1}
+//	                                   -> {"bits_per_second", "sent_bits_per_second", "bytes",
+//	                                       "seconds", "reverse", "retransmits", "host", "port"}
 //
 // A handler error becomes a Lambda error document ({"errorMessage", "errorType"}); bad
 // payloads have errorType "InvalidPayload", interrupted work (the deadline passed)
-// "Interrupted".
+// "Interrupted", iperf3's own failures (server busy, refused) "IperfError".
 package handlers
 
 import (

@@ -6,6 +6,13 @@
 // deploy/image/Dockerfile) as its init process: Create starts the container with
 // NetworkMode none, so its network namespace exists for netshape to plumb, while the gate
 // holds CMD; Start sends SIGUSR1 and the gate execs CMD in place (same pid, same netns).
+//
+// Three things the engine does not give cheaply are done from the host (the daemon runs as
+// root next to the engine): the CPU quota is written into the container's cgroup once the
+// gate is up (and reported to the engine in the background), the release signal goes
+// through a pidfd (the 20.10 engine's kill API takes 40–60 ms), and the pidfd's exit
+// notice is when the final cgroup counters (memory peak, OOM kills) are read, just before
+// the engine removes the cgroup.
 package docker
 
 import (

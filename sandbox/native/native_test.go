@@ -113,3 +113,34 @@ func TestReapRemovesLeftovers(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// BenchmarkCreateStartExit is the sandbox part of a cold start: cgroup, namespaces, root
+// filesystem, privilege drop and exec of a static program that exits at once.
+func BenchmarkCreateStartExit(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	parent := "/faaslabt-" + sandboxtest.RandomHex(6)
+	be, err := New(Config{CgroupParent: parent, Host: sandbox.Profiles["c3.large"].HostResources()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer be.Close(context.Background())
+	spec, _ := sandboxtest.Spec(b, "echo")
+	spec.Resources, _ = sandbox.Profiles["c3.large"].ResourcesFor(sandbox.CPUModelPaper, 3008)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		spec.ID = "faaslabt-" + sandboxtest.RandomHex(8)
+		sb, err := be.Create(context.Background(), spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := sb.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		<-sb.Done()
+		b.StopTimer()
+		sb.Stop(context.Background())
+		b.StartTimer()
+	}
+}

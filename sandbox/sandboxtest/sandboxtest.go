@@ -134,6 +134,11 @@ func CreateStarted(t *testing.T, b sandbox.Backend, spec sandbox.Spec) sandbox.S
 	if err := sb.Start(ctx); err != nil {
 		t.Fatalf("start: %v", err)
 	}
+	if a, ok := sb.(sandbox.Activator); ok {
+		if err := a.Activate(ctx); err != nil {
+			t.Fatalf("activate: %v", err)
+		}
+	}
 	return sb
 }
 

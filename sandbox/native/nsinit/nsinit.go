@@ -48,6 +48,11 @@ type Config struct {
 	// RootDir is an empty host directory the init mounts its new root on (in its own
 	// mount namespace, so the host never sees it).
 	RootDir string `json:"root_dir"`
+	// InProcess: Command[0] is this very binary, so MaybeRun returns into main with
+	// os.Args and the environment set as an exec would have, instead of exec'ing again.
+	// Needs a binary without cgo (privileges are then dropped on every thread at once);
+	// otherwise the init execs as usual.
+	InProcess bool `json:"in_process"`
 }
 
 // hostDirs are bound read-only into the sandbox (Lambda: the host root read-only).
@@ -68,9 +73,11 @@ func MaybeRun() {
 		fmt.Fprintf(os.Stderr, "faaslab sandbox init: %v\n", err)
 		os.Exit(126)
 	}
-	os.Exit(127) // unreachable: run execs
+	runtime.UnlockOSThread() // continuing in-process as the command
 }
 
+// run returns nil only when the init continues in-process as the command; otherwise it
+// execs or fails.
 func run() error {
 	specFile := os.NewFile(SpecFD, "spec")
 	var cfg Config
@@ -88,8 +95,9 @@ func run() error {
 		return fmt.Errorf("sethostname: %w", err)
 	}
 	// Privileges go before the gate: the held init waits unprivileged and Start's path
-	// stays short.
-	if err := dropPrivileges(cfg.UID, cfg.GID); err != nil {
+	// stays short. In-process continuation needs them dropped on every thread.
+	inProcess := cfg.InProcess && allThreadsSupported()
+	if err := dropPrivileges(cfg.UID, cfg.GID, inProcess); err != nil {
 		return err
 	}
 	gate := os.NewFile(GateFD, "gate")
@@ -100,6 +108,16 @@ func run() error {
 	gate.Close()
 	if st, err := os.Stat("/var/task"); err == nil && st.IsDir() {
 		os.Chdir("/var/task")
+	}
+	if inProcess {
+		os.Clearenv()
+		for _, kv := range cfg.Env {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				os.Setenv(k, v)
+			}
+		}
+		os.Args = cfg.Command
+		return nil
 	}
 	path, err := lookPath(cfg.Command[0], cfg.Env)
 	if err != nil {
@@ -323,11 +341,30 @@ func pivot(root string) error {
 	return mount("", "/", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
 }
 
+// allThreadsSupported reports whether syscall.AllThreadsSyscall works (not with cgo).
+func allThreadsSupported() bool {
+	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_GET_NO_NEW_PRIVS, 0, 0)
+	return errno != syscall.ENOTSUP
+}
+
+// prctl runs prctl on this thread, or on every thread of the process when allThreads.
+func prctl(allThreads bool, option, arg uintptr) error {
+	if !allThreads {
+		return unix.Prctl(int(option), arg, 0, 0, 0)
+	}
+	if _, _, errno := syscall.AllThreadsSyscall(unix.SYS_PRCTL, option, arg, 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
 // dropPrivileges leaves the command with an unprivileged uid, no capabilities at all (the
-// bounding set too) and no_new_privs, so nothing it execs can regain privilege.
-func dropPrivileges(uid, gid int) error {
+// bounding set too) and no_new_privs, so nothing it execs can regain privilege. With
+// allThreads every thread of the process is changed (in-process continuation); otherwise
+// only this one, which is the one that execs.
+func dropPrivileges(uid, gid int, allThreads bool) error {
 	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+		if err := prctl(allThreads, unix.PR_CAPBSET_DROP, uintptr(c)); err != nil && err != unix.EINVAL {
 			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
 		}
 	}
@@ -340,7 +377,7 @@ func dropPrivileges(uid, gid int) error {
 	if err := syscall.Setuid(uid); err != nil {
 		return fmt.Errorf("setuid %d: %w", uid, err)
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+	if err := prctl(allThreads, unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	return nil
