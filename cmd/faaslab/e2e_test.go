@@ -413,3 +413,57 @@ func TestE2EAWSLambdaGoFunction(t *testing.T) {
 	}
 	t.Logf("aws-lambda-go said %s", res.Payload)
 }
+
+// TestE2EAWSCLI drives the daemon with the real aws CLI, as a user would.
+func TestE2EAWSCLI(t *testing.T) {
+	aws, err := exec.LookPath("aws")
+	if err != nil {
+		t.Skip("aws CLI not installed (make deps installs awscli)")
+	}
+	d := launchDaemon(t)
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(aws, append([]string{"--endpoint-url", "http://" + d.endpoint, "--region", "us-east-1", "lambda"}, args...)...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=faaslab", "AWS_SECRET_ACCESS_KEY=faaslab", "AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("aws lambda %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	dir := t.TempDir()
+	zipPath := filepath.Join(dir, "fn.zip")
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, _ := zw.CreateHeader(h)
+	w.Write([]byte("#!/bin/sh\nexit 1\n"))
+	zw.Close()
+	os.WriteFile(zipPath, buf.Bytes(), 0o644)
+	// A built-in handler function: the CLI's CreateFunction always sends a zip.
+	out := run("create-function", "--function-name", "cli", "--runtime", "faaslab", "--handler", "wordcount",
+		"--role", "arn:aws:iam::000000000000:role/x", "--memory-size", "256", "--zip-file", "fileb://"+zipPath)
+	if !strings.Contains(out, `"MemorySize": 256`) {
+		t.Errorf("create-function output: %s", out)
+	}
+	if out := run("list-functions"); !strings.Contains(out, `"FunctionName": "cli"`) {
+		t.Errorf("list-functions: %s", out)
+	}
+	payload := filepath.Join(dir, "payload.json")
+	os.WriteFile(payload, []byte(`{"text":"two words"}`), 0o644)
+	result := filepath.Join(dir, "out.json")
+	out = run("invoke", "--function-name", "cli", "--payload", "fileb://"+payload, "--log-type", "Tail", result)
+	if !strings.Contains(out, `"StatusCode": 200`) || !strings.Contains(out, "LogResult") {
+		t.Errorf("invoke output: %s", out)
+	}
+	got, _ := os.ReadFile(result)
+	if !strings.Contains(string(got), `"words":2`) {
+		t.Errorf("wordcount via aws CLI: %s", got)
+	}
+	run("update-function-configuration", "--function-name", "cli", "--memory-size", "512", "--timeout", "10")
+	if out := run("get-function-configuration", "--function-name", "cli"); !strings.Contains(out, `"MemorySize": 512`) {
+		t.Errorf("after update: %s", out)
+	}
+	run("delete-function", "--function-name", "cli")
+}

@@ -17,6 +17,8 @@
 //	            "omit": 0, "parallel": 1}
 //	                                   -> {"bits_per_second", "sent_bits_per_second", "bytes",
 //	                                       "seconds", "reverse", "retransmits", "host", "port"}
+//	sandboxinfo (ignored)              -> {"hostname", "cgroup", "threads": [{"tid", "uid",
+//	                                       "capEff", "capBnd", "noNewPrivs"}]}
 //
 // A handler error becomes a Lambda error document ({"errorMessage", "errorType"}); bad
 // payloads have errorType "InvalidPayload", interrupted work (the deadline passed)

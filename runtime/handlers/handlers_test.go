@@ -36,7 +36,7 @@ func wantInvalid(t *testing.T, err error) {
 }
 
 func TestRegistry(t *testing.T) {
-	want := []string{"alloc", "cpu", "echo", "sleep", "wordcount"}
+	want := []string{"alloc", "cpu", "echo", "iperf3", "sandboxinfo", "sleep", "wordcount"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)
 	}
@@ -125,5 +125,19 @@ func TestWordCount(t *testing.T) {
 	for _, bad := range []string{``, `42`, `{"txt": "a"}`, `{"text": 1}`} {
 		_, err := call(t, "wordcount", context.Background(), bad)
 		wantInvalid(t, err)
+	}
+}
+
+func TestSandboxInfoReportsEveryThread(t *testing.T) {
+	out, err := SandboxInfo(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info SandboxInfoResponse
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Threads) == 0 || info.Threads[0].UID == "" || info.Cgroup == "" {
+		t.Errorf("sandboxinfo: %s", out)
 	}
 }

@@ -97,6 +97,19 @@ func TestIperf3Measures(t *testing.T) {
 	}
 }
 
+// TestIperf3WithoutPATH: a sandbox's environment may have no PATH; /usr/bin is tried.
+func TestIperf3WithoutPATH(t *testing.T) {
+	needIperf3(t)
+	if _, err := exec.LookPath("/usr/bin/iperf3"); err != nil {
+		t.Skipf("iperf3 is not at /usr/bin/iperf3 here (%v)", err)
+	}
+	t.Setenv("PATH", "")
+	p, err := iperf3Path()
+	if err != nil || p != "/usr/bin/iperf3" {
+		t.Fatalf("iperf3Path() with no PATH = %q, %v; want /usr/bin/iperf3", p, err)
+	}
+}
+
 func TestIperf3NoServer(t *testing.T) {
 	needIperf3(t)
 	payload := fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "seconds": 1}`, freeLoopbackPort(t))
