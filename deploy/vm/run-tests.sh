@@ -12,17 +12,18 @@
 # subtree_control), loopback up, /run/netns, a tmpfs root (pivot_root works), no go
 # toolchain. The environment has FAASLAB_VM=1 and FAASLAB_PREBUILT_DIR=/opt/faaslab/bin
 # (also on PATH), which holds static builds of cmd/faaslab, cmd/faaslab-runtime, every
-# main package under the tested packages and every main package in their testdata/
-# directories, each named after its directory (e.g. testprog, awslambdago).
+# main package under the tested packages and every main package in a testdata/NAME
+# directory anywhere in the tree, each named after its directory (testprog, awslambdago).
 # FAASLAB_BIN and FAASLAB_RUNTIME_BIN point into it. Tests that would `go build` a helper
-# use $FAASLAB_PREBUILT_DIR/NAME when set, and skip when neither exists.
+# use $FAASLAB_PREBUILT_DIR/NAME when set, and skip when neither exists. Each test binary
+# runs in /faaslab/src/PKG, holding a copy of the package's testdata/, as under go test.
 #
 # Settings (environment):
-#   FAASLAB_VM_PKGS        Go package patterns        (./sandbox/... ./netshape/... ./scheduler/... ./runtime/...)
+#   FAASLAB_VM_PKGS        Go package patterns        (./sandbox/... ./netshape/... ./scheduler/... ./runtime/... ./cmd/...)
 #   FAASLAB_VM_RUN         -test.run regexp           (all tests)
 #   FAASLAB_VM_SKIP        -test.skip regexp          (none)
 #   FAASLAB_VM_SHORT       1 = pass -test.short        (1)
-#   FAASLAB_VM_TEST_TIMEOUT  -test.timeout per binary (4m)
+#   FAASLAB_VM_TEST_TIMEOUT  -test.timeout per binary (3m)
 #   FAASLAB_VM_TIMEOUT     wall-clock seconds for the VM (600)
 #   FAASLAB_VM_CACHE       kernel cache directory     (/var/cache/faaslab-vm)
 #   FAASLAB_VM_KERNEL_PKG  kernel package             (newest cached, else newest 6.1 cloud in apt)
@@ -41,11 +42,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=${FAASLAB_VM_REPO:-$(cd "$HERE/../.." && pwd)}
 CACHE=${FAASLAB_VM_CACHE:-/var/cache/faaslab-vm}
-PKGS=${FAASLAB_VM_PKGS:-./sandbox/... ./netshape/... ./scheduler/... ./runtime/...}
+PKGS=${FAASLAB_VM_PKGS:-./sandbox/... ./netshape/... ./scheduler/... ./runtime/... ./cmd/...}
 RUN=${FAASLAB_VM_RUN:-}
 SKIP=${FAASLAB_VM_SKIP:-}
 SHORT=${FAASLAB_VM_SHORT:-1}
-TEST_TIMEOUT=${FAASLAB_VM_TEST_TIMEOUT:-4m}
+TEST_TIMEOUT=${FAASLAB_VM_TEST_TIMEOUT:-3m}
 WALL_SECS=${FAASLAB_VM_TIMEOUT:-600}
 MEM_MIB=${FAASLAB_VM_MEM:-2048}
 SMP=${FAASLAB_VM_SMP:-2}
@@ -67,7 +68,7 @@ xt_tcpudp xt_conntrack xt_MASQUERADE xt_mark xt_addrtype nf_conntrack nf_nat"
 MODULES=${FAASLAB_VM_MODULES:-$DEFAULT_MODULES}
 MODULES="$MODULES ${FAASLAB_VM_EXTRA_MODULES:-}"
 
-log() { echo "vm: $*" >&2; }
+log() { echo "vm: [${SECONDS}s] $*" >&2; }
 fail() {
 	echo "vm: error: $*" >&2
 	exit 2
@@ -168,35 +169,60 @@ list_pkgs() {
 }
 
 build_static() { # out pkgdir-or-importpath
-	(cd "$REPO" && CGO_ENABLED=0 "$GO" build -trimpath -o "$1" "$2")
+	(cd "$REPO" && CGO_ENABLED=0 "$GO" build -trimpath -ldflags="-s -w" -o "$1" "$2")
 }
 
+# build_one KIND REL builds one package into the stage; a failure leaves a
+# file in $STAGE/.failed (it runs as a background job).
+build_one() {
+	local kind=$1 rel=$2 out
+	if [ "$kind" = main ]; then
+		out=$STAGE/opt/faaslab/bin/$(basename "$rel")
+		log "go build $rel (static)"
+		build_static "$out" "./$rel" || echo "$rel (main package)" >"$STAGE/.failed/main_${rel//\//_}"
+		return 0
+	fi
+	out=$STAGE/faaslab/tests/${rel//\//_}.test
+	log "go test -c $rel"
+	(cd "$REPO" && CGO_ENABLED=0 "$GO" test -c -ldflags="-s -w" -o "$out" "./$rel") || echo "$rel" >"$STAGE/.failed/test_${rel//\//_}"
+}
+
+# build_tests builds, nproc at a time, one static test binary per package with tests
+# and one static program per main package, then writes tests.list in package order.
 build_tests() {
-	local mod ip dir n name rel bin
+	local mod ip dir n name rel jobs=() j f
+	local par
+	par=$(nproc 2>/dev/null || echo 2)
 	mod=$(cd "$REPO" && "$GO" list -m)
-	mkdir -p "$STAGE/faaslab/tests" "$STAGE/faaslab/src" "$STAGE/opt/faaslab/bin"
+	mkdir -p "$STAGE/faaslab/tests" "$STAGE/faaslab/src" "$STAGE/opt/faaslab/bin" "$STAGE/.failed"
 	: >"$STAGE/faaslab/tests.list"
 	while read -r ip dir n name; do
 		[ -n "$ip" ] || continue
 		rel=${ip#"$mod"/}
-		if [ "$name" = main ]; then
-			build_static "$STAGE/opt/faaslab/bin/$(basename "$dir")" "./$rel" ||
-				BUILD_FAILED+=("$rel (main package)")
-		fi
-		[ "$n" != 00 ] || continue
-		bin=${rel//\//_}.test
-		log "go test -c $rel"
-		if (cd "$REPO" && CGO_ENABLED=0 "$GO" test -c -o "$STAGE/faaslab/tests/$bin" "./$rel"); then
-			if [ -f "$STAGE/faaslab/tests/$bin" ]; then
-				echo "$rel $bin" >>"$STAGE/faaslab/tests.list"
-				mkdir -p "$STAGE/faaslab/src/$rel"
-				[ -d "$dir/testdata" ] && cp -a "$dir/testdata" "$STAGE/faaslab/src/$rel/"
-				build_testdata_progs "$dir"
-			fi
-		else
-			BUILD_FAILED+=("$rel")
+		[ "$name" != main ] || jobs+=("main $rel")
+		if [ "$n" != 00 ]; then
+			jobs+=("test $rel")
+			echo "$rel ${rel//\//_}.test" >>"$STAGE/faaslab/tests.list"
+			mkdir -p "$STAGE/faaslab/src/$rel"
+			if [ -d "$dir/testdata" ]; then cp -a "$dir/testdata" "$STAGE/faaslab/src/$rel/"; fi
 		fi
 	done < <(list_pkgs)
+	for j in "${jobs[@]}"; do
+		while [ "$(jobs -rp | wc -l)" -ge "$par" ]; do wait -n || true; done
+		# shellcheck disable=SC2086 # "kind rel"
+		build_one $j &
+	done
+	wait
+	for f in "$STAGE"/.failed/*; do
+		[ -e "$f" ] || continue
+		BUILD_FAILED+=("$(cat "$f")")
+	done
+	rm -rf "$STAGE/.failed"
+	# Packages that did not build stay out of the VM (they are reported as BUILD FAILED).
+	while read -r rel f; do
+		[ -f "$STAGE/faaslab/tests/$f" ] && echo "$rel $f"
+	done <"$STAGE/faaslab/tests.list" >"$STAGE/faaslab/tests.list.ok" || true
+	mv "$STAGE/faaslab/tests.list.ok" "$STAGE/faaslab/tests.list"
 	local spec path pkg
 	for spec in $EXTRA_TESTS; do
 		path=${spec%%=*}
@@ -211,24 +237,27 @@ build_tests() {
 	[ -s "$STAGE/faaslab/tests.list" ] || [ ${#BUILD_FAILED[@]} -gt 0 ] || fail "no test binaries: no package of '$PKGS' has tests"
 }
 
-# build_testdata_progs builds each main package in DIR/testdata/* (skipped by ./...),
-# so tests can take them from $FAASLAB_PREBUILT_DIR instead of running go build.
+# build_testdata_progs builds every main package in a testdata/NAME directory of the tree
+# (./... skips them), so tests can take $FAASLAB_PREBUILT_DIR/NAME instead of running
+# go build. A failure is only a warning: the tests needing it fail or skip on their own.
 build_testdata_progs() {
 	local d
-	[ -d "$1/testdata" ] || return 0
-	for d in "$1"/testdata/*/; do
-		d=${d%/}
-		grep -qsl '^package main' "$d"/*.go || continue
-		log "go build testdata program $(basename "$d")"
-		build_static "$STAGE/opt/faaslab/bin/$(basename "$d")" "$d" ||
+	while IFS= read -r d; do
+		grep -qs '^package main' "$d"/*.go || continue
+		[ ! -e "$STAGE/opt/faaslab/bin/$(basename "$d")" ] || {
+			log "warning: two testdata programs named $(basename "$d"); keeping the first"
+			continue
+		}
+		log "go build ${d#"$REPO"/} (testdata program)"
+		build_static "$STAGE/opt/faaslab/bin/$(basename "$d")" "./${d#"$REPO"/}" ||
 			log "warning: building $d failed; tests needing it will not find it"
-	done
+	done < <(find "$REPO" -path "$REPO/.git" -prune -o -type d -path '*/testdata/*' ! -path '*/testdata/*/*' -print | sort)
 }
 
 build_programs() {
 	local c
 	for c in faaslab faaslab-runtime; do
-		[ -d "$REPO/cmd/$c" ] || continue
+		if [ ! -d "$REPO/cmd/$c" ] || [ -e "$STAGE/opt/faaslab/bin/$c" ]; then continue; fi
 		log "go build cmd/$c (static)"
 		build_static "$STAGE/opt/faaslab/bin/$c" "./cmd/$c" || BUILD_FAILED+=("cmd/$c")
 	done
@@ -297,7 +326,10 @@ make_rootfs() {
 copy_with_libs() {
 	local src=$1 lib
 	mkdir -p "$STAGE$(dirname "$src")"
-	[ -e "$STAGE$src" ] && [ ! -L "$STAGE$src" ] || { rm -f "$STAGE$src"; cp -L "$src" "$STAGE$src"; }
+	if [ ! -e "$STAGE$src" ] || [ -L "$STAGE$src" ]; then
+		rm -f "$STAGE$src"
+		cp -L "$src" "$STAGE$src"
+	fi
 	for lib in $(ldd "$src" 2>/dev/null | grep -o '/[^ ]*' || true); do
 		[ -e "$STAGE$lib" ] && continue
 		mkdir -p "$STAGE$(dirname "$lib")"
@@ -483,6 +515,7 @@ main() {
 	mkdir -p "$STAGE"
 	make_rootfs
 	build_tests
+	build_testdata_progs
 	build_programs
 	copy_host_progs
 	pack_modules

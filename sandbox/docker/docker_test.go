@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	dimage "github.com/docker/docker/api/types/image"
 
 	"github.com/faaslab/faaslab/deploy/image"
 	"github.com/faaslab/faaslab/sandbox"
@@ -423,4 +426,40 @@ func leftContainers(t *testing.T, b *Backend) []string {
 		names = append(names, c.Names...)
 	}
 	return names
+}
+
+// TestDerivedImage: a user image built FROM the runtime image, named in the spec, runs
+// under the gate with its own files.
+func TestDerivedImage(t *testing.T) {
+	b := newTestBackend(t)
+	ctx := ctxT(t)
+	tag := "faaslabt-derived:" + randHex(t, 3)
+	files := []ctxFile{
+		{name: "Dockerfile", data: []byte("FROM " + b.cfg.Image + "\nCOPY handler.txt /var/task/handler.txt\n"), mode: 0o644},
+		{name: "handler.txt", data: []byte("derived"), mode: 0o644},
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeContext(pw, files)) }()
+	resp, err := b.cli.ImageBuild(ctx, pr, build.ImageBuildOptions{Tags: []string{tag}, Remove: true, Version: build.BuilderV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = readBuildOutput(resp.Body, nil)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("build derived image: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = b.cli.ImageRemove(context.Background(), tag, dimage.RemoveOptions{Force: true, PruneChildren: true})
+	})
+	spec := testSpec(t, image.BootstrapPath)
+	spec.Image = tag
+	sb := create(t, b, spec)
+	got, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/var/task/handler.txt", sb.PID()))
+	if err != nil || string(got) != "derived" {
+		t.Errorf("derived image file: %q, %v", got, err)
+	}
+	if info, err := b.cli.ContainerInspect(ctx, sb.ContainerID()); err != nil || info.Config.Image != tag {
+		t.Errorf("container image %v, want %s", err, tag)
+	}
 }

@@ -64,8 +64,18 @@ type gateProbe struct {
 func (g *gateProbe) state() gateState {
 	cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", g.pid))
 	switch {
-	case err != nil || len(cl) == 0: // a zombie has an empty command line
+	case err != nil:
 		return gateGone
+	case len(cl) == 0:
+		// Empty: a zombie, or a process inside execve (the new image's arguments are not
+		// set up yet) — runc's init becoming the gate, or the gate becoming the command.
+		if zombie(g.pid) {
+			return gateGone
+		}
+		if g.seen {
+			return gateReleased
+		}
+		return gateNotYet
 	case !bytes.Equal(cl, g.gate):
 		if g.seen {
 			return gateReleased
@@ -81,6 +91,17 @@ func (g *gateProbe) state() gateState {
 		return gateCaught
 	}
 	return gateNotYet
+}
+
+// zombie reports whether pid has exited (or is gone).
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// "pid (comm) S ...": the state follows the last ')' (comm may contain one).
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z' || b[i+2] == 'X'
 }
 
 // sigCaught reports whether pid has a handler for the signal of bit in SigCgt.
@@ -135,7 +156,7 @@ func (s *Sandbox) release(ctx context.Context) error {
 			return nil
 		case st == gateGone:
 			return fmt.Errorf("the gate exited before it was released: %w", sandbox.ErrStopped)
-		case st == gateReady && !sentReady, st >= gateCaught && time.Since(lastSent) >= gateResendInterval:
+		case st == gateReady && !sentReady, st == gateCaught && time.Since(lastSent) >= gateResendInterval:
 			if err := s.signalGate(ctx); err != nil {
 				return err
 			}
