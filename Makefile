@@ -56,7 +56,7 @@ test: test-unit
 	else echo "test-vm: skipped (qemu-system-x86_64 not available)"; fi
 
 ## bench: the performance tables (medians of several runs, ratios against baselines).
-bench: deps build docker-up
+bench: deps build docker-up image
 	$(BIN)/faaslab bench all
 
 ## run: the daemon on the default setup (native backend, c3.large, 127.0.0.1:3001).

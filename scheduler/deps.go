@@ -24,6 +24,9 @@ type NetworkEndpoint struct {
 	Function  string
 	MemoryMB  int
 	NetNSPath string
+	// PID is the host pid of the sandbox's (still held) init, for networks that classify
+	// by process (network mode shared: cgroup v1 net_prio).
+	PID int
 }
 
 // NetworkAttachment is the result of Attach.

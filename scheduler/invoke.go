@@ -267,6 +267,10 @@ func (s *Scheduler) coldStart(g grant, req *InvokeRequest, res *InvokeResult) (*
 		inst.log.startCapture()
 	}
 	spec, err := s.spec(inst, cfg)
+	// Environment may have reserved per-sandbox Runtime API resources (network mode
+	// shared opens a listener): teardown must release them even if Register never runs.
+	// Unregister is idempotent.
+	inst.registered = true
 	if err != nil {
 		return fail(err)
 	}
@@ -276,13 +280,12 @@ func (s *Scheduler) coldStart(g grant, req *InvokeRequest, res *InvokeResult) (*
 		return fail(fmt.Errorf("create sandbox %s: %w", inst.id, err))
 	}
 	att, err := s.deps.Network.Attach(setupCtx, NetworkEndpoint{SandboxID: inst.id, Function: cfg.Name,
-		MemoryMB: cfg.MemoryMB, NetNSPath: inst.sb.NetNSPath()})
+		MemoryMB: cfg.MemoryMB, NetNSPath: inst.sb.NetNSPath(), PID: inst.sb.PID()})
 	if err != nil {
 		return fail(fmt.Errorf("attach network of sandbox %s: %w", inst.id, err))
 	}
 	inst.attached = true
 	inst.ep = s.deps.Runtime.Register(inst.id, att.IP)
-	inst.registered = true
 	if err := inst.sb.Start(setupCtx); err != nil {
 		return fail(fmt.Errorf("start sandbox %s: %w", inst.id, err))
 	}

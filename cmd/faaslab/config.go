@@ -29,6 +29,7 @@ type daemonConfig struct {
 }
 
 type networkConfig struct {
+	Mode        string `yaml:"mode"`         // isolated (netns + veth per sandbox) | shared (host netns, net_prio)
 	Prefix      string `yaml:"prefix"`       // every link name starts with it
 	Subnet      string `yaml:"subnet"`       // sandboxes, gateway (.1) and remote (last)
 	RuntimePort int    `yaml:"runtime_port"` // Runtime API port on the gateway address
@@ -55,6 +56,7 @@ func defaultDaemonConfig() daemonConfig {
 		CgroupRoot: "/faaslab",
 		HostID:     hostname(),
 		Network: networkConfig{
+			Mode:        networkModeIsolated,
 			Prefix:      "faaslab",
 			Subnet:      "10.201.0.0/16",
 			RuntimePort: 9001,

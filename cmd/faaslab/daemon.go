@@ -58,6 +58,7 @@ func addDaemonFlags(f *pflag.FlagSet, c *daemonConfig) {
 	f.StringVar(&c.Region, "region", c.Region, "AWS region the API reports")
 	f.StringVar(&c.CgroupRoot, "cgroup-parent", c.CgroupRoot, "parent cgroup of every sandbox (capped at the profile)")
 	f.StringVar(&c.HostID, "host-id", c.HostID, "host id written into records")
+	f.StringVar(&c.Network.Mode, "network-mode", c.Network.Mode, "isolated (a netns and veth per sandbox) or shared (host netns; needs --policy netprio and cgroup v1 net_prio)")
 	f.StringVar(&c.Network.Prefix, "net-prefix", c.Network.Prefix, "prefix of every link and namespace name (starts with faaslab)")
 	f.StringVar(&c.Network.Subnet, "subnet", c.Network.Subnet, "sandbox subnet; .1 is the gateway, the last address the remote side")
 	f.IntVar(&c.Network.RuntimePort, "runtime-port", c.Network.RuntimePort, "Runtime API port on the gateway address")

@@ -51,7 +51,11 @@ type Config struct {
 	// InitBinary is started as the sandbox init ("" = /proc/self/exe). It must call
 	// nsinit.MaybeRun first; the faaslab-runtime bootstrap does.
 	InitBinary string
-	Logger     *slog.Logger
+	// HostNetwork keeps sandboxes in the host network namespace (no CLONE_NEWNET): network
+	// mode "shared", where cgroup v1 net_prio classifies their traffic. Everything else
+	// (mount, pid, uts, ipc namespaces, cgroup, privileges) is as without it.
+	HostNetwork bool
+	Logger      *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -166,6 +170,11 @@ func (b *Backend) start(spec sandbox.Spec) (s *Sandbox, err error) {
 	}
 	defer gateR.Close()
 
+	cloneFlags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS |
+		syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET)
+	if b.cfg.HostNetwork {
+		cloneFlags &^= syscall.CLONE_NEWNET
+	}
 	cmd := &exec.Cmd{
 		Path:       b.cfg.InitBinary,
 		Args:       []string{nsinit.ArgV0},
@@ -173,10 +182,7 @@ func (b *Backend) start(spec sandbox.Spec) (s *Sandbox, err error) {
 		ExtraFiles: []*os.File{specR, gateR}, // fds 3 and 4
 		Stdout:     spec.Log,
 		Stderr:     spec.Log,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS |
-				syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET,
-		},
+		SysProcAttr: &syscall.SysProcAttr{Cloneflags: cloneFlags},
 	}
 	if err := cmd.Start(); err != nil {
 		specW.Close()
