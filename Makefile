@@ -6,9 +6,9 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 # Debian packages the project needs at build, test and run time.
 APT_PACKAGES := iptables iproute2 iperf3 docker.io qemu-system-x86 busybox-static cpio \
-	python3-boto3 awscli util-linux ca-certificates
+	python3-boto3 awscli util-linux ca-certificates zstd
 
-.PHONY: all deps build test test-unit test-vm bench run image docker-up cleanup fmt vet
+.PHONY: all deps build test test-unit test-vm test-vm-broken bench run image docker-up cleanup fmt vet
 
 all: build
 
@@ -48,6 +48,10 @@ test-unit: deps build docker-up vet
 ## test-vm: the privileged tests inside a QEMU VM on Debian's 6.1 kernel with cgroup v2.
 test-vm: deps
 	bash deploy/vm/run-tests.sh
+
+## test-vm-broken: show that a broken cgroup v2 cpu.max makes the VM tests fail.
+test-vm-broken: deps
+	bash deploy/vm/check-broken-v2.sh
 
 ## test: everything CI runs: the host suite, then the cgroup v2 VM when QEMU can run.
 test: test-unit

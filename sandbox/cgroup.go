@@ -136,7 +136,11 @@ func (c *Cgroup) AddProc(pid int) error {
 func (c *Cgroup) SetCPU(quotaUs int64, periodUs uint64) error {
 	var err error
 	if c.v2 != nil {
-		err = c.v2.Update(&cgroup2.Resources{CPU: &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quotaUs, &periodUs)}})
+		// A cgroup created without a CPU limit has no cpu.max until the parent's
+		// subtree_control enables the cpu controller.
+		if err = c.v2.ToggleControllers([]string{"cpu"}, cgroup2.Enable); err == nil {
+			err = c.v2.Update(&cgroup2.Resources{CPU: &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quotaUs, &periodUs)}})
+		}
 	} else {
 		err = c.v1.Update(&specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quotaUs, Period: &periodUs}})
 	}

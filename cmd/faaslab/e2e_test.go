@@ -379,23 +379,13 @@ func TestE2EBadInput(t *testing.T) {
 // unmodified, as a provided.al2023 zip with a bootstrap.
 func TestE2EAWSLambdaGoFunction(t *testing.T) {
 	d := launchDaemon(t)
-	src := filepath.Join("..", "..", "runtime", "testdata", "awslambdago")
-	if _, err := os.Stat(src); err != nil {
-		t.Skip("runtime/testdata/awslambdago not present")
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go toolchain to build the aws-lambda-go function")
-	}
-	dir := t.TempDir()
-	boot := filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-o", boot, "./"+src)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, b)
-	}
+	boot := awsLambdaGoBinary(t)
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	bin, _ := os.ReadFile(boot)
+	bin, err := os.ReadFile(boot)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
 	h.SetMode(0o755)
 	w, _ := zw.CreateHeader(h)
@@ -466,4 +456,31 @@ func TestE2EAWSCLI(t *testing.T) {
 		t.Errorf("after update: %s", out)
 	}
 	run("delete-function", "--function-name", "cli")
+}
+
+// awsLambdaGoBinary is runtime/testdata/awslambdago built static: prebuilt in
+// $FAASLAB_PREBUILT_DIR (the cgroup v2 VM has no go toolchain) or built now.
+func awsLambdaGoBinary(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("FAASLAB_PREBUILT_DIR"); dir != "" {
+		if p := filepath.Join(dir, "awslambdago"); fileExists(p) {
+			return p
+		}
+	}
+	src := filepath.Join("..", "..", "runtime", "testdata", "awslambdago")
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go toolchain to build the aws-lambda-go function and no prebuilt copy")
+	}
+	boot := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-o", boot, "./"+src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	return boot
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

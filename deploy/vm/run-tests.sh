@@ -190,7 +190,7 @@ build_one() {
 # build_tests builds, nproc at a time, one static test binary per package with tests
 # and one static program per main package, then writes tests.list in package order.
 build_tests() {
-	local mod ip dir n name rel jobs=() j f
+	local mod ip dir n name rel bin jobs=() j f
 	local par
 	par=$(nproc 2>/dev/null || echo 2)
 	mod=$(cd "$REPO" && "$GO" list -m)
