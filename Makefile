@@ -38,7 +38,7 @@ image: build docker-up
 
 vet:
 	$(GO) vet ./...
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## test-unit: the Go test suite on this host (root tests run for real here).
 test-unit: deps build docker-up vet

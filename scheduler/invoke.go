@@ -147,7 +147,9 @@ func (s *Scheduler) run(inst *instance, req *InvokeRequest, res *InvokeResult, i
 		FunctionARN:   inst.fs.arn,
 		ClientContext: req.ClientContext,
 	})
-	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+	// An answer that arrives at the deadline is a timeout too, as on Lambda: a handler
+	// watching its own deadline (Lambda-Runtime-Deadline-Ms) races the timer otherwise.
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded) || !time.Now().Before(deadline)
 	cancel()
 	duration := time.Since(start)
 	st, _ := inst.sb.Stats()
@@ -155,7 +157,7 @@ func (s *Scheduler) run(inst *instance, req *InvokeRequest, res *InvokeResult, i
 	var status, errType string
 	discard := false
 	switch {
-	case err == nil:
+	case err == nil && !timedOut:
 		res.Payload, res.FunctionError = resp.Payload, resp.FunctionError
 		rec.Outcome = OutcomeSuccess
 		if resp.FunctionError {

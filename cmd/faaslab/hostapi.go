@@ -19,7 +19,7 @@ import (
 func registerHostAPI(mux *http.ServeMux, d *daemon) {
 	mux.HandleFunc("GET /faaslab/v1/network/sample", makeSampleHandler(d.host, d.shaper))
 	mux.HandleFunc("GET /faaslab/v1/network/policy", makeGetPolicyHandler(d.shaper))
-	mux.HandleFunc("PUT /faaslab/v1/network/policy", makeSetPolicyHandler(d.shaper, d.profile()))
+	mux.HandleFunc("PUT /faaslab/v1/network/policy", makeSetPolicyHandler(d.shaper, d.cfg, d.profile()))
 }
 
 func (d *daemon) profile() sandbox.Profile {
@@ -73,7 +73,7 @@ func makeGetPolicyHandler(shaper *lazyShaper) http.HandlerFunc {
 	}
 }
 
-func makeSetPolicyHandler(shaper *lazyShaper, profile sandbox.Profile) http.HandlerFunc {
+func makeSetPolicyHandler(shaper *lazyShaper, cfg daemonConfig, profile sandbox.Profile) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sh := shaper.get()
 		if sh == nil {
@@ -86,6 +86,9 @@ func makeSetPolicyHandler(shaper *lazyShaper, profile sandbox.Profile) http.Hand
 			return
 		}
 		p, err := policyConfig(networkConfig{Policy: doc.Policy, NIC: doc.NIC, FixedRate: doc.FixedRate, Strict: doc.Strict}, profile)
+		if err == nil {
+			err = checkNetworkMode(cfg, p) // mode shared can only run netprio
+		}
 		if err == nil {
 			err = shape.DetectFeatures().Check(p)
 		}

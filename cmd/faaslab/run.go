@@ -40,6 +40,7 @@ type daemon struct {
 	rtServer  *http.Server
 	records   *os.File
 	apiLn     net.Listener
+	shared    *sharedNet // network mode shared only
 }
 
 // runDaemon starts a daemon, serves until ctx ends, then stops it cleanly.
@@ -81,11 +82,12 @@ func serveHTTP(s *http.Server, ln net.Listener) error {
 func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d *daemon, err error) {
 	d = &daemon{cfg: cfg, log: logger, registry: prometheus.NewRegistry()}
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	built := d // `return nil, err` clears d before this defer runs
 	defer func() {
 		if err != nil {
 			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			d.stop(stopCtx)
+			built.stop(stopCtx)
 		}
 	}()
 	profile, err := sandbox.LookupProfile(cfg.Profile)
@@ -103,6 +105,9 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 	if err := shape.DetectFeatures().Check(policy); err != nil {
 		return nil, fmt.Errorf("policy %s cannot run on this kernel: %w", policy.Name, err)
 	}
+	if err := checkNetworkMode(cfg, policy); err != nil {
+		return nil, err
+	}
 	netCfg, err := netshapeConfig(cfg.Network)
 	if err != nil {
 		return nil, err
@@ -117,7 +122,7 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 	if err := reap(ctx, cfg, netCfg, logger); err != nil {
 		return nil, err
 	}
-	if d.backend, err = newBackend(ctx, cfg, profile, logger); err != nil {
+	if d.backend, err = backendFor(ctx, cfg, profile, logger); err != nil {
 		return nil, err
 	}
 
@@ -133,6 +138,11 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 
 	if err := d.startRuntimeAPI(); err != nil {
 		return nil, err
+	}
+	if cfg.isShared() {
+		if d.shared, err = newSharedNet(cfg, d.host, d.shaper, d.runtime, logger); err != nil {
+			return nil, err
+		}
 	}
 	if err := d.startScheduler(profile, cpuModel); err != nil {
 		return nil, err
@@ -189,6 +199,9 @@ func (d *daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUMod
 		Network: networkAdapter{d.host},
 		Runtime: runtimeAdapter{server: d.runtime, apiAddr: d.rtServer.Addr},
 	}
+	if d.shared != nil {
+		deps.Network, deps.Runtime = d.shared, d.shared.runtimeAPI()
+	}
 	d.sched, err = scheduler.New(sc, deps, d.registry)
 	return err
 }
@@ -214,6 +227,9 @@ func (d *daemon) stop(ctx context.Context) error {
 	}
 	if d.rtServer != nil {
 		d.rtServer.Close()
+	}
+	if d.shared != nil {
+		errs = append(errs, d.shared.Close()) // before the host closes the shaper
 	}
 	if d.host != nil {
 		errs = append(errs, d.host.Close(ctx)) // closes the shaper too

@@ -182,8 +182,8 @@ func (b *Backend) start(spec sandbox.Spec) (s *Sandbox, err error) {
 		ExtraFiles: []*os.File{specR, gateR}, // fds 3 and 4
 		Stdout:     spec.Log,
 		Stderr:     spec.Log,
-		SysProcAttr: &syscall.SysProcAttr{Cloneflags: cloneFlags},
 	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: cloneFlags}
 	if err := cmd.Start(); err != nil {
 		specW.Close()
 		gateW.Close()

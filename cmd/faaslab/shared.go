@@ -1,0 +1,317 @@
+package main
+
+// Network mode "shared": sandboxes live in the host network namespace (no veth) and reach
+// the remote side through the host's route over the bridge and the uplink. Their upload is
+// classified by cgroup v1 net_prio: each sandbox's processes sit in a net_prio cgroup whose
+// ifpriomap maps the uplink's host end to the sandbox's HTB class, so the kernel stamps
+// skb->priority = classid and HTB enqueues there without a filter. Download gets only the
+// NIC cap: all sandboxes share the host's address, so nothing tells their flows apart on the
+// way in. Because they share an address, the Runtime API tells them apart by port: each
+// sandbox gets its own listener on the gateway.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faaslab/faaslab/netshape"
+	"github.com/faaslab/faaslab/netshape/shape"
+	"github.com/faaslab/faaslab/runtime"
+	"github.com/faaslab/faaslab/sandbox"
+	"github.com/faaslab/faaslab/sandbox/native"
+	"github.com/faaslab/faaslab/scheduler"
+)
+
+// Network modes (networkConfig.Mode).
+const (
+	networkModeIsolated = "isolated"
+	networkModeShared   = "shared"
+)
+
+// errNetworkMode: the network mode cannot run with this configuration.
+var errNetworkMode = errors.New("invalid network mode")
+
+// checkNetworkMode validates the mode against the backend and policy before anything is
+// created, so a wrong combination fails at start with a message saying what to change.
+func checkNetworkMode(cfg daemonConfig, policy shape.PolicyConfig) error {
+	switch cfg.Network.Mode {
+	case "", networkModeIsolated:
+		return nil
+	case networkModeShared:
+	default:
+		return fmt.Errorf("%w %q: choose %s or %s", errNetworkMode, cfg.Network.Mode, networkModeIsolated, networkModeShared)
+	}
+	if cfg.Backend != "native" && cfg.Backend != "" {
+		return fmt.Errorf("%w: mode %s needs --backend native (backend %q keeps its own network namespaces)", errNetworkMode, networkModeShared, cfg.Backend)
+	}
+	if policy.Name != shape.PolicyNetPrio {
+		return fmt.Errorf("%w: mode %s puts every sandbox on the host's address, so policy %q (which classifies by sandbox IP) cannot tell them apart: use --policy %s, or --network-mode %s",
+			errNetworkMode, networkModeShared, policy.Name, shape.PolicyNetPrio, networkModeIsolated)
+	}
+	return nil
+}
+
+// isShared reports whether the daemon runs in network mode shared.
+func (c daemonConfig) isShared() bool { return c.Network.Mode == networkModeShared }
+
+// backendFor is newBackend, with sandboxes kept in the host netns in mode shared.
+func backendFor(ctx context.Context, cfg daemonConfig, profile sandbox.Profile, logger *slog.Logger) (sandbox.Backend, error) {
+	if !cfg.isShared() {
+		return newBackend(ctx, cfg, profile, logger)
+	}
+	return native.New(native.Config{CgroupParent: cfg.CgroupRoot, Host: profile.HostResources(),
+		InitBinary: cfg.RuntimeBin, HostNetwork: true, Logger: logger})
+}
+
+// sharedNet is both the scheduler's Network and RuntimeAPI in mode shared.
+type sharedNet struct {
+	log     *slog.Logger
+	shaper  *lazyShaper
+	runtime *runtime.Server
+	gateway netip.Addr
+	// device is the host-netns device whose ifpriomap entry classifies a sandbox's upload:
+	// the uplink's host end, where the upload HTB sits. The socket's packets leave through
+	// the bridge, and the bridge hands the same skb (socket still attached) to the uplink
+	// port, where net_prio stamps its priority.
+	device   string
+	hier     string // root of the net_prio hierarchy (mount point)
+	root     string // hier/prefix: parent of every sandbox's net_prio cgroup
+	mountDir string // our own mount of net_prio, "" when it was mounted already
+
+	mu        sync.Mutex
+	members   map[string]netshape.Member
+	listeners map[string]*http.Server // Runtime API per sandbox, by sandbox id
+	shapeMu   sync.Mutex              // serialises shaper updates with the priomap writes
+}
+
+// newSharedNet mounts net_prio (unless mounted), removes what a crashed daemon of this
+// prefix left under it and creates the parent cgroup of the sandboxes.
+func newSharedNet(cfg daemonConfig, host *netshape.Host, shaper *lazyShaper, rt *runtime.Server, logger *slog.Logger) (*sharedNet, error) {
+	prefix := cfg.Network.Prefix
+	mountDir := filepath.Join("/run", prefix+"-netprio")
+	hier, mounted, err := shape.EnsureNetPrioMounted(mountDir)
+	if err != nil {
+		return nil, fmt.Errorf("network mode %s: %w (it needs a cgroup v1 host: use --network-mode %s there)", networkModeShared, err, networkModeIsolated)
+	}
+	hostEnd, _, _ := host.UplinkLinks()
+	s := &sharedNet{log: logger, shaper: shaper, runtime: rt, gateway: host.Gateway(), device: hostEnd,
+		hier: hier, root: filepath.Join(hier, prefix),
+		members: map[string]netshape.Member{}, listeners: map[string]*http.Server{}}
+	if mounted || hier == mountDir {
+		// Ours, or our own mount a crashed daemon of this prefix left: unmount at Close.
+		s.mountDir = hier
+	}
+	if err := s.reap(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := os.Mkdir(s.root, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		s.Close()
+		return nil, fmt.Errorf("create net_prio cgroup %s: %w", s.root, err)
+	}
+	logger.Info("network mode shared: upload classified by net_prio", "cgroups", s.root, "device", s.device)
+	return s, nil
+}
+
+// reap removes the sandbox cgroups a crashed daemon with this prefix left.
+func (s *sharedNet) reap() error {
+	entries, err := os.ReadDir(s.root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("read net_prio cgroup %s: %w", s.root, err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if e.IsDir() {
+			s.log.Info("reaping leftover net_prio cgroup", "cgroup", filepath.Join(s.root, e.Name()))
+			errs = append(errs, s.removeCgroup(filepath.Join(s.root, e.Name())))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Attach puts the held sandbox's init into its own net_prio cgroup and maps the uplink to
+// its HTB class. The init is held, so every socket the function opens is created in the
+// cgroup. On error nothing is left.
+func (s *sharedNet) Attach(ctx context.Context, ep scheduler.NetworkEndpoint) (scheduler.NetworkAttachment, error) {
+	if ep.PID <= 0 {
+		return scheduler.NetworkAttachment{}, fmt.Errorf("attach %s: no process id: mode %s classifies by process", ep.SandboxID, networkModeShared)
+	}
+	cg := filepath.Join(s.root, ep.SandboxID)
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		return scheduler.NetworkAttachment{}, fmt.Errorf("create net_prio cgroup of %s: %w", ep.SandboxID, err)
+	}
+	if err := movePID(cg, ep.PID); err != nil {
+		os.Remove(cg)
+		return scheduler.NetworkAttachment{}, fmt.Errorf("move sandbox %s into its net_prio cgroup: %w", ep.SandboxID, err)
+	}
+	s.mu.Lock()
+	s.members[ep.SandboxID] = netshape.Member{SandboxID: ep.SandboxID, Function: ep.Function, MemoryMB: ep.MemoryMB}
+	s.mu.Unlock()
+	if err := s.classify(ep.SandboxID, cg); err != nil {
+		s.Detach(ctx, ep.SandboxID)
+		return scheduler.NetworkAttachment{}, fmt.Errorf("attach %s: %w", ep.SandboxID, err)
+	}
+	return scheduler.NetworkAttachment{IP: s.gateway, Gateway: s.gateway}, nil
+}
+
+// classify re-applies the plan with the new member, then writes its class into the priomap.
+func (s *sharedNet) classify(id, cg string) error {
+	s.shapeMu.Lock()
+	defer s.shapeMu.Unlock()
+	if err := s.updateShaperLocked(); err != nil {
+		return err
+	}
+	sh := s.shaper.get()
+	if sh == nil {
+		return errors.New("no shaper: mode shared needs policy netprio")
+	}
+	prio, ok := sh.Plan().SkbPriority[id]
+	if !ok {
+		return fmt.Errorf("policy %s gives sandbox %s no skb priority: mode %s needs policy %s", sh.Policy().Name, id, networkModeShared, shape.PolicyNetPrio)
+	}
+	return shape.SetIfPrioMap(cg, s.device, prio)
+}
+
+func (s *sharedNet) updateShaperLocked() error {
+	s.mu.Lock()
+	ms := make([]netshape.Member, 0, len(s.members))
+	for _, m := range s.members {
+		ms = append(ms, m)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(ms, func(a, b netshape.Member) int { return strings.Compare(a.SandboxID, b.SandboxID) })
+	return s.shaper.Update(ms)
+}
+
+// Detach drops the sandbox's class and removes its cgroup (its process is gone by now:
+// the scheduler stops the sandbox first). Idempotent.
+func (s *sharedNet) Detach(ctx context.Context, sandboxID string) error {
+	s.mu.Lock()
+	_, ok := s.members[sandboxID]
+	delete(s.members, sandboxID)
+	s.mu.Unlock()
+	var errs []error
+	if ok {
+		s.shapeMu.Lock()
+		errs = append(errs, s.updateShaperLocked())
+		s.shapeMu.Unlock()
+	}
+	errs = append(errs, s.removeCgroup(filepath.Join(s.root, sandboxID)))
+	return errors.Join(errs...)
+}
+
+// removeCgroup removes a sandbox's net_prio cgroup. Processes still in it (a sandbox that
+// did not die in time) go back to the hierarchy's root first, or rmdir fails with EBUSY.
+func (s *sharedNet) removeCgroup(cg string) error {
+	var err error
+	for range 20 {
+		if err = os.Remove(cg); err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if data, rerr := os.ReadFile(filepath.Join(cg, "cgroup.procs")); rerr == nil {
+			for _, f := range strings.Fields(string(data)) {
+				if pid, perr := strconv.Atoi(f); perr == nil {
+					movePID(s.hier, pid)
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("remove net_prio cgroup %s: %w", cg, err)
+}
+
+// movePID moves pid (the whole process) into cgroup dir: `echo PID > DIR/cgroup.procs`.
+func movePID(dir string, pid int) error {
+	return os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// Close stops every per-sandbox Runtime API listener, removes the cgroups left and
+// unmounts net_prio if this daemon mounted it. Call it after the scheduler is closed.
+func (s *sharedNet) Close() error {
+	s.mu.Lock()
+	lns := s.listeners
+	s.listeners = map[string]*http.Server{}
+	ids := make([]string, 0, len(s.members))
+	for id := range s.members {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	for _, srv := range lns {
+		srv.Close()
+	}
+	var errs []error
+	for _, id := range ids {
+		errs = append(errs, s.Detach(context.Background(), id))
+	}
+	errs = append(errs, s.reap(), s.removeCgroup(s.root))
+	if s.mountDir != "" {
+		errs = append(errs, shape.UnmountNetPrio(s.mountDir))
+	}
+	return errors.Join(errs...)
+}
+
+// runtimeAPI is the sharedNet seen as the scheduler's RuntimeAPI.
+func (s *sharedNet) runtimeAPI() scheduler.RuntimeAPI { return sharedRuntime{s} }
+
+type sharedRuntime struct{ s *sharedNet }
+
+// Register registers the sandbox for its own listener only (no address: every sandbox has
+// the host's).
+func (r sharedRuntime) Register(sandboxID string, _ netip.Addr) scheduler.RuntimeEndpoint {
+	return r.s.runtime.Register(sandboxID, netip.Addr{})
+}
+
+// Unregister stops serving the sandbox and closes its listener. Idempotent.
+func (r sharedRuntime) Unregister(sandboxID string) {
+	r.s.runtime.Unregister(sandboxID)
+	r.s.mu.Lock()
+	srv := r.s.listeners[sandboxID]
+	delete(r.s.listeners, sandboxID)
+	r.s.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+}
+
+// Environment opens the sandbox's Runtime API listener on the gateway (port 0) and points
+// AWS_LAMBDA_RUNTIME_API at it. The scheduler's teardown calls Unregister, which closes it,
+// even when the cold start fails before Register.
+func (r sharedRuntime) Environment(e scheduler.SandboxEnv) []string {
+	addr, err := r.listen(e.SandboxID)
+	if err != nil {
+		// The runtime then cannot connect and its init fails, which the scheduler reports.
+		r.s.log.Error("runtime API listener for sandbox failed", "sandbox", e.SandboxID, "err", err)
+		addr = hostPort(r.s.gateway, 0)
+	}
+	return runtimeAdapter{server: r.s.runtime, apiAddr: addr}.Environment(e)
+}
+
+func (r sharedRuntime) listen(sandboxID string) (string, error) {
+	ln, err := net.Listen("tcp", hostPort(r.s.gateway, 0))
+	if err != nil {
+		return "", fmt.Errorf("listen on %s: %w", r.s.gateway, err)
+	}
+	srv := &http.Server{Handler: r.s.runtime.HandlerFor(sandboxID), ReadHeaderTimeout: 10 * time.Second}
+	r.s.mu.Lock()
+	old := r.s.listeners[sandboxID]
+	r.s.listeners[sandboxID] = srv
+	r.s.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	go serveHTTP(srv, ln)
+	return ln.Addr().String(), nil
+}
