@@ -325,6 +325,21 @@ func TestKeepAliveStopsIdleSandboxes(t *testing.T) {
 	}
 }
 
+// TestAnswerAtTheDeadlineIsATimeout: a handler that watches its own deadline and answers
+// the moment it passes (an error of its own) must still be reported as Lambda's timeout.
+func TestAnswerAtTheDeadlineIsATimeout(t *testing.T) {
+	e := newEnv(t, nil)
+	e.fake.Handler = func(ctx context.Context, sb *schedulertest.Sandbox, inv runtime.Invocation) (runtime.Response, error) {
+		time.Sleep(time.Until(inv.Deadline))
+		return runtime.Response{Payload: []byte(`{"errorType":"Interrupted"}`), FunctionError: true}, nil
+	}
+	e.create("racer", 128, 1)
+	res := e.invoke("racer", "{}")
+	if !strings.Contains(string(res.Payload), "Task timed out after 1.00 seconds") || res.Record.Outcome != scheduler.OutcomeTimeout {
+		t.Errorf("answer at the deadline: outcome %s payload %s", res.Record.Outcome, res.Payload)
+	}
+}
+
 func TestTimeoutReturnsLambdaErrorAndReplacesSandbox(t *testing.T) {
 	e := newEnv(t, nil)
 	e.fake.Handler = func(ctx context.Context, sb *schedulertest.Sandbox, inv runtime.Invocation) (runtime.Response, error) {
