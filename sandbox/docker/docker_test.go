@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,25 +19,8 @@ import (
 
 	"github.com/faaslab/faaslab/deploy/image"
 	"github.com/faaslab/faaslab/sandbox"
+	"github.com/faaslab/faaslab/sandbox/sandboxtest"
 )
-
-// syncBuffer is a Log writer safe to read while the container writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -253,7 +234,7 @@ func readMemoryLimit(t *testing.T, cg string) int64 {
 // run without a Runtime API, complains on stderr and exits 2.
 func TestStartRunsCommandWithLogs(t *testing.T) {
 	b := newTestBackend(t)
-	var log syncBuffer
+	var log sandboxtest.LogBuffer
 	spec := testSpec(t, image.BootstrapPath)
 	spec.Log = &log
 	sb := create(t, b, spec)
@@ -287,7 +268,7 @@ func TestIperf3InImage(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/iperf3"); err != nil {
 		t.Skip("host has no /usr/bin/iperf3, so the test image has none (apt-get install iperf3)")
 	}
-	var log syncBuffer
+	var log sandboxtest.LogBuffer
 	spec := testSpec(t, "/usr/bin/iperf3", "--version")
 	spec.Log = &log
 	sb := create(t, b, spec)

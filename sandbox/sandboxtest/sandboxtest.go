@@ -72,32 +72,32 @@ func RandomHex(n int) string {
 	return hex.EncodeToString(b)[:n]
 }
 
-// syncBuffer is a Log writer tests can read while the sandbox writes.
-type syncBuffer struct {
+// LogBuffer is a Log writer tests can read while the sandbox writes.
+type LogBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *LogBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *LogBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
 }
 
 // Spec is a 128 MB (c3.large, paper model) spec running testprog with args.
-func Spec(t testing.TB, args ...string) (sandbox.Spec, *syncBuffer) {
+func Spec(t testing.TB, args ...string) (sandbox.Spec, *LogBuffer) {
 	t.Helper()
 	res, err := sandbox.Profiles["c3.large"].ResourcesFor(sandbox.CPUModelPaper, 128)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &LogBuffer{}
 	return sandbox.Spec{
 		ID:        "faaslabt-" + RandomHex(8),
 		Function:  "contract",
@@ -200,7 +200,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend) {
 		b := newBackend(t)
 		const n = 4
 		var sbs []sandbox.Sandbox
-		var logs []*syncBuffer
+		var logs []*LogBuffer
 		for i := 0; i < n; i++ {
 			spec, log := Spec(t, "echo", fmt.Sprintf("sandbox-%d", i))
 			sbs = append(sbs, CreateStarted(t, b, spec))
