@@ -3,6 +3,7 @@ package docker
 import (
 	"archive/tar"
 	"bytes"
+	"debug/elf"
 	"errors"
 	"io"
 	"os"
@@ -82,17 +83,35 @@ func TestContextLayout(t *testing.T) {
 }
 
 func TestCheckStatic(t *testing.T) {
-	// Debian's /bin/sh is dynamically linked; a busybox host (the test VM) has no dynamic
-	// executable to try, which the dynamic loader's presence tells.
-	if _, err := os.Stat("/lib64/ld-linux-x86-64.so.2"); err != nil {
-		t.Skip("no dynamic loader here: no dynamically linked executable to check against")
+	dynamic := dynamicExecutable()
+	if dynamic == "" {
+		t.Skip("no dynamically linked executable on this host to check against (a busybox VM)")
 	}
-	if err := checkStatic("/bin/sh"); !errors.Is(err, ErrNotStatic) {
-		t.Errorf("checkStatic(/bin/sh) = %v, want ErrNotStatic", err)
+	if err := checkStatic(dynamic); !errors.Is(err, ErrNotStatic) {
+		t.Errorf("checkStatic(%s) = %v, want ErrNotStatic", dynamic, err)
 	}
 	if err := checkStatic(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("checkStatic of a missing file succeeded")
 	}
+}
+
+// dynamicExecutable finds an executable with an ELF interpreter (dynamically linked).
+func dynamicExecutable() string {
+	for _, p := range []string{"/bin/sh", "/usr/bin/iperf3", "/usr/sbin/iptables", "/bin/ls"} {
+		f, err := elf.Open(p)
+		if err != nil {
+			continue
+		}
+		dyn := false
+		for _, prog := range f.Progs {
+			dyn = dyn || prog.Type == elf.PT_INTERP
+		}
+		f.Close()
+		if dyn {
+			return p
+		}
+	}
+	return ""
 }
 
 func TestReadBuildOutput(t *testing.T) {
