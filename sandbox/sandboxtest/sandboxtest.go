@@ -116,8 +116,8 @@ func RunToExit(t *testing.T, b sandbox.Backend, spec sandbox.Spec) sandbox.Sandb
 	sb := CreateStarted(t, b, spec)
 	select {
 	case <-sb.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatalf("sandbox %s did not exit within 30 s", spec.ID)
+	case <-time.After(90 * time.Second):
+		t.Fatalf("sandbox %s did not exit within 90 s", spec.ID)
 	}
 	return sb
 }
@@ -221,6 +221,9 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend) {
 	t.Run("OOMIsKilledAndCounted", func(t *testing.T) {
 		b := newBackend(t)
 		spec, log := Spec(t, "alloc", "400")
+		// This is about memory: at 0.085 CPU touching 128 MB of pages takes long (minutes
+		// under the VM's software emulation), so the CPU quota is the host's.
+		spec.CPUQuotaUs = 2 * sandbox.CFSPeriodUs
 		sb := RunToExit(t, b, spec)
 		if sb.ExitError() == nil {
 			t.Fatalf("allocating 400 MB under a 128 MB limit exited cleanly: %q", log.String())
