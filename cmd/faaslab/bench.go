@@ -9,11 +9,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -22,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faaslab/faaslab/netshape/shape"
+	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/sandbox/docker"
 )
 
@@ -338,28 +337,15 @@ func bareHTTPServer() (string, func(), error) {
 
 // idleSandboxMemory is the mean memory charged to the idle sandboxes' cgroups.
 func idleSandboxMemory(parent string) float64 {
+	names, err := sandbox.ChildCgroups(parent, sandbox.NamePrefix)
+	if err != nil {
+		return 0
+	}
 	var total, n float64
-	for _, root := range []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup"} {
-		entries, err := os.ReadDir(filepath.Join(root, parent))
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			if !e.IsDir() {
-				continue
-			}
-			dir := filepath.Join(root, parent, e.Name())
-			for _, f := range []string{"memory.usage_in_bytes", "memory.current"} {
-				if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
-					v, _ := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
-					total += v
-					n++
-					break
-				}
-			}
-		}
-		if n > 0 {
-			break
+	for _, name := range names {
+		if st, err := sandbox.ReadStats(parent + "/" + name); err == nil {
+			total += float64(st.MemoryUsageBytes)
+			n++
 		}
 	}
 	if n == 0 {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,21 +31,10 @@ func dockerImage(t *testing.T) string {
 	return tag
 }
 
-// dockerSandboxCgroups lists the container cgroups under the daemon's docker parent.
+// dockerSandboxCgroups lists the container cgroups (named by container id) under the
+// daemon's docker parent.
 func (d *testDaemon) dockerSandboxCgroups() []string {
-	parent := d.cgroup + "-docker"
-	dir := filepath.Join("/sys/fs/cgroup/memory", parent)
-	if sandbox.CgroupV2() {
-		dir = filepath.Join("/sys/fs/cgroup", parent)
-	}
-	entries, _ := os.ReadDir(dir)
-	var out []string
-	for _, e := range entries {
-		if e.IsDir() {
-			out = append(out, parent+"/"+e.Name())
-		}
-	}
-	return out
+	return childCgroups(d.cgroup+"-docker", "")
 }
 
 func TestE2EDockerBackend(t *testing.T) {

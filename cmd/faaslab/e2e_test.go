@@ -210,22 +210,18 @@ func (d *testDaemon) invoke(name, payload string) invokeResult {
 	return res
 }
 
-// sandboxCgroups lists the sandbox cgroups under the daemon's parent (cpu hierarchy).
+// sandboxCgroups lists the sandbox cgroups under the daemon's parent.
 func (d *testDaemon) sandboxCgroups() []string {
-	for _, root := range []string{"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"} {
-		entries, err := os.ReadDir(filepath.Join(root, d.cgroup))
-		if err != nil {
-			continue
-		}
-		var out []string
-		for _, e := range entries {
-			if e.IsDir() && strings.HasPrefix(e.Name(), "faaslab") {
-				out = append(out, filepath.Join(d.cgroup, e.Name()))
-			}
-		}
-		return out
+	return childCgroups(d.cgroup, sandbox.NamePrefix)
+}
+
+func childCgroups(parent, prefix string) []string {
+	names, _ := sandbox.ChildCgroups(parent, prefix)
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = parent + "/" + n
 	}
-	return nil
+	return out
 }
 
 // leftovers lists every kernel object of this daemon still present.
