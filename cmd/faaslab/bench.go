@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/netshape/shape"
 	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/sandbox/docker"
@@ -160,22 +161,22 @@ func benchCore(ctx context.Context, w io.Writer, o benchOptions) error {
 
 // benchCoreRun starts a private daemon in this process and measures it through its API.
 func benchCoreRun(ctx context.Context, o benchOptions, progress io.Writer) (r coreRun, err error) {
-	d, client, stop, err := benchDaemon(ctx, o.backend)
+	d, lc, stop, err := benchDaemon(ctx, o.backend)
 	if err != nil {
 		return r, err
 	}
 	defer stop()
 
-	if r.coldP50, r.coldP99, err = benchColdStarts(ctx, client, o.coldStarts, o.memoryMB); err != nil {
+	if r.coldP50, r.coldP99, err = benchColdStarts(ctx, lc, o.coldStarts, o.memoryMB); err != nil {
 		return r, err
 	}
 	if r.baseColdP50, err = benchForkExec(d.cfg.RuntimeBin, o.coldStarts); err != nil {
 		return r, err
 	}
-	if err := createBenchFunction(ctx, client, "warm", "echo", o.warmMemoryMB); err != nil {
+	if err := createBenchFunction(ctx, lc, "warm", "echo", o.warmMemoryMB); err != nil {
 		return r, err
 	}
-	if r.warmP50, r.warmP99, err = benchWarm(ctx, client, "warm", o.warmInvokes); err != nil {
+	if r.warmP50, r.warmP99, err = benchWarm(ctx, lc, "warm", o.warmInvokes); err != nil {
 		return r, err
 	}
 	base, baseStop, err := bareHTTPServer()
@@ -183,7 +184,7 @@ func benchCoreRun(ctx context.Context, o benchOptions, progress io.Writer) (r co
 		return r, err
 	}
 	defer baseStop()
-	baseClient := newLambdaClient(base)
+	baseClient := client.New(base)
 	if r.baseWarmP50, _, err = benchWarm(ctx, baseClient, "warm", o.warmInvokes); err != nil {
 		return r, err
 	}
@@ -193,7 +194,7 @@ func benchCoreRun(ctx context.Context, o benchOptions, progress io.Writer) (r co
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
-	if r.throughput, err = benchThroughput(ctx, client, "warm", o.clients, o.throughput); err != nil {
+	if r.throughput, err = benchThroughput(ctx, lc, "warm", o.clients, o.throughput); err != nil {
 		return r, err
 	}
 	if r.baseThroughput, err = benchThroughput(ctx, baseClient, "warm", o.clients, o.throughput); err != nil {
@@ -205,7 +206,7 @@ func benchCoreRun(ctx context.Context, o benchOptions, progress io.Writer) (r co
 
 // benchDaemon starts a private daemon in this process (own prefix, subnet, cgroup parent
 // and state dir) serving on a loopback port; stop removes everything it made.
-func benchDaemon(ctx context.Context, backend string) (*daemon, *lambdaClient, func(), error) {
+func benchDaemon(ctx context.Context, backend string) (*daemon, *client.Client, func(), error) {
 	tag := strconv.FormatInt(time.Now().UnixNano()%0xfff, 16)
 	cfg := defaultDaemonConfig()
 	cfg.Backend = backend
@@ -230,17 +231,18 @@ func benchDaemon(ctx context.Context, backend string) (*daemon, *lambdaClient, f
 		d.stop(stopCtx)
 		os.RemoveAll(stateDir)
 	}
-	return d, newLambdaClient("http://" + d.apiLn.Addr().String()), stop, nil
+	return d, client.New("http://" + d.apiLn.Addr().String()), stop, nil
 }
 
-func createBenchFunction(ctx context.Context, c *lambdaClient, name, handler string, memoryMB int) error {
-	return c.do(ctx, "POST", "/2015-03-31/functions", map[string]any{"FunctionName": name, "Runtime": "faaslab",
-		"Handler": handler, "Role": "arn:aws:iam::000000000000:role/bench", "MemorySize": memoryMB, "Timeout": 10, "Code": map[string]any{}}, nil)
+func createBenchFunction(ctx context.Context, c *client.Client, name, handler string, memoryMB int) error {
+	_, err := c.CreateFunction(ctx, client.CreateFunctionRequest{FunctionName: name, Runtime: "faaslab",
+		Handler: handler, MemorySize: memoryMB, Timeout: 10})
+	return err
 }
 
 // benchColdStarts creates n functions and times each one's first (cold) invoke end to end,
 // deleting each afterwards so the host never fills.
-func benchColdStarts(ctx context.Context, c *lambdaClient, n, memoryMB int) (p50, p99 time.Duration, err error) {
+func benchColdStarts(ctx context.Context, c *client.Client, n, memoryMB int) (p50, p99 time.Duration, err error) {
 	var ds []time.Duration
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("cold%d", i)
@@ -248,7 +250,7 @@ func benchColdStarts(ctx context.Context, c *lambdaClient, n, memoryMB int) (p50
 			return 0, 0, err
 		}
 		start := time.Now()
-		res, err := c.invoke(ctx, name, "", []byte(`{}`), false)
+		res, err := c.Invoke(ctx, client.InvokeRequest{FunctionName: name, Payload: []byte(`{}`)})
 		if err != nil {
 			return 0, 0, err
 		}
@@ -256,7 +258,7 @@ func benchColdStarts(ctx context.Context, c *lambdaClient, n, memoryMB int) (p50
 			return 0, 0, fmt.Errorf("cold invoke failed: %s", res.Payload)
 		}
 		ds = append(ds, time.Since(start))
-		if err := c.do(ctx, "DELETE", "/2015-03-31/functions/"+name, nil, nil); err != nil {
+		if err := c.DeleteFunction(ctx, name); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -278,15 +280,15 @@ func benchForkExec(bin string, n int) (time.Duration, error) {
 	return percentile(sortDurations(ds), 0.5), nil
 }
 
-func benchWarm(ctx context.Context, c *lambdaClient, name string, n int) (p50, p99 time.Duration, err error) {
+func benchWarm(ctx context.Context, c *client.Client, name string, n int) (p50, p99 time.Duration, err error) {
 	// Warm up: the first invoke may be cold.
-	if _, err := c.invoke(ctx, name, "", []byte(`{}`), false); err != nil {
+	if _, err := c.Invoke(ctx, client.InvokeRequest{FunctionName: name, Payload: []byte(`{}`)}); err != nil {
 		return 0, 0, err
 	}
 	ds := make([]time.Duration, 0, n)
 	for i := 0; i < n; i++ {
 		start := time.Now()
-		if _, err := c.invoke(ctx, name, "", []byte(`{}`), false); err != nil {
+		if _, err := c.Invoke(ctx, client.InvokeRequest{FunctionName: name, Payload: []byte(`{}`)}); err != nil {
 			return 0, 0, err
 		}
 		ds = append(ds, time.Since(start))
@@ -295,7 +297,7 @@ func benchWarm(ctx context.Context, c *lambdaClient, name string, n int) (p50, p
 	return percentile(ds, 0.5), percentile(ds, 0.99), nil
 }
 
-func benchThroughput(ctx context.Context, c *lambdaClient, name string, clients int, d time.Duration) (float64, error) {
+func benchThroughput(ctx context.Context, c *client.Client, name string, clients int, d time.Duration) (float64, error) {
 	var count atomic.Int64
 	var firstErr atomic.Value
 	deadline := time.Now().Add(d)
@@ -306,7 +308,7 @@ func benchThroughput(ctx context.Context, c *lambdaClient, name string, clients 
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				if _, err := c.invoke(ctx, name, "", []byte(`{}`), false); err != nil {
+				if _, err := c.Invoke(ctx, client.InvokeRequest{FunctionName: name, Payload: []byte(`{}`)}); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/runtime/handlers"
 )
 
@@ -99,7 +100,7 @@ func concurrentIperf(t *testing.T, d *testDaemon, host string, fns []string, fir
 		go func() {
 			defer wg.Done()
 			payload := fmt.Sprintf(`{"host":%q,"port":%d,"seconds":3,"omit":1}`, host, firstPort+i)
-			res, err := d.client.invoke(context.Background(), fn, "", []byte(payload), false)
+			res, err := d.client.Invoke(context.Background(), client.InvokeRequest{FunctionName: fn, Payload: []byte(payload)})
 			if err != nil || res.FunctionError != "" {
 				t.Errorf("%s: %v %s", fn, err, res.Payload)
 				return
@@ -154,13 +155,10 @@ func testShaping(t *testing.T, extra ...string) {
 	}
 	t.Logf("equal 40 Mbit/s NIC: %.2f + %.2f Mbit/s", rates[0]/1e6, rates[1]/1e6)
 
-	var sample sampleResponse
-	resp, err = http.Get("http://" + d.endpoint + "/faaslab/v1/network/sample")
+	sample, err := d.client.NetworkSample(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	json.NewDecoder(resp.Body).Decode(&sample)
-	resp.Body.Close()
 	if sample.Uplink.UploadBytes < 10<<20 || len(sample.Classes) == 0 {
 		t.Errorf("sample after ~30 MB of upload: uplink %+v, %d classes", sample.Uplink, len(sample.Classes))
 	}

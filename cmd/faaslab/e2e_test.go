@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/sandbox"
 )
 
@@ -33,7 +34,7 @@ type testDaemon struct {
 	cgroup   string
 	stateDir string
 	logPath  string
-	client   *lambdaClient
+	client   *client.Client
 	done     chan struct{}
 }
 
@@ -141,7 +142,7 @@ func launchDaemon(t *testing.T, extra ...string) *testDaemon {
 			}
 		}
 	})
-	d.client = newLambdaClient("http://" + d.endpoint)
+	d.client = client.New("http://" + d.endpoint)
 	d.waitReady()
 	return d
 }
@@ -196,14 +197,23 @@ func (d *testDaemon) createFunction(name string, body map[string]any) {
 	for k, v := range body {
 		req[k] = v
 	}
-	if err := d.client.do(context.Background(), "POST", "/2015-03-31/functions", req, nil); err != nil {
+	// The overrides are Lambda's field names: round-trip them through JSON into the request.
+	raw, err := json.Marshal(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	var typed client.CreateFunctionRequest
+	if err := json.Unmarshal(raw, &typed); err != nil {
+		d.t.Fatalf("create %s: overrides %v: %v", name, body, err)
+	}
+	if _, err := d.client.CreateFunction(context.Background(), typed); err != nil {
 		d.t.Fatalf("create %s: %v", name, err)
 	}
 }
 
-func (d *testDaemon) invoke(name, payload string) invokeResult {
+func (d *testDaemon) invoke(name, payload string) client.InvokeResult {
 	d.t.Helper()
-	res, err := d.client.invoke(context.Background(), name, "", []byte(payload), true)
+	res, err := d.client.Invoke(context.Background(), client.InvokeRequest{FunctionName: name, Payload: []byte(payload), TailLog: true})
 	if err != nil {
 		d.t.Fatalf("invoke %s: %v", name, err)
 	}
@@ -305,7 +315,7 @@ func TestE2EConcurrentInvokesCreateSandboxes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := d.client.invoke(context.Background(), "sleepy", "", []byte(`{"ms":1500}`), false)
+			res, err := d.client.Invoke(context.Background(), client.InvokeRequest{FunctionName: "sleepy", Payload: []byte(`{"ms":1500}`)})
 			if err != nil || res.FunctionError != "" {
 				errs <- fmt.Sprintf("err %v, function error %q %s", err, res.FunctionError, res.Payload)
 			}
@@ -355,18 +365,18 @@ func TestE2EOOMAndTimeoutAreReportedAndRecovered(t *testing.T) {
 
 func TestE2EBadInput(t *testing.T) {
 	d := launchDaemon(t)
-	_, err := d.client.invoke(context.Background(), "nope", "", []byte(`{}`), false)
-	if ae, ok := err.(*apiError); !ok || ae.Status != 404 || ae.Type != "ResourceNotFoundException" {
+	_, err := d.client.Invoke(context.Background(), client.InvokeRequest{FunctionName: "nope", Payload: []byte(`{}`)})
+	if ae, ok := err.(*client.APIError); !ok || ae.Status != 404 || ae.Type != "ResourceNotFoundException" {
 		t.Errorf("unknown function: %v", err)
 	}
-	err = d.client.do(context.Background(), "POST", "/2015-03-31/functions", map[string]any{
-		"FunctionName": "big", "Runtime": "faaslab", "Handler": "echo", "MemorySize": 99999, "Code": map[string]any{}}, nil)
-	if ae, ok := err.(*apiError); !ok || ae.Status != 400 || !strings.Contains(ae.Message, "MemorySize") {
+	_, err = d.client.CreateFunction(context.Background(), client.CreateFunctionRequest{
+		FunctionName: "big", Runtime: "faaslab", Handler: "echo", MemorySize: 99999})
+	if ae, ok := err.(*client.APIError); !ok || ae.Status != 400 || !strings.Contains(ae.Message, "MemorySize") {
 		t.Errorf("bad memory: %v", err)
 	}
 	d.createFunction("small", nil)
-	_, err = d.client.invoke(context.Background(), "small", "", bytes.Repeat([]byte("a"), 6*1024*1024+1), false)
-	if ae, ok := err.(*apiError); !ok || ae.Status != 413 {
+	_, err = d.client.Invoke(context.Background(), client.InvokeRequest{FunctionName: "small", Payload: bytes.Repeat([]byte("a"), 6*1024*1024+1)})
+	if ae, ok := err.(*client.APIError); !ok || ae.Status != 413 {
 		t.Errorf("oversize payload: %v", err)
 	}
 }

@@ -4,15 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-)
 
-// defaultEndpoint is where `faaslab daemon` listens unless told otherwise.
-const defaultEndpoint = "http://127.0.0.1:3001"
+	"github.com/faaslab/faaslab/client"
+)
 
 func newFnCmd() *cobra.Command {
 	var endpoint string
@@ -20,10 +18,10 @@ func newFnCmd() *cobra.Command {
 		Use:   "fn",
 		Short: "Create, inspect, invoke and delete functions on a running daemon",
 	}
-	cmd.PersistentFlags().StringVar(&endpoint, "endpoint", envOr("FAASLAB_ENDPOINT", defaultEndpoint), "daemon Lambda API endpoint")
-	client := func() *lambdaClient { return newLambdaClient(endpoint) }
-	cmd.AddCommand(newFnCreateCmd(client), newFnUpdateCmd(client), newFnListCmd(client),
-		newFnGetCmd(client), newFnDeleteCmd(client), newFnInvokeCmd(client))
+	cmd.PersistentFlags().StringVar(&endpoint, "endpoint", envOr("FAASLAB_ENDPOINT", client.DefaultEndpoint), "daemon Lambda API endpoint")
+	newClient := func() *client.Client { return client.New(endpoint) }
+	cmd.AddCommand(newFnCreateCmd(newClient), newFnUpdateCmd(newClient), newFnListCmd(newClient),
+		newFnGetCmd(newClient), newFnDeleteCmd(newClient), newFnInvokeCmd(newClient))
 	return cmd
 }
 
@@ -41,7 +39,7 @@ func printJSON(w io.Writer, v any) error {
 }
 
 // parseEnv turns KEY=VALUE flags into Lambda's Environment.Variables.
-func parseEnv(pairs []string) (map[string]string, error) {
+func parseEnv(pairs []string) (*client.Environment, error) {
 	vars := map[string]string{}
 	for _, p := range pairs {
 		k, v, ok := strings.Cut(p, "=")
@@ -50,10 +48,10 @@ func parseEnv(pairs []string) (map[string]string, error) {
 		}
 		vars[k] = v
 	}
-	return vars, nil
+	return &client.Environment{Variables: vars}, nil
 }
 
-func newFnCreateCmd(client func() *lambdaClient) *cobra.Command {
+func newFnCreateCmd(newClient func() *client.Client) *cobra.Command {
 	var runtime, handler, zipPath, image string
 	var memoryMB, timeoutS int
 	var env []string
@@ -64,39 +62,31 @@ func newFnCreateCmd(client func() *lambdaClient) *cobra.Command {
   faaslab fn create mine --runtime provided.al2023 --zip function.zip --memory 256 --timeout 10`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := map[string]any{
-				"FunctionName": args[0],
-				"Runtime":      runtime,
-				"Handler":      handler,
-				"Role":         "arn:aws:iam::000000000000:role/faaslab",
-				"MemorySize":   memoryMB,
-				"Timeout":      timeoutS,
-			}
-			code := map[string]any{}
+			req := client.CreateFunctionRequest{FunctionName: args[0], Runtime: runtime, Handler: handler,
+				MemorySize: memoryMB, Timeout: timeoutS}
 			switch {
 			case zipPath != "":
 				data, err := os.ReadFile(zipPath)
 				if err != nil {
 					return fmt.Errorf("read --zip: %w", err)
 				}
-				code["ZipFile"] = data // encoding/json base64-encodes []byte, as Lambda expects
+				req.Code.ZipFile = data
 				if runtime == "faaslab" {
-					req["Runtime"] = "provided.al2023"
+					req.Runtime = "provided.al2023"
 				}
 			case image != "":
-				code["ImageUri"] = image
-				req["PackageType"] = "Image"
+				req.Code.ImageUri = image
+				req.PackageType = "Image"
 			}
-			req["Code"] = code
 			if len(env) > 0 {
 				vars, err := parseEnv(env)
 				if err != nil {
 					return err
 				}
-				req["Environment"] = map[string]any{"Variables": vars}
+				req.Environment = vars
 			}
-			var out map[string]any
-			if err := client().do(cmd.Context(), "POST", "/2015-03-31/functions", req, &out); err != nil {
+			out, err := newClient().CreateFunction(cmd.Context(), req)
+			if err != nil {
 				return err
 			}
 			return printJSON(cmd.OutOrStdout(), out)
@@ -112,7 +102,7 @@ func newFnCreateCmd(client func() *lambdaClient) *cobra.Command {
 	return cmd
 }
 
-func newFnUpdateCmd(client func() *lambdaClient) *cobra.Command {
+func newFnUpdateCmd(newClient func() *client.Client) *cobra.Command {
 	var memoryMB, timeoutS int
 	var env []string
 	cmd := &cobra.Command{
@@ -120,26 +110,25 @@ func newFnUpdateCmd(client func() *lambdaClient) *cobra.Command {
 		Short: "Change MemorySize, Timeout or Environment of a function",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := map[string]any{}
+			var req client.UpdateFunctionConfigurationRequest
 			if cmd.Flags().Changed("memory") {
-				req["MemorySize"] = memoryMB
+				req.MemorySize = &memoryMB
 			}
 			if cmd.Flags().Changed("timeout") {
-				req["Timeout"] = timeoutS
+				req.Timeout = &timeoutS
 			}
 			if cmd.Flags().Changed("env") {
 				vars, err := parseEnv(env)
 				if err != nil {
 					return err
 				}
-				req["Environment"] = map[string]any{"Variables": vars}
+				req.Environment = vars
 			}
-			if len(req) == 0 {
+			if req == (client.UpdateFunctionConfigurationRequest{}) {
 				return fmt.Errorf("nothing to update: give --memory, --timeout or --env")
 			}
-			var out map[string]any
-			path := "/2015-03-31/functions/" + url.PathEscape(args[0]) + "/configuration"
-			if err := client().do(cmd.Context(), "PUT", path, req, &out); err != nil {
+			out, err := newClient().UpdateFunctionConfiguration(cmd.Context(), args[0], req)
+			if err != nil {
 				return err
 			}
 			return printJSON(cmd.OutOrStdout(), out)
@@ -151,27 +140,19 @@ func newFnUpdateCmd(client func() *lambdaClient) *cobra.Command {
 	return cmd
 }
 
-func newFnListCmd(client func() *lambdaClient) *cobra.Command {
+func newFnListCmd(newClient func() *client.Client) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List functions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var out struct {
-				Functions []struct {
-					FunctionName string
-					Runtime      string
-					Handler      string
-					MemorySize   int
-					Timeout      int
-				}
-			}
-			if err := client().do(cmd.Context(), "GET", "/2015-03-31/functions/", nil, &out); err != nil {
+			fns, err := newClient().ListFunctions(cmd.Context())
+			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%-32s %-16s %-12s %8s %8s\n", "NAME", "RUNTIME", "HANDLER", "MEMORY", "TIMEOUT")
-			for _, f := range out.Functions {
+			for _, f := range fns {
 				fmt.Fprintf(w, "%-32s %-16s %-12s %6dMB %7ds\n", f.FunctionName, f.Runtime, f.Handler, f.MemorySize, f.Timeout)
 			}
 			return nil
@@ -179,14 +160,14 @@ func newFnListCmd(client func() *lambdaClient) *cobra.Command {
 	}
 }
 
-func newFnGetCmd(client func() *lambdaClient) *cobra.Command {
+func newFnGetCmd(newClient func() *client.Client) *cobra.Command {
 	return &cobra.Command{
 		Use:   "get NAME",
 		Short: "Show a function's configuration",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out map[string]any
-			if err := client().do(cmd.Context(), "GET", "/2015-03-31/functions/"+url.PathEscape(args[0]), nil, &out); err != nil {
+			out, err := newClient().GetFunction(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			return printJSON(cmd.OutOrStdout(), out)
@@ -194,18 +175,18 @@ func newFnGetCmd(client func() *lambdaClient) *cobra.Command {
 	}
 }
 
-func newFnDeleteCmd(client func() *lambdaClient) *cobra.Command {
+func newFnDeleteCmd(newClient func() *client.Client) *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete a function and stop its sandboxes",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return client().do(cmd.Context(), "DELETE", "/2015-03-31/functions/"+url.PathEscape(args[0]), nil, nil)
+			return newClient().DeleteFunction(cmd.Context(), args[0])
 		},
 	}
 }
 
-func newFnInvokeCmd(client func() *lambdaClient) *cobra.Command {
+func newFnInvokeCmd(newClient func() *client.Client) *cobra.Command {
 	var payload, payloadFile, invocationType string
 	var tail bool
 	cmd := &cobra.Command{
@@ -222,7 +203,8 @@ func newFnInvokeCmd(client func() *lambdaClient) *cobra.Command {
 					return fmt.Errorf("read --payload-file: %w", err)
 				}
 			}
-			res, err := client().invoke(cmd.Context(), args[0], invocationType, body, tail)
+			res, err := newClient().Invoke(cmd.Context(), client.InvokeRequest{FunctionName: args[0],
+				InvocationType: invocationType, Payload: body, TailLog: tail})
 			if err != nil {
 				return err
 			}

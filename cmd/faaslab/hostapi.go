@@ -8,9 +8,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
-	"time"
 
+	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/netshape"
 	"github.com/faaslab/faaslab/netshape/shape"
 	"github.com/faaslab/faaslab/sandbox"
@@ -27,13 +28,6 @@ func (d *daemon) profile() sandbox.Profile {
 	return p
 }
 
-type sampleResponse struct {
-	Time      time.Time                          `json:"time"`
-	Sandboxes map[string]netshape.SandboxTraffic `json:"sandboxes"`
-	Uplink    netshape.Traffic                   `json:"uplink"`
-	Classes   []shape.ClassStat                  `json:"classes,omitempty"`
-}
-
 func makeSampleHandler(host *netshape.Host, shaper *lazyShaper) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, err := host.Sample()
@@ -41,23 +35,45 @@ func makeSampleHandler(host *netshape.Host, shaper *lazyShaper) http.HandlerFunc
 			writeJSONError(w, http.StatusInternalServerError, err)
 			return
 		}
-		resp := sampleResponse{Time: s.Time, Sandboxes: s.Sandboxes, Uplink: s.Uplink}
+		var classes []shape.ClassStat
 		if sh := shaper.get(); sh != nil {
-			resp.Classes, _ = sh.ClassStats()
+			if classes, err = sh.ClassStats(); err != nil {
+				writeJSONError(w, http.StatusInternalServerError, fmt.Errorf("read shaping classes: %w", err))
+				return
+			}
 		}
-		writeJSON(w, http.StatusOK, resp)
+		writeJSON(w, http.StatusOK, sampleDocument(s, classes))
 	}
 }
 
-// policyDocument is the wire form of a shaping policy.
-type policyDocument struct {
-	Policy    string `json:"policy"`
-	NIC       string `json:"nic,omitempty"`        // e.g. 560mbit, unlimited ("" = profile's)
-	FixedRate string `json:"fixed_rate,omitempty"` // policy fixed
-	Strict    bool   `json:"strict,omitempty"`
-	// Read back: the numbers in force.
-	NICBitsPerSec   int64 `json:"nic_bits_per_sec"`
-	FixedBitsPerSec int64 `json:"fixed_bits_per_sec,omitempty"`
+// sampleDocument converts the netshape and shape counters to the wire form.
+func sampleDocument(s netshape.Sample, classes []shape.ClassStat) client.NetworkSample {
+	doc := client.NetworkSample{Time: s.Time, Uplink: trafficDocument(s.Uplink),
+		Sandboxes: make(map[string]client.SandboxTraffic, len(s.Sandboxes))}
+	for id, t := range s.Sandboxes {
+		doc.Sandboxes[id] = client.SandboxTraffic{SandboxID: t.SandboxID, Function: t.Function,
+			HostVeth: t.HostVeth, Traffic: trafficDocument(t.Traffic)}
+	}
+	for _, c := range classes {
+		doc.Classes = append(doc.Classes, client.ClassStat{
+			Direction: string(c.Direction), ClassID: fmt.Sprintf("%x:%x", c.ClassID>>16, c.ClassID&0xffff),
+			Kind: string(c.Kind), SandboxID: c.SandboxID, Function: c.Function,
+			RateBitsPerSec: c.RateBitsPerSec, CeilBitsPerSec: c.CeilBitsPerSec,
+			SentBytes: c.SentBytes, SentPackets: c.SentPackets, Drops: c.Drops,
+			Overlimits: c.Overlimits, BacklogBytes: c.BacklogBytes,
+		})
+	}
+	return doc
+}
+
+func trafficDocument(t netshape.Traffic) client.Traffic {
+	return client.Traffic{UploadBytes: t.UploadBytes, DownloadBytes: t.DownloadBytes,
+		UploadPackets: t.UploadPackets, DownloadPackets: t.DownloadPackets}
+}
+
+func policyDocument(p shape.PolicyConfig) client.PolicyDocument {
+	return client.PolicyDocument{Policy: p.Name, Strict: p.Strict,
+		NICBitsPerSec: p.NICBitsPerSec, FixedBitsPerSec: p.FixedBitsPerSec}
 }
 
 func makeGetPolicyHandler(shaper *lazyShaper) http.HandlerFunc {
@@ -67,9 +83,7 @@ func makeGetPolicyHandler(shaper *lazyShaper) http.HandlerFunc {
 			writeJSONError(w, http.StatusServiceUnavailable, errNoShaper)
 			return
 		}
-		p := sh.Policy()
-		writeJSON(w, http.StatusOK, policyDocument{Policy: p.Name, Strict: p.Strict,
-			NICBitsPerSec: p.NICBitsPerSec, FixedBitsPerSec: p.FixedBitsPerSec})
+		writeJSON(w, http.StatusOK, policyDocument(sh.Policy()))
 	}
 }
 
@@ -80,7 +94,7 @@ func makeSetPolicyHandler(shaper *lazyShaper, cfg daemonConfig, profile sandbox.
 			writeJSONError(w, http.StatusServiceUnavailable, errNoShaper)
 			return
 		}
-		var doc policyDocument
+		var doc client.PolicyDocument
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&doc); err != nil {
 			writeJSONError(w, http.StatusBadRequest, err)
 			return
@@ -100,8 +114,7 @@ func makeSetPolicyHandler(shaper *lazyShaper, cfg daemonConfig, profile sandbox.
 			writeJSONError(w, http.StatusInternalServerError, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, policyDocument{Policy: p.Name, Strict: p.Strict,
-			NICBitsPerSec: p.NICBitsPerSec, FixedBitsPerSec: p.FixedBitsPerSec})
+		writeJSON(w, http.StatusOK, policyDocument(p))
 	}
 }
 
