@@ -1,0 +1,59 @@
+package record
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestWriteLoadRoundTripAndTornLine(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	w, err := Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Manifest{RunID: "r1", Spec: "fig5", Trials: []Trial{{ID: "fig5/none/n2/r0", Policy: "none", Workload: "iperf3-down", MemoryMB: []int{128, 128}}}, StartedAt: time.Unix(1, 0).UTC()}
+	if err := w.WriteManifest(m); err != nil {
+		t.Fatal(err)
+	}
+	w.Invocation(Invocation{TrialID: "fig5/none/n2/r0", RequestID: "a", Worker: 1, BitsPerSec: 2e8, Status: "ok"})
+	w.TrialDone(TrialResult{TrialID: "fig5/none/n2/r0", ResponseSeconds: 5.5})
+	w.TrialDone(TrialResult{TrialID: "fig5/none/n4/r0", Error: "daemon gone"})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A crash mid-write leaves half a line: Load keeps everything before it.
+	f, _ := os.OpenFile(filepath.Join(dir, InvocationsFile), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"trial_id":"fig5/no`)
+	f.Close()
+
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Manifest.Spec != "fig5" || r.Manifest.Trials[0].N() != 2 {
+		t.Errorf("manifest %+v", r.Manifest)
+	}
+	if len(r.Invocations) != 1 || r.Invocations[0].BitsPerSec != 2e8 || r.Invocations[0].Worker != 1 {
+		t.Errorf("invocations %+v", r.Invocations)
+	}
+	done := r.Finished()
+	if !done["fig5/none/n2/r0"] || done["fig5/none/n4/r0"] {
+		t.Errorf("finished %v: want the successful trial only", done)
+	}
+}
+
+func TestLoadRejectsCorruptMiddleLineAndMissingManifest(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(dir); err == nil {
+		t.Error("Load without a manifest succeeded")
+	}
+	w, _ := Create(dir)
+	w.WriteManifest(Manifest{RunID: "r"})
+	w.Close()
+	os.WriteFile(filepath.Join(dir, SamplesFile), []byte("{not json}\n{}\n"), 0o644)
+	if _, err := Load(dir); err == nil {
+		t.Error("Load accepted a corrupt line in the middle of samples.jsonl")
+	}
+}
