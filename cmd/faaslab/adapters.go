@@ -6,8 +6,10 @@ package main
 import (
 	"context"
 	"net/netip"
+	"sync"
 
 	"github.com/faaslab/faaslab/netshape"
+	"github.com/faaslab/faaslab/netshape/shape"
 	"github.com/faaslab/faaslab/runtime"
 	"github.com/faaslab/faaslab/scheduler"
 )
@@ -57,4 +59,42 @@ func (r runtimeAdapter) Environment(e scheduler.SandboxEnv) []string {
 
 func hostPort(addr netip.Addr, port int) string {
 	return netip.AddrPortFrom(addr, uint16(port)).String()
+}
+
+// lazyShaper is handed to the netshape.Host before the uplink (and so the real shaper)
+// exists; it forwards once set.
+type lazyShaper struct {
+	mu sync.Mutex
+	s  *shape.Shaper
+}
+
+func (l *lazyShaper) set(s *shape.Shaper) {
+	l.mu.Lock()
+	l.s = s
+	l.mu.Unlock()
+}
+
+func (l *lazyShaper) get() *shape.Shaper {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s
+}
+
+func (l *lazyShaper) Update(members []netshape.Member) error {
+	s := l.get()
+	if s == nil {
+		return nil
+	}
+	sm := make([]shape.Member, len(members))
+	for i, m := range members {
+		sm[i] = shape.Member{SandboxID: m.SandboxID, Function: m.Function, MemoryMB: m.MemoryMB, IP: m.IP}
+	}
+	return s.Update(sm)
+}
+
+func (l *lazyShaper) Close() error {
+	if s := l.get(); s != nil {
+		return s.Close()
+	}
+	return nil
 }

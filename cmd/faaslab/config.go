@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/faaslab/faaslab/netshape/shape"
 )
 
 // daemonConfig is everything `faaslab daemon` can be told, from its YAML config file
@@ -37,6 +39,11 @@ type networkConfig struct {
 	NIC         string `yaml:"nic"`          // emulated NIC capacity, e.g. 560mbit, 1gbit, unlimited ("" = profile's)
 	FixedRate   string `yaml:"fixed_rate"`   // per-sandbox cap of policy fixed
 	Strict      bool   `yaml:"strict"`       // proportional: ceil = rate
+}
+
+// policySpec is the shaping policy as the config writes it.
+func (n networkConfig) policySpec() shape.PolicySpec {
+	return shape.PolicySpec{Policy: n.Policy, NIC: n.NIC, FixedRate: n.FixedRate, Strict: n.Strict}
 }
 
 type dockerConfig struct {

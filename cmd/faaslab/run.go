@@ -10,8 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faaslab/faaslab/netshape"
+	"github.com/faaslab/faaslab/netshape/netapi"
 	"github.com/faaslab/faaslab/netshape/shape"
 	"github.com/faaslab/faaslab/runtime"
 	"github.com/faaslab/faaslab/sandbox"
@@ -29,6 +28,7 @@ import (
 // daemon is one running host: every component and how to stop them in order.
 type daemon struct {
 	cfg       daemonConfig
+	profile   sandbox.Profile
 	log       *slog.Logger
 	registry  *prometheus.Registry
 	backend   sandbox.Backend
@@ -94,11 +94,12 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 	if err != nil {
 		return nil, err
 	}
+	d.profile = profile
 	cpuModel, err := sandbox.ParseCPUModel(cfg.CPUModel)
 	if err != nil {
 		return nil, err
 	}
-	policy, err := policyConfig(cfg.Network, profile)
+	policy, err := shape.ParsePolicyConfig(cfg.Network.policySpec(), profile.NICBitsPerSec)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +211,17 @@ func (d *daemon) apiHandler() http.Handler {
 	mux := http.NewServeMux()
 	api.Register(mux, api.Deps{Service: d.sched, Logger: d.log})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{}))
-	registerHostAPI(mux, d)
+	netapi.Register(mux, netapi.Deps{
+		Sample:               d.host.Sample,
+		Shaper:               d.shaper.get,
+		DefaultNICBitsPerSec: d.profile.NICBitsPerSec,
+		Check: func(p shape.PolicyConfig) error {
+			if err := checkNetworkMode(d.cfg, p); err != nil { // mode shared can only run netprio
+				return err
+			}
+			return shape.DetectFeatures().Check(p)
+		},
+	})
 	return mux
 }
 
@@ -241,69 +252,6 @@ func (d *daemon) stop(ctx context.Context) error {
 		d.records.Close()
 	}
 	return errors.Join(errs...)
-}
-
-// lazyShaper is handed to the netshape.Host before the uplink (and so the real shaper)
-// exists; it forwards once set.
-type lazyShaper struct {
-	mu sync.Mutex
-	s  *shape.Shaper
-}
-
-func (l *lazyShaper) set(s *shape.Shaper) {
-	l.mu.Lock()
-	l.s = s
-	l.mu.Unlock()
-}
-
-func (l *lazyShaper) get() *shape.Shaper {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.s
-}
-
-func (l *lazyShaper) Update(members []netshape.Member) error {
-	s := l.get()
-	if s == nil {
-		return nil
-	}
-	sm := make([]shape.Member, len(members))
-	for i, m := range members {
-		sm[i] = shape.Member{SandboxID: m.SandboxID, Function: m.Function, MemoryMB: m.MemoryMB, IP: m.IP}
-	}
-	return s.Update(sm)
-}
-
-func (l *lazyShaper) Close() error {
-	if s := l.get(); s != nil {
-		return s.Close()
-	}
-	return nil
-}
-
-// policyConfig turns the config's strings into a shaping policy; the NIC defaults to the
-// profile's capacity.
-func policyConfig(n networkConfig, profile sandbox.Profile) (shape.PolicyConfig, error) {
-	name, err := shape.ParsePolicy(n.Policy)
-	if err != nil {
-		return shape.PolicyConfig{}, err
-	}
-	p := shape.PolicyConfig{Name: name, NICBitsPerSec: profile.NICBitsPerSec, Strict: n.Strict}
-	switch strings.ToLower(n.NIC) {
-	case "":
-	case "unlimited", "0":
-		p.NICBitsPerSec = 0
-	default:
-		if p.NICBitsPerSec, err = shape.ParseBits(n.NIC); err != nil {
-			return p, fmt.Errorf("--nic: %w", err)
-		}
-	}
-	if n.FixedRate != "" {
-		if p.FixedBitsPerSec, err = shape.ParseBits(n.FixedRate); err != nil {
-			return p, fmt.Errorf("--fixed-rate: %w", err)
-		}
-	}
-	return p, p.Validate()
 }
 
 func netshapeConfig(n networkConfig) (netshape.Config, error) {

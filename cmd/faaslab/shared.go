@@ -14,16 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/faaslab/faaslab/netshape"
 	"github.com/faaslab/faaslab/netshape/shape"
@@ -74,88 +68,48 @@ func backendFor(ctx context.Context, cfg daemonConfig, profile sandbox.Profile, 
 		InitBinary: cfg.RuntimeBin, HostNetwork: true, Logger: logger})
 }
 
-// sharedNet is both the scheduler's Network and RuntimeAPI in mode shared.
+// sharedNet is both the scheduler's Network and RuntimeAPI in mode shared: it keeps each
+// sandbox in its own net_prio cgroup mapped to its HTB class, and gives it its own Runtime
+// API listener.
 type sharedNet struct {
 	log     *slog.Logger
 	shaper  *lazyShaper
 	runtime *runtime.Server
+	groups  *shape.NetPrioGroups
+	ports   *runtime.Listeners
 	gateway netip.Addr
 	// device is the host-netns device whose ifpriomap entry classifies a sandbox's upload:
 	// the uplink's host end, where the upload HTB sits. The socket's packets leave through
 	// the bridge, and the bridge hands the same skb (socket still attached) to the uplink
 	// port, where net_prio stamps its priority.
-	device   string
-	hier     string // root of the net_prio hierarchy (mount point)
-	root     string // hier/prefix: parent of every sandbox's net_prio cgroup
-	mountDir string // our own mount of net_prio, "" when it was mounted already
+	device string
 
-	mu        sync.Mutex
-	members   map[string]netshape.Member
-	listeners map[string]*http.Server // Runtime API per sandbox, by sandbox id
-	shapeMu   sync.Mutex              // serialises shaper updates with the priomap writes
+	mu      sync.Mutex
+	members map[string]netshape.Member
+	shapeMu sync.Mutex // serialises shaper updates with the priomap writes
 }
 
-// newSharedNet mounts net_prio (unless mounted), removes what a crashed daemon of this
-// prefix left under it and creates the parent cgroup of the sandboxes.
 func newSharedNet(cfg daemonConfig, host *netshape.Host, shaper *lazyShaper, rt *runtime.Server, logger *slog.Logger) (*sharedNet, error) {
-	prefix := cfg.Network.Prefix
-	mountDir := filepath.Join("/run", prefix+"-netprio")
-	hier, mounted, err := shape.EnsureNetPrioMounted(mountDir)
+	groups, err := shape.OpenNetPrioGroups(cfg.Network.Prefix, logger)
 	if err != nil {
 		return nil, fmt.Errorf("network mode %s: %w (it needs a cgroup v1 host: use --network-mode %s there)", networkModeShared, err, networkModeIsolated)
 	}
 	hostEnd, _, _ := host.UplinkLinks()
-	s := &sharedNet{log: logger, shaper: shaper, runtime: rt, gateway: host.Gateway(), device: hostEnd,
-		hier: hier, root: filepath.Join(hier, prefix),
-		members: map[string]netshape.Member{}, listeners: map[string]*http.Server{}}
-	if mounted || hier == mountDir {
-		// Ours, or our own mount a crashed daemon of this prefix left: unmount at Close.
-		s.mountDir = hier
-	}
-	if err := s.reap(); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if err := os.Mkdir(s.root, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		s.Close()
-		return nil, fmt.Errorf("create net_prio cgroup %s: %w", s.root, err)
-	}
-	logger.Info("network mode shared: upload classified by net_prio", "cgroups", s.root, "device", s.device)
-	return s, nil
-}
-
-// reap removes the sandbox cgroups a crashed daemon with this prefix left.
-func (s *sharedNet) reap() error {
-	entries, err := os.ReadDir(s.root)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("read net_prio cgroup %s: %w", s.root, err)
-	}
-	var errs []error
-	for _, e := range entries {
-		if e.IsDir() {
-			s.log.Info("reaping leftover net_prio cgroup", "cgroup", filepath.Join(s.root, e.Name()))
-			errs = append(errs, s.removeCgroup(filepath.Join(s.root, e.Name())))
-		}
-	}
-	return errors.Join(errs...)
+	logger.Info("network mode shared: upload classified by net_prio", "cgroups", groups.Root(), "device", hostEnd)
+	return &sharedNet{log: logger, shaper: shaper, runtime: rt, groups: groups,
+		ports: runtime.NewListeners(rt, host.Gateway()), gateway: host.Gateway(), device: hostEnd,
+		members: map[string]netshape.Member{}}, nil
 }
 
 // Attach puts the held sandbox's init into its own net_prio cgroup and maps the uplink to
-// its HTB class. The init is held, so every socket the function opens is created in the
-// cgroup. On error nothing is left.
+// its HTB class. On error nothing is left.
 func (s *sharedNet) Attach(ctx context.Context, ep scheduler.NetworkEndpoint) (scheduler.NetworkAttachment, error) {
 	if ep.PID <= 0 {
 		return scheduler.NetworkAttachment{}, fmt.Errorf("attach %s: no process id: mode %s classifies by process", ep.SandboxID, networkModeShared)
 	}
-	cg := filepath.Join(s.root, ep.SandboxID)
-	if err := os.Mkdir(cg, 0o755); err != nil {
-		return scheduler.NetworkAttachment{}, fmt.Errorf("create net_prio cgroup of %s: %w", ep.SandboxID, err)
-	}
-	if err := movePID(cg, ep.PID); err != nil {
-		os.Remove(cg)
-		return scheduler.NetworkAttachment{}, fmt.Errorf("move sandbox %s into its net_prio cgroup: %w", ep.SandboxID, err)
+	cg, err := s.groups.Add(ep.SandboxID, ep.PID)
+	if err != nil {
+		return scheduler.NetworkAttachment{}, err
 	}
 	s.mu.Lock()
 	s.members[ep.SandboxID] = netshape.Member{SandboxID: ep.SandboxID, Function: ep.Function, MemoryMB: ep.MemoryMB}
@@ -209,58 +163,25 @@ func (s *sharedNet) Detach(ctx context.Context, sandboxID string) error {
 		errs = append(errs, s.updateShaperLocked())
 		s.shapeMu.Unlock()
 	}
-	errs = append(errs, s.removeCgroup(filepath.Join(s.root, sandboxID)))
+	errs = append(errs, s.groups.Remove(sandboxID))
 	return errors.Join(errs...)
-}
-
-// removeCgroup removes a sandbox's net_prio cgroup. Processes still in it (a sandbox that
-// did not die in time) go back to the hierarchy's root first, or rmdir fails with EBUSY.
-func (s *sharedNet) removeCgroup(cg string) error {
-	var err error
-	for range 20 {
-		if err = os.Remove(cg); err == nil || errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if data, rerr := os.ReadFile(filepath.Join(cg, "cgroup.procs")); rerr == nil {
-			for _, f := range strings.Fields(string(data)) {
-				if pid, perr := strconv.Atoi(f); perr == nil {
-					movePID(s.hier, pid)
-				}
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("remove net_prio cgroup %s: %w", cg, err)
-}
-
-// movePID moves pid (the whole process) into cgroup dir: `echo PID > DIR/cgroup.procs`.
-func movePID(dir string, pid int) error {
-	return os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
 }
 
 // Close stops every per-sandbox Runtime API listener, removes the cgroups left and
 // unmounts net_prio if this daemon mounted it. Call it after the scheduler is closed.
 func (s *sharedNet) Close() error {
+	s.ports.CloseAll()
 	s.mu.Lock()
-	lns := s.listeners
-	s.listeners = map[string]*http.Server{}
 	ids := make([]string, 0, len(s.members))
 	for id := range s.members {
 		ids = append(ids, id)
 	}
 	s.mu.Unlock()
-	for _, srv := range lns {
-		srv.Close()
-	}
 	var errs []error
 	for _, id := range ids {
 		errs = append(errs, s.Detach(context.Background(), id))
 	}
-	errs = append(errs, s.reap(), s.removeCgroup(s.root))
-	if s.mountDir != "" {
-		errs = append(errs, shape.UnmountNetPrio(s.mountDir))
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, s.groups.Close())...)
 }
 
 // runtimeAPI is the sharedNet seen as the scheduler's RuntimeAPI.
@@ -277,41 +198,18 @@ func (r sharedRuntime) Register(sandboxID string, _ netip.Addr) scheduler.Runtim
 // Unregister stops serving the sandbox and closes its listener. Idempotent.
 func (r sharedRuntime) Unregister(sandboxID string) {
 	r.s.runtime.Unregister(sandboxID)
-	r.s.mu.Lock()
-	srv := r.s.listeners[sandboxID]
-	delete(r.s.listeners, sandboxID)
-	r.s.mu.Unlock()
-	if srv != nil {
-		srv.Close()
-	}
+	r.s.ports.Close(sandboxID)
 }
 
-// Environment opens the sandbox's Runtime API listener on the gateway (port 0) and points
+// Environment opens the sandbox's Runtime API listener on the gateway and points
 // AWS_LAMBDA_RUNTIME_API at it. The scheduler's teardown calls Unregister, which closes it,
 // even when the cold start fails before Register.
 func (r sharedRuntime) Environment(e scheduler.SandboxEnv) []string {
-	addr, err := r.listen(e.SandboxID)
+	addr, err := r.s.ports.Open(e.SandboxID)
 	if err != nil {
 		// The runtime then cannot connect and its init fails, which the scheduler reports.
 		r.s.log.Error("runtime API listener for sandbox failed", "sandbox", e.SandboxID, "err", err)
 		addr = hostPort(r.s.gateway, 0)
 	}
 	return runtimeAdapter{server: r.s.runtime, apiAddr: addr}.Environment(e)
-}
-
-func (r sharedRuntime) listen(sandboxID string) (string, error) {
-	ln, err := net.Listen("tcp", hostPort(r.s.gateway, 0))
-	if err != nil {
-		return "", fmt.Errorf("listen on %s: %w", r.s.gateway, err)
-	}
-	srv := &http.Server{Handler: r.s.runtime.HandlerFor(sandboxID), ReadHeaderTimeout: 10 * time.Second}
-	r.s.mu.Lock()
-	old := r.s.listeners[sandboxID]
-	r.s.listeners[sandboxID] = srv
-	r.s.mu.Unlock()
-	if old != nil {
-		old.Close()
-	}
-	go serveHTTP(srv, ln)
-	return ln.Addr().String(), nil
 }

@@ -440,28 +440,6 @@ func ParseAccuracyPoints(spec string) ([]AccuracyPoint, error) {
 	return pts, nil
 }
 
-// ParseBits parses a rate like "100M", "1G", "2.5g", "800k" or "1000000"
-// (bit/s, SI multipliers).
-func ParseBits(s string) (int64, error) {
-	s = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(s), "bit"), "bps")
-	mult := 1.0
-	if n := len(s); n > 0 {
-		switch s[n-1] {
-		case 'k', 'K':
-			mult, s = 1e3, s[:n-1]
-		case 'm', 'M':
-			mult, s = 1e6, s[:n-1]
-		case 'g', 'G':
-			mult, s = 1e9, s[:n-1]
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("rate %q: want a number with optional k/M/G suffix", s)
-	}
-	return int64(math.Round(v * mult)), nil
-}
-
 // sampleWireRate measures the shaped direction's total rate from the class
 // counters over [omit+0.5 s, omit+duration−0.5 s] after the clients start:
 // the root class when there is a NIC cap, else the sum of member classes.
