@@ -1,0 +1,24 @@
+package shape
+
+import (
+	"strings"
+
+	"github.com/faaslab/faaslab/internal/probe"
+)
+
+// Probe reports the traffic-control pieces this kernel has (probed in a throwaway
+// namespace) and which policies can run on it.
+func Probe() probe.Section {
+	s := probe.Section{Title: "traffic control (probed in a throwaway namespace)"}
+	f := DetectFeatures()
+	s.Notes = strings.Split(strings.TrimRight(f.String(), "\n"), "\n")
+	for _, p := range Policies {
+		err := f.Check(PolicyConfig{Name: p, NICBitsPerSec: 1e9, FixedBitsPerSec: 1e8})
+		c := probe.Check{Name: "policy " + p, OK: err == nil, Detail: "available"}
+		if err != nil {
+			c.Detail = err.Error()
+		}
+		s.Checks = append(s.Checks, c)
+	}
+	return s
+}
