@@ -65,6 +65,59 @@ func NewCgroup(path string, res Resources) (*Cgroup, error) {
 	return c, nil
 }
 
+// ErrNoSuchCgroup: the cgroup to load does not exist (or no longer).
+var ErrNoSuchCgroup = errors.New("no such cgroup")
+
+// LoadCgroup opens an existing cgroup (one the engine or an earlier daemon made) without
+// changing it.
+func LoadCgroup(path string) (*Cgroup, error) {
+	c := &Cgroup{path: path}
+	switch cgroups.Mode() {
+	case cgroups.Unified:
+		if _, err := os.Stat(filepath.Join(CgroupRoot, path)); err != nil {
+			return nil, fmt.Errorf("load cgroup %s: %w: %w", path, ErrNoSuchCgroup, err)
+		}
+		m, err := cgroup2.Load(path)
+		if err != nil {
+			return nil, fmt.Errorf("load cgroup %s: %w", path, err)
+		}
+		c.v2 = m
+	case cgroups.Legacy, cgroups.Hybrid:
+		cg, err := cgroup1.Load(cgroup1.StaticPath(path), cgroup1.WithHierarchy(v1Hierarchy))
+		if errors.Is(err, cgroup1.ErrCgroupDeleted) {
+			return nil, fmt.Errorf("load cgroup %s: %w", path, ErrNoSuchCgroup)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load cgroup %s: %w", path, err)
+		}
+		c.v1 = cg
+	default:
+		return nil, ErrNoCgroups
+	}
+	return c, nil
+}
+
+// CgroupOfPID is pid's cgroup relative to the hierarchy root (the memory controller's on
+// cgroup v1, the unified one on v2), from /proc/PID/cgroup.
+func CgroupOfPID(pid int) (string, error) {
+	if CgroupV2() {
+		p, err := cgroup2.PidGroupPath(pid)
+		if err != nil {
+			return "", fmt.Errorf("cgroup of pid %d: %w", pid, err)
+		}
+		return p, nil
+	}
+	paths, err := cgroup1.ParseCgroupFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return "", fmt.Errorf("cgroup of pid %d: %w", pid, err)
+	}
+	p, ok := paths[string(cgroup1.Memory)]
+	if !ok {
+		return "", fmt.Errorf("pid %d is in no memory cgroup", pid)
+	}
+	return p, nil
+}
+
 // v1Hierarchy limits cgroup1 to the controllers sandboxes use: creating a cgroup in every
 // mounted hierarchy would cost cold-start time for nothing.
 func v1Hierarchy() ([]cgroup1.Subsystem, error) {
@@ -268,8 +321,52 @@ func (f *statFiles) read() (Stats, error) {
 	return st, err
 }
 
-// Kill SIGKILLs every process in the cgroup until it is empty (bounded by StopTimeout).
-func (c *Cgroup) Kill() error { return KillCgroup(c.path) }
+// Procs lists the pids in the cgroup and its descendants (memory hierarchy on v1).
+func (c *Cgroup) Procs() ([]int, error) {
+	var pids []int
+	if c.v2 != nil {
+		ps, err := c.v2.Procs(true)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		for _, p := range ps {
+			pids = append(pids, int(p))
+		}
+		return pids, err
+	}
+	ps, err := c.v1.Processes(cgroup1.Memory, true)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, cgroup1.ErrCgroupDeleted) {
+		return nil, nil
+	}
+	for _, p := range ps {
+		pids = append(pids, p.Pid)
+	}
+	return pids, err
+}
+
+// Kill SIGKILLs every process in the cgroup and its descendants until none is left
+// (bounded by StopTimeout): cgroup.kill on v2 (atomic for the subtree), a SIGKILL loop on v1.
+func (c *Cgroup) Kill() error {
+	deadline := time.Now().Add(StopTimeout)
+	if c.v2 != nil {
+		if err := c.v2.Kill(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("kill cgroup %s: %w", c.path, err)
+		}
+	}
+	for {
+		pids, err := c.Procs()
+		if err != nil || len(pids) == 0 {
+			return err
+		}
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cgroup %s still has processes %v after SIGKILL", c.path, pids)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // Delete kills what is left and removes the cgroup. A missing cgroup is not an error.
 func (c *Cgroup) Delete() error {
@@ -303,70 +400,26 @@ func controllerDir(controller, path string) string {
 // KillCgroup SIGKILLs every process in the cgroup at path (and its children) until none
 // is left. A missing cgroup is not an error.
 func KillCgroup(path string) error {
-	deadline := time.Now().Add(StopTimeout)
-	if CgroupV2() {
-		// cgroup.kill (5.14+) kills the whole subtree atomically.
-		if err := os.WriteFile(filepath.Join(CgroupRoot, path, "cgroup.kill"), []byte("1"), 0); err == nil {
-			return waitEmpty(path, deadline)
-		}
-	}
-	for {
-		pids, err := Procs(path)
-		if err != nil || len(pids) == 0 {
-			return err
-		}
-		for _, pid := range pids {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("cgroup %s still has processes %v after SIGKILL", path, pids)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func waitEmpty(path string, deadline time.Time) error {
-	for {
-		pids, err := Procs(path)
-		if err != nil || len(pids) == 0 {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("cgroup %s still has processes %v after cgroup.kill", path, pids)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// Procs lists the pids in the cgroup at path and its descendants (memory hierarchy on v1).
-func Procs(path string) ([]int, error) {
-	var pids []int
-	root := controllerDir("memory", path)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				pids = append(pids, pid)
-			}
-		}
+	c, err := LoadCgroup(path)
+	if errors.Is(err, ErrNoSuchCgroup) {
 		return nil
-	})
-	return pids, err
+	}
+	if err != nil {
+		return err
+	}
+	return c.Kill()
+}
+
+// Procs lists the pids in the cgroup at path and its descendants. A missing cgroup has none.
+func Procs(path string) ([]int, error) {
+	c, err := LoadCgroup(path)
+	if errors.Is(err, ErrNoSuchCgroup) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.Procs()
 }
 
 // RemoveCgroup removes the (empty) cgroup at path and its descendants in every hierarchy.
@@ -378,6 +431,29 @@ func RemoveCgroup(path string) error {
 		errs = append(errs, removeTree(dir))
 	}
 	return errors.Join(errs...)
+}
+
+// RemoveCgroupEverywhere removes the (empty) cgroup at path from every mounted hierarchy,
+// not only the four sandboxes use: runc creates a container's parent in all of them (blkio,
+// cpuset, ...) and leaves it there. A hierarchy where it is busy (another backend shares
+// it) is reported, the others are still cleaned.
+func RemoveCgroupEverywhere(path string) error {
+	err := RemoveCgroup(path)
+	if CgroupV2() {
+		return err
+	}
+	entries, rerr := os.ReadDir(CgroupRoot)
+	if rerr != nil {
+		return errors.Join(err, fmt.Errorf("list cgroup hierarchies: %w", rerr))
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if rerr := os.Remove(filepath.Join(CgroupRoot, e.Name(), path)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, fmt.Errorf("remove cgroup %s in %s: %w", path, e.Name(), rerr))
+			}
+		}
+	}
+	return err
 }
 
 func removeTree(dir string) error {

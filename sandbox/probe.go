@@ -1,11 +1,11 @@
 package sandbox
 
 import (
-	"bufio"
 	"os"
 	"strings"
 
 	"github.com/containerd/cgroups/v3"
+	"github.com/prometheus/procfs"
 
 	"github.com/faaslab/faaslab/internal/probe"
 )
@@ -33,15 +33,12 @@ func ProbeCgroups() probe.Section {
 // enabledControllers reads /proc/cgroups (v1) and the root's cgroup.controllers (v2).
 func enabledControllers() map[string]bool {
 	enabled := map[string]bool{}
-	if f, err := os.Open("/proc/cgroups"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			// subsys_name hierarchy num_cgroups enabled
-			if fields := strings.Fields(sc.Text()); len(fields) == 4 && fields[3] == "1" {
-				enabled[fields[0]] = true
+	if fs, err := procfs.NewDefaultFS(); err == nil {
+		if sums, err := fs.CgroupSummarys(); err == nil {
+			for _, c := range sums {
+				enabled[c.SubsysName] = c.Enabled == 1
 			}
 		}
-		f.Close()
 	}
 	if b, err := os.ReadFile(CgroupRoot + "/cgroup.controllers"); err == nil && CgroupV2() {
 		for _, c := range strings.Fields(string(b)) {

@@ -1,9 +1,9 @@
 package shape
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"github.com/prometheus/procfs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -356,29 +356,27 @@ func probeAction(kind string, ifindex int) netlink.Action {
 	return nil
 }
 
-// detectNetPrio reads /proc/cgroups and /proc/self/mountinfo.
+// detectNetPrio reads /proc/cgroups and /proc/self/mountinfo (prometheus/procfs parses both).
 func detectNetPrio() NetPrio {
 	var n NetPrio
-	if data, err := os.ReadFile("/proc/cgroups"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			fs := strings.Fields(line)
-			if len(fs) == 4 && fs[0] == "net_prio" && fs[3] == "1" {
-				n.Compiled = true
+	if fs, err := procfs.NewDefaultFS(); err == nil {
+		if sums, err := fs.CgroupSummarys(); err == nil {
+			for _, c := range sums {
+				if c.SubsysName == "net_prio" && c.Enabled == 1 {
+					n.Compiled = true
+				}
 			}
 		}
 	}
 	v1 := false
-	if fh, err := os.Open("/proc/self/mountinfo"); err == nil {
-		defer fh.Close()
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			mp, fstype, opts := parseMountInfo(sc.Text())
-			if fstype != "cgroup" {
+	if mounts, err := procfs.GetMounts(); err == nil {
+		for _, m := range mounts {
+			if m.FSType != "cgroup" {
 				continue
 			}
 			v1 = true
-			if slices.Contains(strings.Split(opts, ","), "net_prio") && n.MountPoint == "" {
-				n.MountPoint = mp
+			if _, ok := m.SuperOptions["net_prio"]; ok && n.MountPoint == "" {
+				n.MountPoint = m.MountPoint
 			}
 		}
 	}
@@ -386,19 +384,6 @@ func detectNetPrio() NetPrio {
 		n.CgroupV2Only = true
 	}
 	return n
-}
-
-// parseMountInfo returns mount point, fs type and super options of a line.
-func parseMountInfo(line string) (mountPoint, fsType, superOpts string) {
-	pre, post, ok := strings.Cut(line, " - ")
-	if !ok {
-		return "", "", ""
-	}
-	a, b := strings.Fields(pre), strings.Fields(post)
-	if len(a) < 5 || len(b) < 3 {
-		return "", "", ""
-	}
-	return a[4], b[0], b[2]
 }
 
 // moduleHints notes whether modules can be loaded at all and which sched

@@ -171,7 +171,7 @@ func (s *Sandbox) boot(ctx context.Context, log io.Writer) error {
 			s.b.cfg.GatePath, info.Config.Image, sandbox.ErrStopped)
 	}
 	s.pid = info.State.Pid
-	if s.cgroupPath, err = readCgroupPath(s.pid, s.b.cgroupV2); err != nil {
+	if s.cgroupPath, err = sandbox.CgroupOfPID(s.pid); err != nil {
 		return err
 	}
 	// Opened before the probes below check the process is our gate, so the handle is exact.
@@ -190,7 +190,11 @@ func (s *Sandbox) applyCPUQuota(ctx context.Context) error {
 	if s.cpu.CPUQuota <= 0 {
 		return nil
 	}
-	if err := setCPUQuota(s.b.cgroupV2, s.cgroupPath, s.cpu.CPUQuota, uint64(s.cpu.CPUPeriod)); err != nil {
+	cg, err := sandbox.LoadCgroup(s.cgroupPath)
+	if err != nil {
+		return err
+	}
+	if err := cg.SetCPU(s.cpu.CPUQuota, uint64(s.cpu.CPUPeriod)); err != nil {
 		return err
 	}
 	go func() {
