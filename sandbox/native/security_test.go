@@ -71,8 +71,8 @@ func TestDistinctUIDs(t *testing.T) {
 		t.Fatalf("two live sandboxes share uid %s", uids[0])
 	}
 	for _, u := range uids {
-		if n, _ := strconv.Atoi(u); n < 100000 {
-			t.Errorf("sandbox uid %s below the range starting at %d", u, 100000)
+		if n, _ := strconv.Atoi(u); n < sandbox.DefaultUIDBase {
+			t.Errorf("sandbox uid %s below the range starting at %d", u, sandbox.DefaultUIDBase)
 		}
 	}
 }
