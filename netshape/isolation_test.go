@@ -4,7 +4,9 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -80,7 +82,13 @@ func TestSandboxesCannotReachEachOther(t *testing.T) {
 // address (attack 4).
 func TestHostServiceNotReachableFromSandbox(t *testing.T) {
 	requireRoot(t)
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Skip("needs iptables: the host's INPUT rules keep sandboxes off its services")
+	}
 	cfg := testConfig(t)
+	// The allowed port stands for the Runtime API's.
+	allowed := listenAccepting(t, func() (net.Listener, error) { return net.Listen("tcp", "0.0.0.0:0") })
+	cfg.HostPorts = []int{allowed.Addr().(*net.TCPAddr).Port}
 	h := newTestHost(t, cfg)
 	ns, _ := attachTestNS(t, h, cfg, 1)
 	svc := listenAccepting(t, func() (net.Listener, error) { return net.Listen("tcp", "0.0.0.0:0") })
@@ -88,5 +96,32 @@ func TestHostServiceNotReachableFromSandbox(t *testing.T) {
 	gw := netip.AddrPortFrom(h.Gateway(), uint16(port)).String()
 	if canConnect(ns, gw) {
 		t.Errorf("a sandbox reached a host service on 0.0.0.0:%d through the gateway %s", port, gw)
+	}
+	if gw := netip.AddrPortFrom(h.Gateway(), uint16(cfg.HostPorts[0])).String(); !canConnect(ns, gw) {
+		t.Errorf("the allowed host port %s (the Runtime API's) is not reachable", gw)
+	}
+	rules, err := HostRules(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(taggedRules("-A "+strings.Join(rules, "\n-A "), cfg.iptablesComment())); n < 4 {
+		t.Errorf("HostRules lists %d rules of bridge %s, want the INPUT and FORWARD ones: %q", n, cfg.Bridge, rules)
+	}
+}
+
+// With AllowSandboxToSandbox the ports stay unisolated (function-to-function experiments).
+func TestAllowSandboxToSandbox(t *testing.T) {
+	requireRoot(t)
+	cfg := testConfig(t)
+	cfg.AllowSandboxToSandbox = true
+	h := newTestHost(t, cfg)
+	ns1, att1 := attachTestNS(t, h, cfg, 1)
+	ns2, _ := attachTestNS(t, h, cfg, 2)
+	peer := listenAccepting(t, func() (l net.Listener, err error) {
+		err = Do(ns1, func() error { l, err = net.Listen("tcp", netip.AddrPortFrom(att1.IP, 0).String()); return err })
+		return l, err
+	})
+	if !canConnect(ns2, peer.Addr().String()) {
+		t.Errorf("with AllowSandboxToSandbox sandbox 2 cannot reach sandbox 1 at %s", peer.Addr())
 	}
 }

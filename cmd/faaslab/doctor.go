@@ -12,6 +12,7 @@ import (
 
 	"github.com/containerd/cgroups/v3"
 	dockerclient "github.com/docker/docker/client"
+	"github.com/faaslab/faaslab/netshape"
 	"github.com/faaslab/faaslab/netshape/shape"
 	"github.com/spf13/cobra"
 )
@@ -28,6 +29,7 @@ func newDoctorCmd() *cobra.Command {
 			doctorShaping(w)
 			doctorDocker(cmd.Context(), w)
 			doctorTools(w)
+			netshape.ReportHostRules(cmd.Context(), w)
 			return nil
 		},
 	}

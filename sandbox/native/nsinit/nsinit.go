@@ -47,8 +47,8 @@ type Config struct {
 	// device) at /tmp instead of a tmpfs: its pages are disk, not the sandbox's memory.
 	// The loop device clears itself when the sandbox's mount namespace goes.
 	TmpImage string `json:"tmp_image,omitempty"`
-	UID      int      `json:"uid"`
-	GID      int      `json:"gid"`
+	UID      int    `json:"uid"`
+	GID      int    `json:"gid"`
 	// RootDir is an empty host directory the init mounts its new root on (in its own
 	// mount namespace, so the host never sees it).
 	RootDir string `json:"root_dir"`
