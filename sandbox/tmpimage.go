@@ -94,14 +94,17 @@ func (t *TmpImages) Reap(live func(id string) bool) error {
 	return errors.Join(errs...)
 }
 
-// Close removes the templates and the directory (which must hold no image any more).
+// Close removes the templates and the directory (which must hold no image any more:
+// call it after every sandbox is stopped and Reap ran).
 func (t *TmpImages) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var errs []error
-	for size, p := range t.templates {
+	clear(t.templates)
+	// Every template of the directory, also those a crashed daemon made.
+	tmpls, _ := filepath.Glob(filepath.Join(t.dir, "template-*"))
+	for _, p := range tmpls {
 		errs = append(errs, os.Remove(p))
-		delete(t.templates, size)
 	}
 	if err := os.Remove(t.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
