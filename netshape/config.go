@@ -71,6 +71,14 @@ type Config struct {
 	Shaper Shaper
 	// IPTables is the iptables binary (default "iptables", looked up in PATH).
 	IPTables string
+	// AllowSandboxToSandbox leaves the bridge ports of sandboxes unisolated, so that
+	// sandboxes reach each other (function-to-function experiments). By default each
+	// sandbox's port is isolated: it reaches the gateway and the uplink only.
+	AllowSandboxToSandbox bool
+	// HostPorts are the TCP ports of the host's own addresses that sandboxes may connect
+	// to (the Runtime API's, later the function-URL port). Every other packet from the
+	// subnet to the host is dropped by iptables INPUT rules. Empty = no host port at all.
+	HostPorts []int
 }
 
 // WithDefaults returns c with every unset field given its default.
@@ -112,6 +120,11 @@ func (c Config) Validate() error {
 	}
 	if c.RemoteNetNS == "" || strings.ContainsRune(c.RemoteNetNS, '/') || c.RemoteNetNS == "." || c.RemoteNetNS == ".." {
 		return fmt.Errorf("%w: remote netns name %q must be a plain file name", ErrInvalidConfig, c.RemoteNetNS)
+	}
+	for _, p := range c.HostPorts {
+		if p <= 0 || p > 65535 {
+			return fmt.Errorf("%w: host port %d must be within 1-65535", ErrInvalidConfig, p)
+		}
 	}
 	if c.MTU < 576 || c.MTU > 65535 {
 		return fmt.Errorf("%w: mtu %d must be within 576-65535", ErrInvalidConfig, c.MTU)
@@ -172,5 +185,5 @@ func (c Config) ownsLink(name string) bool {
 	return name == c.Bridge || strings.HasPrefix(name, c.Name+"-") || c.isVethName(name)
 }
 
-// iptablesComment tags the FORWARD rules of this Config's bridge.
+// iptablesComment tags the FORWARD and INPUT rules of this Config's bridge.
 func (c Config) iptablesComment() string { return "faaslab:" + c.Bridge }

@@ -130,6 +130,11 @@ func (h *Host) setUp(ctx context.Context) error {
 	}
 	added, err := addForwardRules(ctx, h.cfg, h.log)
 	h.iptables = added
+	if err != nil {
+		return err
+	}
+	added, err = addInputRules(ctx, h.cfg, h.log)
+	h.iptables = h.iptables || added
 	return err
 }
 
@@ -381,9 +386,27 @@ func (h *Host) plumb(m *member) error {
 	if err := h.addVeth(m.HostVeth, SandboxIfName, nsh, m.IP); err != nil {
 		return err
 	}
+	// Isolated before the sandbox side comes up, so no frame ever crosses unisolated.
+	if !h.cfg.AllowSandboxToSandbox {
+		if err := h.isolatePort(m.HostVeth); err != nil {
+			h.deleteLink(m.HostVeth)
+			return err
+		}
+	}
 	if err := configurePeer(nsh, SandboxIfName, m.IP, h.cfg.Subnet.Bits(), h.cfg.GatewayAddr()); err != nil {
 		h.deleteLink(m.HostVeth)
 		return err
+	}
+	return nil
+}
+
+// isolatePort sets the bridge port isolated (`bridge link set dev NAME isolated on`):
+// the bridge forwards nothing between two isolated ports, while an isolated port still
+// reaches the unisolated ones (the uplink) and the bridge itself (the gateway).
+func (h *Host) isolatePort(name string) error {
+	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name}}
+	if err := h.nl.LinkSetIsolated(link, true); err != nil {
+		return fmt.Errorf("isolate bridge port %s: %w", name, err)
 	}
 	return nil
 }
@@ -508,7 +531,7 @@ func (h *Host) tearDown(ctx context.Context) error {
 	errs = append(errs, DeleteNamedNetNS(h.cfg.RemoteNetNS))
 	errs = append(errs, h.deleteLink(h.cfg.Bridge))
 	if h.iptables {
-		errs = append(errs, removeForwardRules(ctx, h.cfg))
+		errs = append(errs, removeRules(ctx, h.cfg))
 	}
 	h.nl.Close()
 	return errors.Join(errs...)

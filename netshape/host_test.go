@@ -209,6 +209,7 @@ func TestHostTopology(t *testing.T) {
 func TestAttachTrafficSampleDetach(t *testing.T) {
 	requireRoot(t)
 	cfg := testConfig(t)
+	cfg.HostPorts = []int{freeTCPPort(t)} // the Runtime API's, reached below
 	h := newTestHost(t, cfg)
 	nsPath := newTestNetNS(t, cfg, 0)
 	att, err := h.Attach(context.Background(), Endpoint{SandboxID: "faaslab-sb-1", Function: "fn1", MemoryMB: 128, NetNSPath: nsPath})
@@ -250,7 +251,9 @@ func TestAttachTrafficSampleDetach(t *testing.T) {
 	},
 		dialFrom(nsPath), n)
 	// Sandbox -> gateway (a listener in the host netns on the bridge address).
-	echoOnce(t, func() (net.Listener, error) { return net.Listen("tcp", netip.AddrPortFrom(h.Gateway(), 0).String()) },
+	echoOnce(t, func() (net.Listener, error) {
+		return net.Listen("tcp", netip.AddrPortFrom(h.Gateway(), uint16(cfg.HostPorts[0])).String())
+	},
 		dialFrom(nsPath), 1000)
 
 	s, err := h.Sample()
@@ -416,11 +419,11 @@ func TestConcurrentAttachDetach(t *testing.T) {
 		}
 		seen[ip] = true
 	}
-	// Sandboxes reach each other through the bridge.
-	echoOnce(t, func() (l net.Listener, err error) {
-		err = Do(paths[0], func() error { l, err = net.Listen("tcp", netip.AddrPortFrom(ips[0], 0).String()); return err })
-		return l, err
-	}, dialFrom(paths[1]), 1000)
+	// Concurrently attached sandboxes reach the remote side (not each other: their
+	// bridge ports are isolated, see TestSandboxesCannotReachEachOther).
+	echoOnce(t, func() (net.Listener, error) {
+		return h.ListenRemote("tcp", netip.AddrPortFrom(h.RemoteAddr(), 0).String())
+	}, dialFrom(paths[n-1]), 1000)
 	for i := range n {
 		wg.Go(func() {
 			if err := h.Detach(context.Background(), fmt.Sprintf("faaslab-c%d", i)); err != nil {
@@ -538,6 +541,17 @@ func TestDoRestoresNamespace(t *testing.T) {
 	if _, err := CreateNamedNetNS(cfg.Name + "-sb0"); !errors.Is(err, ErrNetNSExists) {
 		t.Fatalf("creating an existing netns: %v, want ErrNetNSExists", err)
 	}
+}
+
+// freeTCPPort is a TCP port nothing listens on right now.
+func freeTCPPort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // dialFrom dials from inside the netns at path.

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/faaslab/faaslab/internal/probe"
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,6 +29,50 @@ func forwardRules(cfg Config) [][]string {
 		append([]string{"-i", cfg.Bridge}, tag...),
 		append([]string{"-o", cfg.Bridge}, tag...),
 	}
+}
+
+// inputRules are the INPUT rules that keep sandboxes off the host's own services, in
+// order: from the sandbox subnet on the bridge only cfg.HostPorts (TCP) and replies to
+// connections the host opened are accepted; the remote netns, which plays the world
+// outside and is no tenant, keeps its access; everything else is dropped. Equivalent:
+//
+//	iptables -I INPUT 1 -i BR -s SUBNET -p tcp --dport PORT -m comment --comment faaslab:BR -j ACCEPT
+//	iptables -I INPUT 2 -i BR -s SUBNET -m conntrack --ctstate ESTABLISHED,RELATED ... -j ACCEPT
+//	iptables -I INPUT 3 -i BR -s REMOTE/32 ... -j ACCEPT
+//	iptables -I INPUT 4 -i BR -s SUBNET ... -j DROP
+func inputRules(cfg Config) [][]string {
+	from := []string{"-i", cfg.Bridge, "-s", cfg.Subnet.String()}
+	tag := []string{"-m", "comment", "--comment", cfg.iptablesComment(), "-j"}
+	rule := func(match []string, verdict string) []string {
+		return append(append(append([]string{}, match...), tag...), verdict)
+	}
+	var out [][]string
+	for _, p := range cfg.HostPorts {
+		out = append(out, rule(append(from, "-p", "tcp", "--dport", strconv.Itoa(p)), "ACCEPT"))
+	}
+	out = append(out,
+		rule(append(from, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED"), "ACCEPT"),
+		rule([]string{"-i", cfg.Bridge, "-s", cfg.RemoteAddr().String() + "/32"}, "ACCEPT"),
+		rule(from, "DROP"))
+	return out
+}
+
+// addInputRules inserts inputRules at the top of INPUT. Without iptables it warns that
+// host services are open to sandboxes and returns added=false, nil.
+func addInputRules(ctx context.Context, cfg Config, log *slog.Logger) (added bool, err error) {
+	bin, err := exec.LookPath(cfg.IPTables)
+	if err != nil {
+		log.Warn("iptables not installed: every service on the host's addresses is reachable from sandboxes through the gateway",
+			"bridge", cfg.Bridge)
+		return false, nil
+	}
+	for i, rule := range inputRules(cfg) {
+		args := append([]string{"-I", "INPUT", strconv.Itoa(i + 1)}, rule...)
+		if _, err := runIPTables(ctx, bin, args...); err != nil {
+			return i > 0, fmt.Errorf("restrict sandbox access to the host on bridge %s: %w", cfg.Bridge, err)
+		}
+	}
+	return true, nil
 }
 
 // runIPTables runs `iptables -w ARGS...` and returns its stdout.
@@ -69,24 +115,54 @@ func bridgeNetfilterOn() bool {
 	return err == nil && strings.TrimSpace(string(b)) != "0"
 }
 
-// removeForwardRules deletes every FORWARD rule tagged with cfg's comment (also
+// ruleChains are the chains netshape puts rules in.
+var ruleChains = []string{"FORWARD", "INPUT"}
+
+// removeRules deletes every FORWARD and INPUT rule tagged with cfg's comment (also
 // duplicates and rules a crashed daemon left). Without iptables it does nothing.
-func removeForwardRules(ctx context.Context, cfg Config) error {
+func removeRules(ctx context.Context, cfg Config) error {
 	bin, err := exec.LookPath(cfg.IPTables)
 	if err != nil {
 		return nil
 	}
-	out, err := runIPTables(ctx, bin, "-S", "FORWARD")
-	if err != nil {
-		return fmt.Errorf("list FORWARD rules: %w", err)
-	}
 	var errs []error
-	for _, spec := range taggedRules(out, cfg.iptablesComment()) {
-		if _, err := runIPTables(ctx, bin, append([]string{"-D", "FORWARD"}, spec...)...); err != nil {
-			errs = append(errs, fmt.Errorf("remove FORWARD rule: %w", err))
+	for _, chain := range ruleChains {
+		out, err := runIPTables(ctx, bin, "-S", chain)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list %s rules: %w", chain, err))
+			continue
+		}
+		for _, spec := range taggedRules(out, cfg.iptablesComment()) {
+			if _, err := runIPTables(ctx, bin, append([]string{"-D", chain}, spec...)...); err != nil {
+				errs = append(errs, fmt.Errorf("remove %s rule: %w", chain, err))
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// HostRules lists, for `faaslab doctor`, the iptables rules of every faaslab bridge in
+// force on this host (INPUT: what sandboxes may reach on the host; FORWARD: bridged
+// traffic let through), as `iptables -S` lines. ErrNoIPTables (wrapped) if the binary is
+// missing.
+func HostRules(ctx context.Context) ([]string, error) {
+	bin, err := exec.LookPath("iptables")
+	if err != nil {
+		return nil, fmt.Errorf("%w: sandboxes reach every host service through the gateway", ErrNoIPTables)
+	}
+	var lines []string
+	for _, chain := range ruleChains {
+		out, err := runIPTables(ctx, bin, "-S", chain)
+		if err != nil {
+			return lines, fmt.Errorf("read %s chain (need root): %w", chain, err)
+		}
+		for line := range strings.Lines(out) {
+			if strings.Contains(line, `"faaslab:`) || strings.Contains(line, " faaslab:") {
+				lines = append(lines, strings.TrimSpace(line))
+			}
+		}
+	}
+	return lines, nil
 }
 
 // taggedRules picks, from `iptables -S CHAIN` output, the rules whose comment is tag and
@@ -144,4 +220,19 @@ func CheckIPTables() (string, error) {
 		desc += "; bridge-nf-call-iptables off"
 	}
 	return desc, nil
+}
+
+// ProbeHostRules lists the iptables rules in force that faaslab daemons made (tagged
+// faaslab:<bridge>), for `faaslab doctor`.
+func ProbeHostRules(ctx context.Context) probe.Section {
+	s := probe.Section{Title: "sandbox firewall (iptables rules tagged faaslab:<bridge>)"}
+	rules, err := HostRules(ctx)
+	s.Notes = rules
+	switch {
+	case err != nil:
+		s.Checks = append(s.Checks, probe.Check{Name: "rules", Detail: err.Error()})
+	case len(rules) == 0:
+		s.Notes = []string{"none (no daemon running)"}
+	}
+	return s
 }

@@ -28,7 +28,7 @@ func reap(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	var errs []error
-	if err := removeForwardRules(ctx, cfg); err != nil {
+	if err := removeRules(ctx, cfg); err != nil {
 		errs = append(errs, err)
 	}
 	links, err := netlink.LinkList()

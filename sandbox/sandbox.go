@@ -44,7 +44,8 @@ type Spec struct {
 	Command []string
 	Env     []string
 	Mounts  []Mount
-	// TmpBytes sizes the tmpfs mounted at /tmp (Lambda's ephemeral storage).
+	// TmpBytes sizes /tmp (Lambda's ephemeral storage; 0 = DefaultTmpBytes). Backends back
+	// it with storage not charged to the sandbox's memory where the host allows.
 	TmpBytes int64
 	// Image is the container image (docker backend only; "" = the faaslab runtime image).
 	Image string
@@ -115,6 +116,10 @@ func ValidID(id string) bool {
 	}
 	return true
 }
+
+// DefaultTmpBytes sizes /tmp when a spec leaves TmpBytes at 0 (Lambda's default
+// ephemeral storage, 512 MB).
+const DefaultTmpBytes = 512 << 20
 
 // StopTimeout bounds how long a backend waits for a killed sandbox to go away.
 const StopTimeout = 10 * time.Second

@@ -31,7 +31,8 @@ func (s *Scheduler) CreateFunction(_ context.Context, in CreateFunctionInput) (F
 	f := &FunctionConfig{
 		Name: in.Name, Runtime: in.Runtime, Handler: in.Handler, Role: in.Role,
 		Description: in.Description, MemoryMB: in.MemoryMB, TimeoutSec: in.TimeoutSec,
-		Environment: in.Environment, PackageType: in.PackageType,
+		EphemeralStorageMB: in.EphemeralStorageMB,
+		Environment:        in.Environment, PackageType: in.PackageType,
 		ReservedConcurrency: in.ReservedConcurrency,
 		LastModified:        time.Now().UTC(), RevisionID: newRevision(),
 	}

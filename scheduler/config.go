@@ -20,18 +20,21 @@ import (
 
 // Defaults, in one place.
 const (
-	DefaultKeepAlive     = 10 * time.Minute
-	DefaultInitTimeout   = 10 * time.Second // Lambda's init phase limit
-	DefaultMaxQueue      = 1000
-	DefaultMaxAsync      = 10000
-	DefaultTimeoutSec    = 3
-	DefaultMemoryMB      = 128
-	MinTimeoutSec        = 1
-	MaxTimeoutSec        = 900
-	DefaultTmpBytes      = 512 << 20 // Lambda's default ephemeral storage
-	DefaultRegion        = "us-east-1"
-	DefaultAccountID     = "000000000000"
-	DefaultSandboxPrefix = sandbox.NamePrefix
+	DefaultKeepAlive   = 10 * time.Minute
+	DefaultInitTimeout = 10 * time.Second // Lambda's init phase limit
+	DefaultMaxQueue    = 1000
+	DefaultMaxAsync    = 10000
+	DefaultTimeoutSec  = 3
+	DefaultMemoryMB    = 128
+	MinTimeoutSec      = 1
+	MaxTimeoutSec      = 900
+	DefaultTmpBytes    = 512 << 20 // Lambda's default ephemeral storage
+	// MinEphemeralStorageMB and MaxEphemeralStorageMB bound a function's /tmp (Lambda's).
+	MinEphemeralStorageMB = 512
+	MaxEphemeralStorageMB = 10240
+	DefaultRegion         = "us-east-1"
+	DefaultAccountID      = "000000000000"
+	DefaultSandboxPrefix  = sandbox.NamePrefix
 	// LogTailBytes is how much of an invocation's log X-Amz-Log-Type: Tail returns.
 	LogTailBytes = 4096
 	// RuntimeBootstrapPath is where the faaslab bootstrap is mounted (runtime "faaslab").

@@ -27,15 +27,18 @@ const (
 // FunctionConfig is one registered function. Values handed out are copies; the scheduler
 // never mutates a FunctionConfig it has shared.
 type FunctionConfig struct {
-	Name        string            `json:"name"`
-	Runtime     string            `json:"runtime,omitempty"`
-	Handler     string            `json:"handler,omitempty"`
-	Role        string            `json:"role,omitempty"`
-	Description string            `json:"description,omitempty"`
-	MemoryMB    int               `json:"memory_mb"`
-	TimeoutSec  int               `json:"timeout_sec"`
-	Environment map[string]string `json:"environment,omitempty"`
-	PackageType string            `json:"package_type"`
+	Name        string `json:"name"`
+	Runtime     string `json:"runtime,omitempty"`
+	Handler     string `json:"handler,omitempty"`
+	Role        string `json:"role,omitempty"`
+	Description string `json:"description,omitempty"`
+	MemoryMB    int    `json:"memory_mb"`
+	TimeoutSec  int    `json:"timeout_sec"`
+	// EphemeralStorageMB sizes /tmp (0 in records written before it existed: the
+	// scheduler's default).
+	EphemeralStorageMB int               `json:"ephemeral_storage_mb,omitempty"`
+	Environment        map[string]string `json:"environment,omitempty"`
+	PackageType        string            `json:"package_type"`
 	// Image is the container image (docker backend; PackageType Image or an override).
 	Image string `json:"image,omitempty"`
 	// ReservedConcurrency caps concurrent invocations; nil = unreserved.
@@ -88,6 +91,7 @@ type CreateFunctionInput struct {
 	Description         string
 	MemoryMB            int // 0 = 128
 	TimeoutSec          int // 0 = 3
+	EphemeralStorageMB  int // 0 = 512
 	Environment         map[string]string
 	PackageType         string // "" = Zip, or Image
 	Code                Code
@@ -96,13 +100,15 @@ type CreateFunctionInput struct {
 
 // ConfigUpdate is UpdateFunctionConfiguration's request; nil fields are left as they are.
 type ConfigUpdate struct {
-	MemoryMB    *int
-	TimeoutSec  *int
-	Environment *map[string]string
-	Description *string
-	Handler     *string
-	Role        *string
-	Runtime     *string
+	MemoryMB   *int
+	TimeoutSec *int
+	// EphemeralStorageMB resizes /tmp; running sandboxes keep theirs.
+	EphemeralStorageMB *int
+	Environment        *map[string]string
+	Description        *string
+	Handler            *string
+	Role               *string
+	Runtime            *string
 }
 
 var functionNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
@@ -138,6 +144,17 @@ func validateMemory(p sandbox.Profile, memoryMB int) error {
 func validateTimeout(timeoutSec int) error {
 	if timeoutSec < MinTimeoutSec || timeoutSec > MaxTimeoutSec {
 		return paramErr("Timeout", "Timeout %d s is outside %d–%d seconds", timeoutSec, MinTimeoutSec, MaxTimeoutSec)
+	}
+	return nil
+}
+
+// validateEphemeralStorage checks /tmp's size, with Lambda's wording.
+func validateEphemeralStorage(mb int) error {
+	switch {
+	case mb < MinEphemeralStorageMB:
+		return paramErr("EphemeralStorage", "1 validation error detected: Value '%d' at 'ephemeralStorage.size' failed to satisfy constraint: Member must have value greater than or equal to %d", mb, MinEphemeralStorageMB)
+	case mb > MaxEphemeralStorageMB:
+		return paramErr("EphemeralStorage", "1 validation error detected: Value '%d' at 'ephemeralStorage.size' failed to satisfy constraint: Member must have value less than or equal to %d", mb, MaxEphemeralStorageMB)
 	}
 	return nil
 }
@@ -202,6 +219,9 @@ func (in *CreateFunctionInput) normalize(p sandbox.Profile) error {
 	if in.TimeoutSec == 0 {
 		in.TimeoutSec = DefaultTimeoutSec
 	}
+	if in.EphemeralStorageMB == 0 {
+		in.EphemeralStorageMB = MinEphemeralStorageMB
+	}
 	if err := validateRuntime(in.Runtime, in.PackageType); err != nil {
 		return err
 	}
@@ -221,6 +241,7 @@ func (in *CreateFunctionInput) normalize(p sandbox.Profile) error {
 		return paramErr("Code", "Code.ZipFile is required for runtime %s: a zip with an executable bootstrap at its root", in.Runtime)
 	}
 	for _, err := range []error{validateMemory(p, in.MemoryMB), validateTimeout(in.TimeoutSec),
+		validateEphemeralStorage(in.EphemeralStorageMB),
 		validateEnvironment(in.Environment), validateConcurrency(in.ReservedConcurrency)} {
 		if err != nil {
 			return err
@@ -243,6 +264,12 @@ func (u ConfigUpdate) apply(p sandbox.Profile, f *FunctionConfig) (*FunctionConf
 			return nil, err
 		}
 		c.TimeoutSec = *u.TimeoutSec
+	}
+	if u.EphemeralStorageMB != nil {
+		if err := validateEphemeralStorage(*u.EphemeralStorageMB); err != nil {
+			return nil, err
+		}
+		c.EphemeralStorageMB = *u.EphemeralStorageMB
 	}
 	if u.Environment != nil {
 		if err := validateEnvironment(*u.Environment); err != nil {

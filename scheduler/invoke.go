@@ -391,7 +391,11 @@ func (s *Scheduler) spec(inst *instance, cfg *FunctionConfig) (sandbox.Spec, err
 	if err != nil {
 		return sandbox.Spec{}, err
 	}
-	spec := sandbox.Spec{ID: inst.id, Function: cfg.Name, Resources: res, TmpBytes: s.cfg.TmpBytes,
+	tmpBytes := s.cfg.TmpBytes
+	if cfg.EphemeralStorageMB > 0 {
+		tmpBytes = int64(cfg.EphemeralStorageMB) << 20
+	}
+	spec := sandbox.Spec{ID: inst.id, Function: cfg.Name, Resources: res, TmpBytes: tmpBytes,
 		Image: cfg.Image, Log: inst.log}
 	switch {
 	case cfg.PackageType == PackageTypeImage:

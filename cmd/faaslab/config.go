@@ -39,6 +39,10 @@ type networkConfig struct {
 	NIC         string `yaml:"nic"`          // emulated NIC capacity, e.g. 560mbit, 1gbit, unlimited ("" = profile's)
 	FixedRate   string `yaml:"fixed_rate"`   // per-sandbox cap of policy fixed
 	Strict      bool   `yaml:"strict"`       // proportional: ceil = rate
+	// AllowSandboxToSandbox unisolates the sandboxes' bridge ports (function-to-function
+	// experiments); HostPorts are host TCP ports sandboxes may reach besides the Runtime API.
+	AllowSandboxToSandbox bool  `yaml:"allow_sandbox_to_sandbox"`
+	HostPorts             []int `yaml:"host_ports"`
 }
 
 // policySpec is the shaping policy as the config writes it.

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faaslab/faaslab/internal/probe"
+	"github.com/faaslab/faaslab/netshape"
 	"github.com/faaslab/faaslab/netshape/shape"
 	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/sandbox/docker"
@@ -26,6 +27,7 @@ func newDoctorCmd() *cobra.Command {
 					probe.Tool("nsenter", "child processes in the remote namespace"),
 					probe.Tool("qemu-system-x86_64", "make test-vm (cgroup v2 tests)"),
 				}},
+				netshape.ProbeHostRules(cmd.Context()),
 			)
 			return nil
 		},

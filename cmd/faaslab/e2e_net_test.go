@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/runtime/handlers"
+	"github.com/faaslab/faaslab/sandbox"
 )
 
 // TestE2ESandboxPrivilegesOnEveryThread: the built-in bootstrap continues in-process from
@@ -27,7 +29,7 @@ func TestE2ESandboxPrivilegesOnEveryThread(t *testing.T) {
 		t.Fatalf("sandboxinfo: %s (%v)", res.Payload, err)
 	}
 	for _, th := range info.Threads {
-		if th.UID != "65534" || th.CapEff != "0000000000000000" || th.CapBnd != "0000000000000000" || th.NoNewPrivs != "1" {
+		if uid, _ := strconv.Atoi(th.UID); uid < sandbox.DefaultUIDBase || th.CapEff != "0000000000000000" || th.CapBnd != "0000000000000000" || th.NoNewPrivs != "1" {
 			t.Errorf("thread %+v is not fully unprivileged", th)
 		}
 	}

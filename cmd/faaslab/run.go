@@ -259,6 +259,7 @@ func netshapeConfig(n networkConfig) (netshape.Config, error) {
 	if err != nil {
 		return netshape.Config{}, fmt.Errorf("--subnet %q: %w", n.Subnet, err)
 	}
-	c := netshape.Config{Name: n.Prefix, Subnet: subnet}.WithDefaults()
+	c := netshape.Config{Name: n.Prefix, Subnet: subnet, AllowSandboxToSandbox: n.AllowSandboxToSandbox,
+		HostPorts: append([]int{n.RuntimePort}, n.HostPorts...)}.WithDefaults()
 	return c, c.Validate()
 }

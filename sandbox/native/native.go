@@ -31,9 +31,9 @@ func init() { nsinit.MaybeRun() }
 // Defaults, in one place.
 const (
 	DefaultCgroupParent = "/faaslab"
-	// DefaultUID and DefaultGID are nobody/nogroup: sandboxes never run as root.
-	DefaultUID = 65534
-	DefaultGID = 65534
+	// DefaultTmpDir holds the /tmp images of the sandboxes, one subdirectory per cgroup
+	// parent (so per daemon). It must be on disk: an image in memory would be memory.
+	DefaultTmpDir = "/var/lib/faaslab-sandbox-tmp"
 	// rootDir is the empty host directory each sandbox mounts its root on, inside its
 	// own mount namespace.
 	rootDir = "/run/faaslab-sandbox-root"
@@ -46,8 +46,13 @@ type Config struct {
 	// Host are the parent cgroup's limits (sandbox.Profile.HostResources()); zero fields
 	// leave it unlimited.
 	Host sandbox.Resources
-	// UID and GID the command runs as (DefaultUID/DefaultGID). Root is refused.
-	UID, GID int
+	// UIDBase and UIDCount are the range each sandbox gets a uid (and the same gid) of
+	// its own from (sandbox.DefaultUIDBase, sandbox.DefaultUIDCount).
+	UIDBase, UIDCount int
+	// TmpDir holds the sandboxes' /tmp images (DefaultTmpDir/<cgroup parent>). When the
+	// host cannot use images (sandbox.ErrNoTmpImages), /tmp is a tmpfs, charged to the
+	// sandbox's memory, and a warning is logged.
+	TmpDir string
 	// InitBinary is started as the sandbox init ("" = /proc/self/exe). It must call
 	// nsinit.MaybeRun first; the faaslab-runtime bootstrap does.
 	InitBinary string
@@ -62,11 +67,8 @@ func (c Config) withDefaults() Config {
 	if c.CgroupParent == "" {
 		c.CgroupParent = DefaultCgroupParent
 	}
-	if c.UID == 0 {
-		c.UID = DefaultUID
-	}
-	if c.GID == 0 {
-		c.GID = DefaultGID
+	if c.TmpDir == "" {
+		c.TmpDir = filepath.Join(DefaultTmpDir, strings.Trim(strings.ReplaceAll(c.CgroupParent, "/", "-"), "-"))
 	}
 	if c.InitBinary == "" {
 		c.InitBinary = "/proc/self/exe"
@@ -81,9 +83,12 @@ func (c Config) withDefaults() Config {
 type Backend struct {
 	cfg    Config
 	parent *sandbox.Cgroup
+	uids   *sandbox.UIDPool
+	tmp    *sandbox.TmpImages // nil: /tmp is a tmpfs
 
 	mu        sync.Mutex
 	sandboxes map[string]*Sandbox
+	pending   map[string]bool // being created
 	closed    bool
 }
 
@@ -92,8 +97,9 @@ var _ sandbox.Backend = (*Backend)(nil)
 // New creates the parent cgroup, capped at cfg.Host.
 func New(cfg Config) (*Backend, error) {
 	cfg = cfg.withDefaults()
-	if cfg.UID <= 0 || cfg.GID <= 0 {
-		return nil, fmt.Errorf("native backend: uid/gid %d:%d: sandboxes must not run as root", cfg.UID, cfg.GID)
+	uids, err := sandbox.NewUIDPool(cfg.UIDBase, cfg.UIDCount)
+	if err != nil {
+		return nil, fmt.Errorf("native backend: %w", err)
 	}
 	if !strings.HasPrefix(strings.TrimPrefix(cfg.CgroupParent, "/"), sandbox.NamePrefix) {
 		return nil, fmt.Errorf("native backend: cgroup parent %q must start with /%s", cfg.CgroupParent, sandbox.NamePrefix)
@@ -104,11 +110,19 @@ func New(cfg Config) (*Backend, error) {
 	if err := os.MkdirAll(rootDir, 0o700); err != nil {
 		return nil, fmt.Errorf("native backend: %w", err)
 	}
+	tmp, err := sandbox.NewTmpImages(cfg.TmpDir)
+	if err != nil {
+		if !errors.Is(err, sandbox.ErrNoTmpImages) {
+			return nil, fmt.Errorf("native backend: %w", err)
+		}
+		cfg.Logger.Warn("sandbox /tmp is a tmpfs, charged to the function's memory", "reason", err)
+		tmp = nil
+	}
 	parent, err := sandbox.NewCgroup(cfg.CgroupParent, cfg.Host)
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{cfg: cfg, parent: parent, sandboxes: map[string]*Sandbox{}}, nil
+	return &Backend{cfg: cfg, parent: parent, uids: uids, tmp: tmp, sandboxes: map[string]*Sandbox{}, pending: map[string]bool{}}, nil
 }
 
 // Name is "native".
@@ -128,19 +142,23 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 		b.mu.Unlock()
 		return nil, sandbox.ErrStopped
 	}
-	if _, dup := b.sandboxes[spec.ID]; dup {
+	if _, dup := b.sandboxes[spec.ID]; dup || b.pending[spec.ID] {
 		b.mu.Unlock()
 		return nil, fmt.Errorf("sandbox %s exists already", spec.ID)
 	}
+	b.pending[spec.ID] = true // Reap leaves it alone while it is being made
 	b.mu.Unlock()
 
 	s, err := b.start(spec)
+	b.mu.Lock()
+	delete(b.pending, spec.ID)
+	if err == nil {
+		b.sandboxes[spec.ID] = s
+	}
+	b.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	b.mu.Lock()
-	b.sandboxes[spec.ID] = s
-	b.mu.Unlock()
 	return s, nil
 }
 
@@ -149,13 +167,25 @@ func (b *Backend) start(spec sandbox.Spec) (s *Sandbox, err error) {
 	// mounts) would otherwise burn a 0.085-CPU quota and wait out a 100 ms period.
 	setup := spec.Resources
 	setup.CPUQuotaUs, setup.CPUPeriodUs = 0, 0
-	cg, err := sandbox.NewCgroup(b.cfg.CgroupParent+"/"+spec.ID, setup)
+	uid, err := b.uids.Acquire()
 	if err != nil {
 		return nil, err
 	}
+	tmpImage, err := b.tmpImage(spec)
+	if err != nil {
+		b.uids.Release(uid)
+		return nil, err
+	}
+	cg, err := sandbox.NewCgroup(b.cfg.CgroupParent+"/"+spec.ID, setup)
+	if err != nil {
+		b.releaseIdentity(spec.ID, uid)
+		return nil, err
+	}
+	stopCleans := false // once the Sandbox exists, its Stop cleans up
 	defer func() {
-		if err != nil {
+		if err != nil && !stopCleans {
 			cg.Delete()
+			b.releaseIdentity(spec.ID, uid)
 		}
 	}()
 	specR, specW, err := os.Pipe()
@@ -189,7 +219,8 @@ func (b *Backend) start(spec sandbox.Spec) (s *Sandbox, err error) {
 		gateW.Close()
 		return nil, fmt.Errorf("start sandbox init %s: %w", b.cfg.InitBinary, err)
 	}
-	s = &Sandbox{id: spec.ID, backend: b, cg: cg, cmd: cmd, gate: gateW, done: make(chan struct{}), res: spec.Resources}
+	s = &Sandbox{id: spec.ID, backend: b, cg: cg, cmd: cmd, gate: gateW, done: make(chan struct{}), res: spec.Resources, uid: uid}
+	stopCleans = true
 	go s.wait()
 	// The init blocks reading the spec, so nothing has run outside the cgroup yet.
 	if err := cg.AddProc(cmd.Process.Pid); err != nil {
@@ -199,7 +230,7 @@ func (b *Backend) start(spec sandbox.Spec) (s *Sandbox, err error) {
 	}
 	err = json.NewEncoder(specW).Encode(nsinit.Config{
 		Hostname: spec.ID, Command: spec.Command, Env: spec.Env, Mounts: toInitMounts(spec.Mounts),
-		TmpBytes: spec.TmpBytes, UID: b.cfg.UID, GID: b.cfg.GID, RootDir: rootDir,
+		TmpBytes: spec.TmpBytes, TmpImage: tmpImage, UID: uid, GID: uid, RootDir: rootDir,
 		InProcess: b.commandIsInit(spec),
 	})
 	specW.Close()
@@ -208,6 +239,29 @@ func (b *Backend) start(spec sandbox.Spec) (s *Sandbox, err error) {
 		return nil, fmt.Errorf("hand the spec to the sandbox init: %w", err)
 	}
 	return s, nil
+}
+
+// tmpImage makes the sandbox's /tmp image ("" = tmpfs).
+func (b *Backend) tmpImage(spec sandbox.Spec) (string, error) {
+	if b.tmp == nil {
+		return "", nil
+	}
+	size := spec.TmpBytes
+	if size <= 0 {
+		size = sandbox.DefaultTmpBytes
+	}
+	return b.tmp.Create(spec.ID, size)
+}
+
+// releaseIdentity frees what is the sandbox's alone once no process of it is left: its
+// uid and its /tmp image.
+func (b *Backend) releaseIdentity(id string, uid int) {
+	b.uids.Release(uid)
+	if b.tmp != nil {
+		if err := b.tmp.Remove(id); err != nil {
+			b.cfg.Logger.Warn("remove sandbox /tmp image", "sandbox", id, "err", err)
+		}
+	}
 }
 
 // commandIsInit reports whether the sandbox's command is the init binary itself (the
@@ -262,6 +316,14 @@ func (b *Backend) Reap(ctx context.Context) error {
 		path := b.cfg.CgroupParent + "/" + n
 		errs = append(errs, sandbox.KillCgroup(path), sandbox.RemoveCgroup(path))
 	}
+	if b.tmp != nil {
+		errs = append(errs, b.tmp.Reap(func(id string) bool {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			_, live := b.sandboxes[id]
+			return live || b.pending[id]
+		}))
+	}
 	return errors.Join(errs...)
 }
 
@@ -279,6 +341,9 @@ func (b *Backend) Close(ctx context.Context) error {
 		errs = append(errs, s.Stop(ctx))
 	}
 	errs = append(errs, b.Reap(ctx), b.parent.Delete())
+	if b.tmp != nil {
+		errs = append(errs, b.tmp.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -289,6 +354,7 @@ type Sandbox struct {
 	cg      *sandbox.Cgroup
 	cmd     *exec.Cmd
 	res     sandbox.Resources
+	uid     int
 
 	mu      sync.Mutex
 	gate    *os.File // nil once opened or stopped
@@ -374,6 +440,9 @@ func (s *Sandbox) Stop(ctx context.Context) error {
 		case <-time.After(sandbox.StopTimeout):
 		}
 		s.stopErr = s.cg.Delete()
+		if s.stopErr == nil { // the cgroup is empty: no process holds the uid any more
+			s.backend.releaseIdentity(s.id, s.uid)
+		}
 		s.backend.forget(s.id)
 	})
 	return s.stopErr

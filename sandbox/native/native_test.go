@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -68,10 +69,14 @@ func TestIsolation(t *testing.T) {
 		return log.String()
 	}
 	who := run("whoami")
-	for _, want := range []string{"uid=65534", "gid=65534", "capeff=0000000000000000", "capbnd=0000000000000000", "nonewprivs=1", "hostname=faaslabt-"} {
+	for _, want := range []string{"capeff=0000000000000000", "capbnd=0000000000000000", "nonewprivs=1", "hostname=faaslabt-"} {
 		if !strings.Contains(who, want) {
 			t.Errorf("whoami %q lacks %q", who, want)
 		}
+	}
+	// A uid and gid of the per-sandbox range, the same number.
+	if m := regexp.MustCompile(`uid=(\d+) gid=(\d+)`).FindStringSubmatch(who); m == nil || m[1] != m[2] || len(m[1]) < 6 {
+		t.Errorf("whoami %q: want uid = gid from %d on", who, sandbox.DefaultUIDBase)
 	}
 	fs := run("fs")
 	for _, want := range []string{"rootwritable=false", "tmpwritable=true", "shadow=0", "rootentries=0", "homeentries=0", "dockersock=false"} {

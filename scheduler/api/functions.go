@@ -74,7 +74,7 @@ func toConfiguration(d Deps, f scheduler.FunctionConfig) FunctionConfiguration {
 		LastUpdateStatus: "Successful",
 		PackageType:      f.PackageType,
 		Architectures:    []string{"x86_64"},
-		EphemeralStorage: EphemeralStorage{Size: 512},
+		EphemeralStorage: EphemeralStorage{Size: max(f.EphemeralStorageMB, scheduler.MinEphemeralStorageMB)},
 		SnapStart:        SnapStart{ApplyOn: "None", OptimizationStatus: "Off"},
 		LoggingConfig:    LoggingConfig{LogFormat: "Text", LogGroup: "/aws/lambda/" + f.Name},
 	}
@@ -105,6 +105,14 @@ type createFunctionRequest struct {
 	EphemeralStorage *struct{ Size int }
 }
 
+// ephemeralStorageMB is the requested /tmp size (0 = the default).
+func (req *createFunctionRequest) ephemeralStorageMB() int {
+	if req.EphemeralStorage == nil {
+		return 0
+	}
+	return req.EphemeralStorage.Size
+}
+
 // unsupported reports request features faaslab does not emulate, naming the field.
 func (req *createFunctionRequest) unsupported() (field, msg string) {
 	switch {
@@ -114,8 +122,6 @@ func (req *createFunctionRequest) unsupported() (field, msg string) {
 		return "Layers", "Layers are not supported by faaslab: put everything in the function's zip"
 	case len(req.Architectures) > 1 || len(req.Architectures) == 1 && req.Architectures[0] != "x86_64":
 		return "Architectures", "Architectures must be [\"x86_64\"] on faaslab"
-	case req.EphemeralStorage != nil && req.EphemeralStorage.Size != 512:
-		return "EphemeralStorage", "EphemeralStorage.Size must be 512 MB on faaslab"
 	}
 	return "", ""
 }
@@ -138,8 +144,8 @@ func MakeCreateFunctionHandler(d Deps) http.HandlerFunc {
 		in := scheduler.CreateFunctionInput{
 			Name: req.FunctionName, Runtime: req.Runtime, Handler: req.Handler, Role: req.Role,
 			Description: req.Description, MemoryMB: req.MemorySize, TimeoutSec: req.Timeout,
-			PackageType: req.PackageType,
-			Code:        scheduler.Code{ZipFile: req.Code.ZipFile, ImageURI: req.Code.ImageUri},
+			PackageType: req.PackageType, EphemeralStorageMB: req.ephemeralStorageMB(),
+			Code: scheduler.Code{ZipFile: req.Code.ZipFile, ImageURI: req.Code.ImageUri},
 		}
 		if req.Environment != nil {
 			in.Environment = req.Environment.Variables
@@ -279,6 +285,8 @@ type updateConfigurationRequest struct {
 	Role        *string
 	Runtime     *string
 	Layers      []string
+	// EphemeralStorage resizes /tmp (new sandboxes only).
+	EphemeralStorage *struct{ Size int }
 }
 
 // MakeUpdateFunctionConfigurationHandler serves PUT /2015-03-31/functions/{name}/configuration.
@@ -299,6 +307,9 @@ func MakeUpdateFunctionConfigurationHandler(d Deps) http.HandlerFunc {
 		}
 		u := scheduler.ConfigUpdate{MemoryMB: req.MemorySize, TimeoutSec: req.Timeout, Description: req.Description,
 			Handler: req.Handler, Role: req.Role, Runtime: req.Runtime}
+		if req.EphemeralStorage != nil {
+			u.EphemeralStorageMB = &req.EphemeralStorage.Size
+		}
 		if req.Environment != nil {
 			vars := req.Environment.Variables
 			if vars == nil {

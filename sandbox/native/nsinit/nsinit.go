@@ -43,8 +43,12 @@ type Config struct {
 	Env      []string `json:"env"`
 	Mounts   []Mount  `json:"mounts"`
 	TmpBytes int64    `json:"tmp_bytes"`
-	UID      int      `json:"uid"`
-	GID      int      `json:"gid"`
+	// TmpImage, if set, is an ext4 image file on the host's disk mounted (through a loop
+	// device) at /tmp instead of a tmpfs: its pages are disk, not the sandbox's memory.
+	// The loop device clears itself when the sandbox's mount namespace goes.
+	TmpImage string `json:"tmp_image,omitempty"`
+	UID      int    `json:"uid"`
+	GID      int    `json:"gid"`
 	// RootDir is an empty host directory the init mounts its new root on (in its own
 	// mount namespace, so the host never sees it).
 	RootDir string `json:"root_dir"`
@@ -106,6 +110,11 @@ func run() error {
 		os.Exit(0) // the backend gave up on this sandbox
 	}
 	gate.Close()
+	// Last step before the command: the filter also covers what the init does from here
+	// on (chdir, exec), and all of it is allowed.
+	if err := installSeccomp(); err != nil {
+		return err
+	}
 	if st, err := os.Stat("/var/task"); err == nil && st.IsDir() {
 		os.Chdir("/var/task")
 	}
@@ -173,12 +182,7 @@ func buildRoot(cfg Config) error {
 	if err := mount("sysfs", filepath.Join(root, "sys"), "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
-	tmpBytes := cfg.TmpBytes
-	if tmpBytes <= 0 {
-		tmpBytes = 512 << 20
-	}
-	if err := mount("tmpfs", filepath.Join(root, "tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
-		fmt.Sprintf("mode=1777,size=%d", tmpBytes)); err != nil {
+	if err := mountTmp(filepath.Join(root, "tmp"), cfg); err != nil {
 		return err
 	}
 	if err := buildDev(filepath.Join(root, "dev")); err != nil {
@@ -295,6 +299,73 @@ func addMount(root string, m Mount) error {
 		return bindReadOnly(m.Source, dst)
 	}
 	return mount(m.Source, dst, "", unix.MS_BIND|unix.MS_REC, "")
+}
+
+// mountTmp mounts the sandbox's /tmp: the ext4 image cfg.TmpImage through a loop device
+// when set, else a tmpfs of cfg.TmpBytes (charged to the sandbox's memory).
+func mountTmp(dst string, cfg Config) error {
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+	if cfg.TmpImage == "" {
+		tmpBytes := cfg.TmpBytes
+		if tmpBytes <= 0 {
+			tmpBytes = 512 << 20
+		}
+		return mount("tmpfs", dst, "tmpfs", flags, fmt.Sprintf("mode=1777,size=%d", tmpBytes))
+	}
+	dev, err := attachLoop(cfg.TmpImage)
+	if err != nil {
+		return err
+	}
+	// Closed only once mounted: autoclear would free a device nobody holds open.
+	defer dev.Close()
+	if err := mount(dev.Name(), dst, "ext4", flags, ""); err != nil {
+		return err
+	}
+	return os.Chmod(dst, 0o1777)
+}
+
+// attachLoop binds a free loop device to the image file (losetup --direct-io=on with
+// autoclear): direct I/O keeps the image's pages out of the page cache, and autoclear
+// frees the device once its only mount, in this mount namespace, is gone. The device is
+// returned open.
+func attachLoop(image string) (*os.File, error) {
+	f, err := os.OpenFile(image, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /tmp image: %w", err)
+	}
+	defer f.Close() // the loop device holds its own reference
+	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("loop devices: %w", err)
+	}
+	defer ctl.Close()
+	cfg := unix.LoopConfig{Fd: uint32(f.Fd()), Info: unix.LoopInfo64{Flags: unix.LO_FLAGS_AUTOCLEAR | unix.LO_FLAGS_DIRECT_IO}}
+	for range 32 { // another sandbox may take the free device first
+		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
+		if err != nil {
+			return nil, fmt.Errorf("find a free loop device: %w", err)
+		}
+		dev := fmt.Sprintf("/dev/loop%d", n)
+		l, err := os.OpenFile(dev, os.O_RDWR, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", dev, err)
+		}
+		err = unix.IoctlLoopConfigure(int(l.Fd()), &cfg)
+		if err == unix.EINVAL { // a backing file system without direct I/O (tmpfs before 6.6)
+			cfg.Info.Flags &^= unix.LO_FLAGS_DIRECT_IO
+			err = unix.IoctlLoopConfigure(int(l.Fd()), &cfg)
+		}
+		if err == unix.EBUSY {
+			l.Close()
+			continue
+		}
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("attach %s to %s: %w", image, dev, err)
+		}
+		return l, nil
+	}
+	return nil, fmt.Errorf("attach %s: every free loop device was taken first", image)
 }
 
 func buildDev(dev string) error {
