@@ -120,7 +120,8 @@ func fairLayout(dp *DirectionPlan, queue string, capBits uint64) {
 		root := dp.Classes[0]
 		dp.Classes = dp.Classes[:1]
 		dp.Qdisc.DefaultMinor = firstFlowMinor
-		rate := max(capBits/FlowBuckets, minRateBitsPerSec)
+		// Whole bytes per second: HTB stores rates in bytes/s.
+		rate := max(capBits/FlowBuckets/8*8, minRateBitsPerSec)
 		for i := range uint32(FlowBuckets) {
 			c := newClass(MakeClassID(qdiscMajor, uint16(firstFlowMinor+i)), root.ClassID, rate, capBits, minQuantumBytes, 0)
 			c.Kind = KindFlowBucket
