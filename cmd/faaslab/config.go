@@ -39,11 +39,12 @@ type networkConfig struct {
 	NIC         string `yaml:"nic"`          // emulated NIC capacity, e.g. 560mbit, 1gbit, unlimited ("" = profile's)
 	FixedRate   string `yaml:"fixed_rate"`   // per-sandbox cap of policy fixed
 	Strict      bool   `yaml:"strict"`       // proportional: ceil = rate
+	NICQueue    string `yaml:"nic_queue"`    // policy none: fair (per-flow, default) | fifo (drop-tail)
 }
 
 // policySpec is the shaping policy as the config writes it.
 func (n networkConfig) policySpec() shape.PolicySpec {
-	return shape.PolicySpec{Policy: n.Policy, NIC: n.NIC, FixedRate: n.FixedRate, Strict: n.Strict}
+	return shape.PolicySpec{Policy: n.Policy, NIC: n.NIC, FixedRate: n.FixedRate, Strict: n.Strict, NICQueue: n.NICQueue}
 }
 
 type dockerConfig struct {
@@ -68,6 +69,7 @@ func defaultDaemonConfig() daemonConfig {
 			Subnet:      "10.201.0.0/16",
 			RuntimePort: 9001,
 			Policy:      "none",
+			NICQueue:    "fair",
 		},
 		Docker: dockerConfig{Image: "faaslab-runtime:latest"},
 	}
