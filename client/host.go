@@ -61,6 +61,9 @@ type PolicyDocument struct {
 	NIC       string `json:"nic,omitempty"`        // e.g. 560mbit, unlimited ("" = the profile's)
 	FixedRate string `json:"fixed_rate,omitempty"` // policy fixed
 	Strict    bool   `json:"strict,omitempty"`     // proportional: ceil = rate
+	// NICQueue: fair | fifo on PUT (policy none); read back, the NIC queue model in force
+	// (fq_codel, sfq, flowhash or fifo; empty unless policy none with a NIC cap).
+	NICQueue string `json:"nic_queue,omitempty"`
 	// Read back: the numbers in force.
 	NICBitsPerSec   int64 `json:"nic_bits_per_sec"`
 	FixedBitsPerSec int64 `json:"fixed_bits_per_sec,omitempty"`

@@ -39,6 +39,7 @@ type networkConfig struct {
 	NIC         string `yaml:"nic"`          // emulated NIC capacity, e.g. 560mbit, 1gbit, unlimited ("" = profile's)
 	FixedRate   string `yaml:"fixed_rate"`   // per-sandbox cap of policy fixed
 	Strict      bool   `yaml:"strict"`       // proportional: ceil = rate
+	NICQueue    string `yaml:"nic_queue"`    // policy none: fair (per-flow, default) | fifo (drop-tail)
 	// AllowSandboxToSandbox unisolates the sandboxes' bridge ports (function-to-function
 	// experiments); HostPorts are host TCP ports sandboxes may reach besides the Runtime API.
 	AllowSandboxToSandbox bool  `yaml:"allow_sandbox_to_sandbox"`
@@ -47,7 +48,7 @@ type networkConfig struct {
 
 // policySpec is the shaping policy as the config writes it.
 func (n networkConfig) policySpec() shape.PolicySpec {
-	return shape.PolicySpec{Policy: n.Policy, NIC: n.NIC, FixedRate: n.FixedRate, Strict: n.Strict}
+	return shape.PolicySpec{Policy: n.Policy, NIC: n.NIC, FixedRate: n.FixedRate, Strict: n.Strict, NICQueue: n.NICQueue}
 }
 
 type dockerConfig struct {
@@ -72,6 +73,7 @@ func defaultDaemonConfig() daemonConfig {
 			Subnet:      "10.201.0.0/16",
 			RuntimePort: 9001,
 			Policy:      "none",
+			NICQueue:    "fair",
 		},
 		Docker: dockerConfig{Image: "faaslab-runtime:latest"},
 	}

@@ -65,6 +65,7 @@ func addDaemonFlags(f *pflag.FlagSet, c *daemonConfig) {
 	f.StringVar(&c.Network.Policy, "policy", c.Network.Policy, "shaping policy: none, fixed, equal, proportional, priority")
 	f.StringVar(&c.Network.NIC, "nic", c.Network.NIC, "emulated NIC capacity, e.g. 560mbit, 1gbit, unlimited (default: the profile's)")
 	f.StringVar(&c.Network.FixedRate, "fixed-rate", c.Network.FixedRate, "per-sandbox rate of policy fixed, e.g. 100mbit")
+	f.StringVar(&c.Network.NICQueue, "nic-queue", c.Network.NICQueue, "how flows share the NIC under policy none: fair (per flow, as a real host) or fifo (drop-tail)")
 	f.BoolVar(&c.Network.Strict, "strict", c.Network.Strict, "policy proportional: cap each sandbox at its share (not work-conserving)")
 	f.StringVar(&c.Docker.Image, "docker-image", c.Docker.Image, "default image of the docker backend")
 }

@@ -85,7 +85,7 @@ func MakeSetPolicyHandler(d Deps) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("policy document: %w", err))
 			return
 		}
-		p, err := shape.ParsePolicyConfig(shape.PolicySpec{Policy: doc.Policy, NIC: doc.NIC, FixedRate: doc.FixedRate, Strict: doc.Strict}, d.DefaultNICBitsPerSec)
+		p, err := shape.ParsePolicyConfig(shape.PolicySpec{Policy: doc.Policy, NIC: doc.NIC, FixedRate: doc.FixedRate, Strict: doc.Strict, NICQueue: doc.NICQueue}, d.DefaultNICBitsPerSec)
 		if err == nil && d.Check != nil {
 			err = d.Check(p)
 		}
@@ -126,10 +126,15 @@ func trafficDocument(t netshape.Traffic) client.Traffic {
 		UploadPackets: t.UploadPackets, DownloadPackets: t.DownloadPackets}
 }
 
-// PolicyDocument is the wire form of the policy in force.
+// PolicyDocument is the wire form of the policy in force; NICQueue names the NIC
+// queue model only where one is in force (policy none under a NIC cap).
 func PolicyDocument(p shape.PolicyConfig) client.PolicyDocument {
-	return client.PolicyDocument{Policy: p.Name, Strict: p.Strict,
+	doc := client.PolicyDocument{Policy: p.Name, Strict: p.Strict,
 		NICBitsPerSec: p.NICBitsPerSec, FixedBitsPerSec: p.FixedBitsPerSec}
+	if p.Name == shape.PolicyNone && p.NICBitsPerSec > 0 {
+		doc.NICQueue = p.NICQueue
+	}
+	return doc
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -36,6 +36,8 @@ type AccuracyPoint struct {
 	// MemoryMB per sandbox, cycled over the N sandboxes (default 128 MB).
 	MemoryMB []int
 	Download bool // iperf3 -R (shaped on the remote end of the uplink)
+	// NICQueue is the NIC queue model under policy none ("" = fair).
+	NICQueue string
 }
 
 // AccuracyConfig configures MeasureAccuracy.
@@ -194,7 +196,11 @@ func (p AccuracyPoint) String() string {
 	if p.Policy == PolicyFixed {
 		what = "rate"
 	}
-	return fmt.Sprintf("%s N=%d %s=%s %s", p.Policy, p.N, what, FormatBits(float64(p.RateBitsPerSec)), dir)
+	queue := ""
+	if p.NICQueue != "" {
+		queue = " queue=" + p.NICQueue
+	}
+	return fmt.Sprintf("%s N=%d %s=%s %s%s", p.Policy, p.N, what, FormatBits(float64(p.RateBitsPerSec)), dir, queue)
 }
 
 // members of a point: sb00…, memory cycled, IPs from the topology.
@@ -214,7 +220,7 @@ func (p AccuracyPoint) policy() PolicyConfig {
 	if p.Policy == PolicyFixed {
 		return PolicyConfig{Name: PolicyFixed, FixedBitsPerSec: p.RateBitsPerSec}
 	}
-	return PolicyConfig{Name: p.Policy, NICBitsPerSec: p.RateBitsPerSec}
+	return PolicyConfig{Name: p.Policy, NICBitsPerSec: p.RateBitsPerSec, NICQueue: p.NICQueue}
 }
 
 // expected returns each sandbox's ideal goodput: 0.956 × its share of the
@@ -390,8 +396,8 @@ func firstLine(err error) string {
 }
 
 // ParseAccuracyPoints parses a comma-separated point list for the CLI:
-// "policy:N:rate[:down][:mem=128/256/384/512]", rate with k/M/G suffix, e.g.
-// "fixed:4:100M,equal:8:1G:down,proportional:4:1G:mem=128/256/384/512".
+// "policy:N:rate[:down][:mem=128/256/384/512][:queue=fifo]", rate with k/M/G
+// suffix, e.g. "fixed:4:100M,equal:8:1G:down,none:26:560M:down:queue=fifo".
 // "quick" and "full" name the built-in sets.
 func ParseAccuracyPoints(spec string) ([]AccuracyPoint, error) {
 	switch strings.TrimSpace(spec) {
@@ -431,8 +437,12 @@ func ParseAccuracyPoints(spec string) ([]AccuracyPoint, error) {
 					}
 					pt.MemoryMB = append(pt.MemoryMB, v)
 				}
+			case strings.HasPrefix(opt, "queue="):
+				if pt.NICQueue, err = ParseNICQueue(strings.TrimPrefix(opt, "queue=")); err != nil {
+					return nil, fmt.Errorf("accuracy point %q: %w", item, err)
+				}
 			default:
-				return nil, fmt.Errorf("accuracy point %q: unknown option %q (down, mem=…)", item, opt)
+				return nil, fmt.Errorf("accuracy point %q: unknown option %q (down, mem=…, queue=fair|fifo|…)", item, opt)
 			}
 		}
 		pts = append(pts, pt)

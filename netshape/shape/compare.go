@@ -53,6 +53,12 @@ func DiffKernel(want, got DirectionPlan) []string {
 	for h := range gotFilters {
 		out = append(out, fmt.Sprintf("%s: unexpected filter %x", want.Direction, h))
 	}
+	if !ptrEqual(want.Leaf, got.Leaf) {
+		out = append(out, fmt.Sprintf("%s: leaf qdisc want %s got %s", want.Direction, fmtPtr(want.Leaf), fmtPtr(got.Leaf)))
+	}
+	if !ptrEqual(want.FlowHash, got.FlowHash) {
+		out = append(out, fmt.Sprintf("%s: flow-hash filter want %s got %s", want.Direction, fmtPtr(want.FlowHash), fmtPtr(got.FlowHash)))
+	}
 	slices.Sort(out)
 	return out
 }
@@ -89,4 +95,11 @@ func sameFilter(a, b Filter) bool {
 func sameClassParams(a, b Class) bool {
 	return a.ParentID == b.ParentID && a.RateBitsPerSec == b.RateBitsPerSec && a.CeilBitsPerSec == b.CeilBitsPerSec &&
 		a.BurstBytes == b.BurstBytes && a.CburstBytes == b.CburstBytes && a.QuantumBytes == b.QuantumBytes && a.Prio == b.Prio
+}
+
+func fmtPtr[T any](p *T) string {
+	if p == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%+v", *p)
 }

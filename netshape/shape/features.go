@@ -91,7 +91,8 @@ func (f Features) Check(p PolicyConfig) error {
 		}
 	}
 	if len(lacks) == 0 {
-		return nil
+		_, err := f.ResolveNICQueue(p)
+		return err
 	}
 	return fmt.Errorf("%w: policy %q needs %s; this kernel lacks: %s", ErrMissingFeature, p.name(), needsText(p.name(), needQ, needC), strings.Join(lacks, ", "))
 }

@@ -49,8 +49,11 @@ func TestFeaturesCheck(t *testing.T) {
 	if err := f.Check(PolicyConfig{Name: "none"}); err != nil {
 		t.Errorf("none unlimited needs nothing: %v", err)
 	}
-	if err := f.Check(PolicyConfig{Name: "none", NICBitsPerSec: 1e9}); err != nil {
-		t.Errorf("none with cap needs htb only: %v", err)
+	if err := f.Check(PolicyConfig{Name: "none", NICBitsPerSec: 1e9, NICQueue: "fifo"}); err != nil {
+		t.Errorf("none with cap and a FIFO needs htb only: %v", err)
+	}
+	if err := f.Check(PolicyConfig{Name: "none", NICBitsPerSec: 1e9}); !errors.Is(err, ErrMissingFeature) || !strings.Contains(err.Error(), "nic_queue: fifo") {
+		t.Errorf("none with a fair queue on a kernel without fq_codel, sfq or bpf: %v", err)
 	}
 	err = f.Check(PolicyConfig{Name: "netprio", NICBitsPerSec: 1e9})
 	if !errors.Is(err, ErrMissingFeature) || !strings.Contains(err.Error(), "cgroup v2") {

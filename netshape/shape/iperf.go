@@ -32,8 +32,16 @@ type proc struct {
 // startIn starts a command inside the named netns ("" = our own): the fork happens on a
 // thread switched into that netns, so the child lives there.
 func startIn(ctx context.Context, nsName, bin string, args ...string) (*proc, error) {
+	return startInWith(ctx, nsName, nil, bin, args...)
+}
+
+// startInWith is startIn with the child's stdin (nil = /dev/null).
+func startInWith(ctx context.Context, nsName string, stdin *os.File, bin string, args ...string) (*proc, error) {
 	p := &proc{done: make(chan error, 1)}
 	p.cmd = exec.CommandContext(ctx, bin, args...)
+	if stdin != nil {
+		p.cmd.Stdin = stdin
+	}
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	// Kill the child if we die; SIGTERM on ctx cancel lets iperf3 clean up.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -144,25 +152,41 @@ type iperfResult struct {
 	Error string `json:"error"`
 }
 
+// barrierScript waits for one line on stdin, then becomes the command: every
+// client blocks on the same pipe until all are started, so the transfers
+// begin together rather than in the order the processes were spawned.
+const barrierScript = `read _; exec "$@"`
+
 // runIperfClients runs one client per sandbox netns at the same time and
 // returns each one's receiver-side goodput in bit/s.
 func runIperfClients(ctx context.Context, bin string, sandboxNS []string, server netip.Addr, durationSec, omitSec int, reverse bool) ([]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(durationSec+omitSec+20)*time.Second)
 	defer cancel()
+	release, gate, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("barrier pipe: %w", err)
+	}
+	defer release.Close()
 	procs := make([]*proc, len(sandboxNS))
 	var errs []error
 	for i, ns := range sandboxNS {
-		args := []string{"-c", server.String(), "-p", strconv.Itoa(FirstIperfPort + i),
+		args := []string{"-c", barrierScript, "sh", bin, "-c", server.String(), "-p", strconv.Itoa(FirstIperfPort + i),
 			"-t", strconv.Itoa(durationSec), "-O", strconv.Itoa(omitSec), "-J"}
 		if reverse {
 			args = append(args, "-R")
 		}
-		p, err := startIn(ctx, ns, bin, args...)
+		p, err := startInWith(ctx, ns, release, "/bin/sh", args...)
 		if err != nil {
 			errs = append(errs, err)
 			break
 		}
 		procs[i] = p
+	}
+	// Release everyone at once (a waiting client's line stays in the pipe).
+	_, werr := gate.WriteString(strings.Repeat("go\n", len(sandboxNS)))
+	gate.Close()
+	if werr != nil {
+		errs = append(errs, fmt.Errorf("release barrier: %w", werr))
 	}
 	out := make([]float64, len(sandboxNS))
 	for i, p := range procs {

@@ -92,7 +92,32 @@ func (s *Shaper) classStatsLocked() ([]ClassStat, error) {
 	slices.SortFunc(out, func(a, b ClassStat) int {
 		return cmp.Or(cmp.Compare(a.Direction, b.Direction), cmp.Compare(a.ClassID, b.ClassID))
 	})
-	return out, nil
+	return foldFlowBuckets(out), nil
+}
+
+// foldFlowBuckets sums the flow-hash buckets of each direction into one
+// entry (id of the first bucket, rates and counters summed, ceil the cap):
+// the buckets say nothing about functions, and hundreds of them per sample
+// would swamp a 100 ms sampler. Input is sorted by direction and class id.
+func foldFlowBuckets(in []ClassStat) []ClassStat {
+	out := in[:0]
+	for _, st := range in {
+		n := len(out)
+		if st.Kind != KindFlowBucket || n == 0 || out[n-1].Kind != KindFlowBucket || out[n-1].Direction != st.Direction {
+			out = append(out, st)
+			continue
+		}
+		a := &out[n-1]
+		a.RateBitsPerSec += st.RateBitsPerSec
+		a.CeilBitsPerSec = max(a.CeilBitsPerSec, st.CeilBitsPerSec)
+		a.SentBytes += st.SentBytes
+		a.SentPackets += st.SentPackets
+		a.Drops += st.Drops
+		a.Overlimits += st.Overlimits
+		a.BacklogBytes += st.BacklogBytes
+		a.QueuePackets += st.QueuePackets
+	}
+	return out
 }
 
 // classFunctionLabel is the bounded "function" label of a class.
@@ -100,7 +125,7 @@ func classFunctionLabel(c Class) string {
 	switch c.Kind {
 	case KindRoot:
 		return labelNIC
-	case KindDefault:
+	case KindDefault, KindFlowBucket:
 		return labelUnclassified
 	}
 	return c.Function

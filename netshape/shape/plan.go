@@ -67,6 +67,8 @@ const (
 	KindRoot    ClassKind = "root"    // the NIC cap
 	KindDefault ClassKind = "default" // unclassified traffic (ARP, unknown IPs)
 	KindMember  ClassKind = "member"  // one sandbox
+	// KindFlowBucket is one hash bucket of the flow-hash NIC queue model.
+	KindFlowBucket ClassKind = "flow_bucket"
 )
 
 // Class is one HTB class: `tc class add dev D parent P classid C htb rate R
@@ -110,6 +112,10 @@ type DirectionPlan struct {
 	Qdisc     *Qdisc
 	Classes   []Class  // parents before children, then by ClassID
 	Filters   []Filter // by Handle
+	// Leaf is the fq_codel/sfq qdisc under the catch-all class (NIC queue
+	// models fq_codel and sfq), FlowHash the bucket classifier (flowhash).
+	Leaf     *LeafQdisc
+	FlowHash *FlowHashFilter
 }
 
 // Plan is the full shaping plan for both directions.
@@ -141,6 +147,9 @@ func Rebuild(prev Plan, policy PolicyConfig, members []Member) (Plan, error) {
 		return Plan{}, err
 	}
 	policy.Name = policy.name()
+	if policy.Name == PolicyNone && policy.NICBitsPerSec > 0 {
+		policy.NICQueue = policy.nicQueue()
+	}
 	if err := validateMembers(policy, members); err != nil {
 		return Plan{}, err
 	}
@@ -345,6 +354,9 @@ func buildDirection(dir Direction, p PolicyConfig, ms []Member, minors map[strin
 		dp.Classes = append(dp.Classes, root, def)
 	}
 	if !perMember {
+		if p.Name == PolicyNone && capBits > 0 {
+			fairLayout(&dp, p.nicQueue(), capBits)
+		}
 		return dp
 	}
 	minWeight := int64(0)

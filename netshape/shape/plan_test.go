@@ -233,7 +233,7 @@ func TestNoneAndPriorityAndNetprio(t *testing.T) {
 	if err != nil || plan.Upload.Qdisc != nil || plan.Download.Qdisc != nil {
 		t.Fatalf("none unlimited should shape nothing: %+v %v", plan, err)
 	}
-	plan, err = Build(PolicyConfig{Name: "none", NICBitsPerSec: 1e9}, testMembers(3))
+	plan, err = Build(PolicyConfig{Name: "none", NICBitsPerSec: 1e9, NICQueue: "fifo"}, testMembers(3))
 	if err != nil {
 		t.Fatal(err)
 	}

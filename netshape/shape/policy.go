@@ -61,6 +61,10 @@ type PolicyConfig struct {
 	FixedBitsPerSec int64
 	// Strict makes equal/proportional/netprio non-work-conserving (ceil = rate).
 	Strict bool
+	// NICQueue is how flows share the capped NIC under policy "none": one of
+	// NICQueues ("" = fair). Features.ResolveNICQueue turns "fair" into the
+	// model in force (fq_codel, sfq or flowhash).
+	NICQueue string
 }
 
 // ParsePolicy parses a policy name (case-insensitive, surrounding space ignored).
@@ -84,6 +88,9 @@ func (p PolicyConfig) Validate() error {
 	}
 	if p.FixedBitsPerSec < 0 {
 		return fmt.Errorf("%w: fixed rate %d bit/s is negative", ErrInvalidPolicy, p.FixedBitsPerSec)
+	}
+	if _, err := ParseNICQueue(p.NICQueue); err != nil {
+		return err
 	}
 	if p.NICBitsPerSec != 0 && p.NICBitsPerSec < minRateBitsPerSec {
 		return fmt.Errorf("%w: NIC capacity %d bit/s is below the minimum %d bit/s", ErrInvalidPolicy, p.NICBitsPerSec, minRateBitsPerSec)

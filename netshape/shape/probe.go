@@ -20,5 +20,11 @@ func Probe() probe.Section {
 		}
 		s.Checks = append(s.Checks, c)
 	}
+	q, err := f.ResolveNICQueue(PolicyConfig{Name: PolicyNone, NICBitsPerSec: 1e9})
+	c := probe.Check{Name: "nic_queue fair", OK: err == nil, Detail: "policy none shares the NIC per flow with " + q.NICQueue}
+	if err != nil {
+		c.Detail = err.Error()
+	}
+	s.Checks = append(s.Checks, c)
 	return s
 }

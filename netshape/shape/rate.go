@@ -49,6 +49,7 @@ type PolicySpec struct {
 	NIC       string // emulated NIC capacity, e.g. 560mbit; "unlimited" or "0": no cap; "": the default
 	FixedRate string // per-sandbox cap of policy fixed
 	Strict    bool   // proportional: ceil = rate
+	NICQueue  string // policy none: fair (default) | fifo | fq_codel | sfq | flowhash
 }
 
 // ParsePolicyConfig turns a PolicySpec into a validated PolicyConfig; an empty NIC means
@@ -59,6 +60,9 @@ func ParsePolicyConfig(spec PolicySpec, defaultNICBitsPerSec int64) (PolicyConfi
 		return PolicyConfig{}, err
 	}
 	p := PolicyConfig{Name: name, NICBitsPerSec: defaultNICBitsPerSec, Strict: spec.Strict}
+	if p.NICQueue, err = ParseNICQueue(spec.NICQueue); err != nil {
+		return p, fmt.Errorf("nic_queue: %w", err)
+	}
 	switch strings.ToLower(strings.TrimSpace(spec.NIC)) {
 	case "":
 	case "unlimited", "0":

