@@ -8,9 +8,14 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/faaslab/faaslab/sandbox/native/nsinit"
 )
 
 func main() {
+	// A native sandbox started with this binary as its init (no --runtime-bin) becomes
+	// the sandbox here and never returns.
+	nsinit.MaybeRun()
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "faaslab:", err)
 		os.Exit(1)

@@ -4,8 +4,8 @@
 // The sandbox's init is a binary started with argv[0] == nsinit.ArgV0 that calls
 // nsinit.MaybeRun before anything else: by default the static faaslab-runtime bootstrap
 // (Config.InitBinary), which starts in a millisecond, or this very binary
-// (/proc/self/exe), which works because importing this package runs nsinit.MaybeRun in
-// its init (that is how the tests run sandboxes).
+// (/proc/self/exe) when its main (or TestMain) calls nsinit.MaybeRun first, as the faaslab
+// CLI and this package's tests do. Importing this package runs nothing by itself.
 package native
 
 import (
@@ -25,8 +25,6 @@ import (
 	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/sandbox/native/nsinit"
 )
-
-func init() { nsinit.MaybeRun() }
 
 // Defaults, in one place.
 const (
