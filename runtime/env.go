@@ -47,7 +47,7 @@ var reservedEnv = []string{
 	"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
 	"AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
 	"AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-	"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ",
+	"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 }
 
 // ReservedEnv reports whether a function may not set the variable name (Lambda answers
@@ -57,7 +57,7 @@ func ReservedEnv(name string) bool {
 }
 
 // Environment builds the sandbox environment ("KEY=value" entries) of Lambda: the reserved
-// variables, LANG/PATH/LD_LIBRARY_PATH (which user variables may replace), then the user
+// variables, TZ/LANG/PATH/LD_LIBRARY_PATH (which user variables may replace), then the user
 // variables in key order. Reserved user variables are dropped.
 func Environment(c EnvConfig) []string {
 	version := orDefault(c.Version, DefaultVersion)
@@ -83,9 +83,11 @@ func Environment(c EnvConfig) []string {
 		"AWS_LAMBDA_LOG_GROUP_NAME=" + orDefault(c.LogGroupName, "/aws/lambda/"+c.FunctionName),
 		"AWS_LAMBDA_LOG_STREAM_NAME=" + stream,
 		"AWS_LAMBDA_INITIALIZATION_TYPE=" + orDefault(c.InitializationType, "on-demand"),
-		"TZ=:UTC",
 	}
+	// Lambda sets these too but lets a function replace them (TZ is how functions change
+	// their time zone).
 	overridable := [][2]string{
+		{"TZ", ":UTC"},
 		{"LANG", DefaultLang},
 		{"PATH", DefaultPath},
 		{"LD_LIBRARY_PATH", DefaultLDLibraryPath},
@@ -99,7 +101,7 @@ func Environment(c EnvConfig) []string {
 	}
 	keys := make([]string, 0, len(c.User))
 	for k := range c.User {
-		if k == "LANG" || k == "PATH" || k == "LD_LIBRARY_PATH" || ReservedEnv(k) || k == "" {
+		if k == "TZ" || k == "LANG" || k == "PATH" || k == "LD_LIBRARY_PATH" || ReservedEnv(k) || k == "" {
 			continue
 		}
 		keys = append(keys, k)

@@ -33,7 +33,7 @@ func TestEnvironment(t *testing.T) {
 		Started:      time.Date(2025, 3, 4, 23, 0, 0, 0, time.FixedZone("x", -3600*5)),
 		User: map[string]string{
 			"AWS_REGION": "eu-west-1", // reserved: dropped
-			"TZ":         "Europe/Paris",
+			"TZ":         "Europe/Paris", // overridable: how functions change their time zone
 			"_HANDLER":   "evil",
 			"PATH":       "/custom/bin", // overridable
 			"B_VAR":      "b",
@@ -55,7 +55,7 @@ func TestEnvironment(t *testing.T) {
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/fn",
 		"AWS_LAMBDA_LOG_STREAM_NAME":      "2025/03/05/[$LATEST]faaslab-fn-1",
 		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
-		"TZ":                              ":UTC",
+		"TZ":                              "Europe/Paris",
 		"LANG":                            "en_US.UTF-8",
 		"PATH":                            "/custom/bin",
 		"LD_LIBRARY_PATH":                 DefaultLDLibraryPath,
@@ -77,12 +77,12 @@ func TestEnvironment(t *testing.T) {
 }
 
 func TestReservedEnv(t *testing.T) {
-	for _, k := range []string{"AWS_REGION", "_HANDLER", "AWS_LAMBDA_RUNTIME_API", "TZ", "AWS_SESSION_TOKEN"} {
+	for _, k := range []string{"AWS_REGION", "_HANDLER", "AWS_LAMBDA_RUNTIME_API", "AWS_SESSION_TOKEN"} {
 		if !ReservedEnv(k) {
 			t.Errorf("%s not reserved", k)
 		}
 	}
-	for _, k := range []string{"PATH", "LANG", "LD_LIBRARY_PATH", "MY_VAR"} {
+	for _, k := range []string{"TZ", "PATH", "LANG", "LD_LIBRARY_PATH", "MY_VAR"} {
 		if ReservedEnv(k) {
 			t.Errorf("%s reserved", k)
 		}

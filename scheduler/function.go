@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faaslab/faaslab/runtime"
 	"github.com/faaslab/faaslab/sandbox"
 )
 
@@ -114,15 +115,6 @@ type ConfigUpdate struct {
 var functionNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 var envKeyRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]*$`)
 
-// reservedEnvKeys are the variables Lambda sets itself and refuses in a function's Environment.
-var reservedEnvKeys = []string{
-	"_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-	"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-	"AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-	"AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-	"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
-}
-
 // ValidateFunctionName checks a plain function name (not an ARN).
 func ValidateFunctionName(name string) error {
 	if !functionNameRE.MatchString(name) {
@@ -166,7 +158,7 @@ func validateEnvironment(env map[string]string) error {
 		if !envKeyRE.MatchString(k) {
 			return paramErr("Environment", "Environment variable name %q is invalid: it must start with a letter and use only letters, digits and underscores", k)
 		}
-		if slices.Contains(reservedEnvKeys, k) {
+		if runtime.ReservedEnv(k) {
 			reserved = append(reserved, k)
 		}
 		size += len(k) + len(v)

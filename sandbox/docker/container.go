@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -31,6 +32,7 @@ type Sandbox struct {
 	attach      *types.HijackedResponse
 	logDone     chan struct{} // closed when the log stream has been copied out
 	captured    chan struct{} // closed when captureAtExit is done
+	removing    atomic.Bool   // Stop removes the container: its SIGKILL is ours
 
 	done     chan struct{}
 	stopOnce sync.Once
@@ -257,8 +259,20 @@ func (s *Sandbox) exitError(res container.WaitResponse) error {
 func (s *Sandbox) oomKilled() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	info, err := s.b.cli.ContainerInspect(ctx, s.containerID)
-	oom := err == nil && info.State != nil && info.State.OOMKilled
+	var oom bool
+	// The engine learns of the OOM kill from a separate event that can trail the exit
+	// under load: ask again briefly before calling it a plain SIGKILL.
+	tries := 4
+	if s.removing.Load() {
+		tries = 1
+	}
+	for try := 0; try < tries && !oom; try++ {
+		if try > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		info, err := s.b.cli.ContainerInspect(ctx, s.containerID)
+		oom = err == nil && info.State != nil && info.State.OOMKilled
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if oom {
@@ -343,6 +357,7 @@ func (s *Sandbox) Stop(ctx context.Context) error {
 
 // remove kills and removes the container and waits for the exit watcher.
 func (s *Sandbox) remove(ctx context.Context) error {
+	s.removing.Store(true) // our own SIGKILL: no OOM kill to wait for
 	// Keep the peak memory of a sandbox stopped while it ran.
 	if s.pid != 0 {
 		_, _ = s.Stats()
