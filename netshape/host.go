@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/faaslab/faaslab/netshape/ns"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -179,7 +180,7 @@ func (h *Host) createBridge() error {
 // createRemote creates the remote netns and the uplink veth pair: host end on the
 // bridge, remote end in the remote netns with the remote address.
 func (h *Host) createRemote() error {
-	path, err := CreateNamedNetNS(h.cfg.RemoteNetNS)
+	path, err := ns.CreateNamed(h.cfg.RemoteNetNS)
 	if err != nil {
 		return err
 	}
@@ -293,7 +294,7 @@ func (h *Host) RemoteAddr() netip.Addr { return h.cfg.RemoteAddr() }
 // is the host's upload) and remoteEnd (in the netns at remoteNetNSPath; its egress is
 // the host's download).
 func (h *Host) UplinkLinks() (hostEnd, remoteEnd, remoteNetNSPath string) {
-	return h.cfg.UplinkHostName(), h.cfg.UplinkRemoteName(), NamedNetNSPath(h.cfg.RemoteNetNS)
+	return h.cfg.UplinkHostName(), h.cfg.UplinkRemoteName(), ns.NamedPath(h.cfg.RemoteNetNS)
 }
 
 // Attach connects the sandbox whose netns is ep.NetNSPath: a veth pair with the host
@@ -528,7 +529,7 @@ func (h *Host) tearDown(ctx context.Context) error {
 		h.release(m)
 	}
 	errs = append(errs, h.deleteLink(h.cfg.UplinkHostName()))
-	errs = append(errs, DeleteNamedNetNS(h.cfg.RemoteNetNS))
+	errs = append(errs, ns.DeleteNamed(h.cfg.RemoteNetNS))
 	errs = append(errs, h.deleteLink(h.cfg.Bridge))
 	if h.iptables {
 		errs = append(errs, removeRules(ctx, h.cfg))

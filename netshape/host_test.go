@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/faaslab/faaslab/netshape/ns"
 	"io"
 	"net"
 	"net/netip"
@@ -86,12 +87,12 @@ func newTestHost(t testing.TB, cfg Config) *Host {
 func newTestNetNS(t testing.TB, cfg Config, n int) string {
 	t.Helper()
 	name := fmt.Sprintf("%s-sb%d", cfg.Name, n)
-	path, err := CreateNamedNetNS(name)
+	path, err := ns.CreateNamed(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := DeleteNamedNetNS(name); err != nil {
+		if err := ns.DeleteNamed(name); err != nil {
 			t.Errorf("delete netns: %v", err)
 		}
 	})
@@ -135,7 +136,7 @@ func leftovers(t *testing.T, cfg Config) []string {
 			out = append(out, "link "+l.Attrs().Name)
 		}
 	}
-	if _, err := os.Stat(NamedNetNSPath(cfg.RemoteNetNS)); err == nil {
+	if _, err := os.Stat(ns.NamedPath(cfg.RemoteNetNS)); err == nil {
 		out = append(out, "netns "+cfg.RemoteNetNS)
 	}
 	if bin, err := exec.LookPath("iptables"); err == nil {
@@ -512,7 +513,7 @@ func TestDoRestoresNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	var inside []net.Interface
-	if err := Do(path, func() error { inside, err = net.Interfaces(); return err }); err != nil {
+	if err := ns.Do(path, func() error { inside, err = net.Interfaces(); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if len(inside) != 1 || inside[0].Name != "lo" {
@@ -520,7 +521,7 @@ func TestDoRestoresNamespace(t *testing.T) {
 	}
 	// Many calls: no thread may come back to the pool in the sandbox netns.
 	for range 50 {
-		if err := Do(path, func() error { return nil }); err != nil {
+		if err := ns.Do(path, func() error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -532,14 +533,14 @@ func TestDoRestoresNamespace(t *testing.T) {
 		t.Fatalf("host interfaces %d before Do, %d after", len(before), len(after))
 	}
 	wantErr := errors.New("from fn")
-	if err := Do(path, func() error { return wantErr }); !errors.Is(err, wantErr) {
+	if err := ns.Do(path, func() error { return wantErr }); !errors.Is(err, wantErr) {
 		t.Fatalf("Do returned %v, want fn's error", err)
 	}
-	if err := Do("/nonexistent", func() error { return nil }); err == nil {
+	if err := ns.Do("/nonexistent", func() error { return nil }); err == nil {
 		t.Fatal("Do on a missing netns succeeded")
 	}
-	if _, err := CreateNamedNetNS(cfg.Name + "-sb0"); !errors.Is(err, ErrNetNSExists) {
-		t.Fatalf("creating an existing netns: %v, want ErrNetNSExists", err)
+	if _, err := ns.CreateNamed(cfg.Name + "-sb0"); !errors.Is(err, ns.ErrExists) {
+		t.Fatalf("creating an existing netns: %v, want ns.ErrExists", err)
 	}
 }
 
@@ -557,7 +558,7 @@ func freeTCPPort(t testing.TB) int {
 // dialFrom dials from inside the netns at path.
 func dialFrom(path string) func(string) (net.Conn, error) {
 	return func(addr string) (c net.Conn, err error) {
-		err = Do(path, func() error { c, err = net.DialTimeout("tcp", addr, 5*time.Second); return err })
+		err = ns.Do(path, func() error { c, err = net.DialTimeout("tcp", addr, 5*time.Second); return err })
 		return c, err
 	}
 }
@@ -614,7 +615,7 @@ func assertAddr(t *testing.T, link netlink.Link, ip netip.Addr, bits int, nsPath
 	if nsPath == "" {
 		err = check()
 	} else {
-		err = Do(nsPath, check)
+		err = ns.Do(nsPath, check)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -623,7 +624,7 @@ func assertAddr(t *testing.T, link netlink.Link, ip netip.Addr, bits int, nsPath
 
 func assertDefaultRoute(t *testing.T, nsPath string, gw netip.Addr) {
 	t.Helper()
-	err := Do(nsPath, func() error {
+	err := ns.Do(nsPath, func() error {
 		routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
 		if err != nil {
 			return err

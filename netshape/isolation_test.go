@@ -2,6 +2,7 @@ package netshape
 
 import (
 	"context"
+	"github.com/faaslab/faaslab/netshape/ns"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -25,7 +26,7 @@ func attachTestNS(t *testing.T, h *Host, cfg Config, n int) (string, Attachment)
 // canConnect reports whether a TCP connection from the netns at path to addr succeeds
 // within 2 s (a dropped SYN or an unanswered ARP both count as no).
 func canConnect(path, addr string) bool {
-	err := Do(path, func() error {
+	err := ns.Do(path, func() error {
 		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 		if err == nil {
 			c.Close()
@@ -64,7 +65,7 @@ func TestSandboxesCannotReachEachOther(t *testing.T) {
 	ns1, att1 := attachTestNS(t, h, cfg, 1)
 	ns2, _ := attachTestNS(t, h, cfg, 2)
 	victim := listenAccepting(t, func() (l net.Listener, err error) {
-		err = Do(ns1, func() error { l, err = net.Listen("tcp", netip.AddrPortFrom(att1.IP, 0).String()); return err })
+		err = ns.Do(ns1, func() error { l, err = net.Listen("tcp", netip.AddrPortFrom(att1.IP, 0).String()); return err })
 		return l, err
 	})
 	if canConnect(ns2, victim.Addr().String()) {
@@ -118,7 +119,7 @@ func TestAllowSandboxToSandbox(t *testing.T) {
 	ns1, att1 := attachTestNS(t, h, cfg, 1)
 	ns2, _ := attachTestNS(t, h, cfg, 2)
 	peer := listenAccepting(t, func() (l net.Listener, err error) {
-		err = Do(ns1, func() error { l, err = net.Listen("tcp", netip.AddrPortFrom(att1.IP, 0).String()); return err })
+		err = ns.Do(ns1, func() error { l, err = net.Listen("tcp", netip.AddrPortFrom(att1.IP, 0).String()); return err })
 		return l, err
 	})
 	if !canConnect(ns2, peer.Addr().String()) {

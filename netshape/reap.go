@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/faaslab/faaslab/netshape/ns"
 	"log/slog"
 
 	"github.com/vishvananda/netlink"
@@ -46,7 +47,7 @@ func reap(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			errs = append(errs, fmt.Errorf("delete link %s: %w", name, err))
 		}
 	}
-	if err := DeleteNamedNetNS(cfg.RemoteNetNS); err != nil {
+	if err := ns.DeleteNamed(cfg.RemoteNetNS); err != nil {
 		errs = append(errs, err)
 	}
 	if err := delLinkByName(cfg.Bridge); err != nil && !isNotFound(err) {

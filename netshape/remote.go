@@ -3,13 +3,14 @@ package netshape
 import (
 	"context"
 	"fmt"
+	"github.com/faaslab/faaslab/netshape/ns"
 	"net"
 	"os/exec"
 )
 
 // DoRemote runs fn on a thread inside the remote netns (see Do).
 func (h *Host) DoRemote(fn func() error) error {
-	return Do(NamedNetNSPath(h.cfg.RemoteNetNS), fn)
+	return ns.Do(ns.NamedPath(h.cfg.RemoteNetNS), fn)
 }
 
 // ListenRemote opens a listener inside the remote netns, so that a remote service (an
@@ -47,5 +48,5 @@ func (h *Host) ListenPacketRemote(network, addr string) (net.PacketConn, error) 
 // command's PID is the program's). Start, wait and kill it as any exec.Cmd.
 func (h *Host) RemoteCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "nsenter",
-		append([]string{"--net=" + NamedNetNSPath(h.cfg.RemoteNetNS), "--", name}, args...)...)
+		append([]string{"--net=" + ns.NamedPath(h.cfg.RemoteNetNS), "--", name}, args...)...)
 }

@@ -138,7 +138,9 @@ func (s *Scheduler) run(inst *instance, req *InvokeRequest, res *InvokeResult, i
 	inst.log.Write(inst.buf)
 
 	start := time.Now()
-	deadline := start.Add(time.Duration(cfg.TimeoutSec) * time.Second)
+	// Whole milliseconds: the runtime sees the deadline as Lambda-Runtime-Deadline-Ms, so
+	// a handler watching it must not expire before the scheduler's own timer does.
+	deadline := start.Add(time.Duration(cfg.TimeoutSec) * time.Second).Truncate(time.Millisecond)
 	ctx, cancel := context.WithDeadline(inst.ctx, deadline)
 	resp, err := inst.ep.Invoke(ctx, runtime.Invocation{
 		RequestID:     req.RequestID,

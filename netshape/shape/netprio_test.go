@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	fns "github.com/faaslab/faaslab/netshape/ns"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -125,10 +126,10 @@ func TestNetPrioShared(t *testing.T) {
 // t.Cleanup.
 func veth198(t *testing.T, hostDev, peerDev, nsName string) (netip.Addr, netip.Addr) {
 	t.Helper()
-	if err := newNamedNetNS(nsName); err != nil {
+	if _, err := fns.CreateNamed(nsName); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = netns.DeleteNamed(nsName) })
+	t.Cleanup(func() { _ = fns.DeleteNamed(nsName) })
 	ns, err := netns.GetFromName(nsName)
 	if err != nil {
 		t.Fatal(err)

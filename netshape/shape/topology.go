@@ -5,11 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/faaslab/faaslab/netshape/ns"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -71,7 +71,7 @@ func newTopology(tag string, n int) (t *topology, err error) {
 		}
 	}()
 	for _, name := range append([]string{t.hostNS, t.remoteNS}, t.sandboxNS...) {
-		if err := newNamedNetNS(name); err != nil {
+		if _, err := ns.CreateNamed(name); err != nil {
 			return t, err
 		}
 	}
@@ -113,14 +113,14 @@ func newTopology(tag string, n int) (t *topology, err error) {
 // `ip link add H txqueuelen 1000 master faaslabbr0 type veth peer name P netns NS;
 // ip -n NS addr add ip/24 dev P; ip -n NS link set P up; ip -n NS link set lo up`.
 func (t *topology) attach(hh *netlink.Handle, bridgeIndex int, hostEnd, peerNS, peerName string, ip netip.Addr) error {
-	ns, err := netns.GetFromName(peerNS)
+	peerNSH, err := netns.GetFromName(peerNS)
 	if err != nil {
 		return fmt.Errorf("open netns %s: %w", peerNS, err)
 	}
-	defer ns.Close()
+	defer peerNSH.Close()
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{Name: hostEnd, TxQLen: defaultTxQueueLen, MasterIndex: bridgeIndex},
-		PeerName:  peerName, PeerNamespace: netlink.NsFd(ns), PeerTxQLen: defaultTxQueueLen,
+		PeerName:  peerName, PeerNamespace: netlink.NsFd(peerNSH), PeerTxQLen: defaultTxQueueLen,
 	}
 	if err := hh.LinkAdd(veth); err != nil {
 		return fmt.Errorf("create veth %s → %s: %w", hostEnd, peerNS, err)
@@ -128,7 +128,7 @@ func (t *topology) attach(hh *netlink.Handle, bridgeIndex int, hostEnd, peerNS, 
 	if err := setUp(hh, hostEnd); err != nil {
 		return err
 	}
-	ph, err := netlink.NewHandleAt(ns)
+	ph, err := netlink.NewHandleAt(peerNSH)
 	if err != nil {
 		return fmt.Errorf("netlink in %s: %w", peerNS, err)
 	}
@@ -171,7 +171,7 @@ func (t *topology) Close() error {
 		if _, err := os.Stat(nsPath(name)); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		if err := netns.DeleteNamed(name); err != nil {
+		if err := ns.DeleteNamed(name); err != nil {
 			errs = append(errs, fmt.Errorf("delete netns %s: %w", name, err))
 		}
 	}
@@ -191,37 +191,10 @@ func removeTaggedNetNS(tag string) error {
 	var errs []error
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), "faaslab"+tag) {
-			errs = append(errs, netns.DeleteNamed(e.Name()))
+			errs = append(errs, ns.DeleteNamed(e.Name()))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// newNamedNetNS creates /run/netns/name without leaving this thread in it.
-func newNamedNetNS(name string) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("get current netns: %w", err)
-	}
-	defer orig.Close()
-	ns, err := netns.NewNamed(name) // `ip netns add name`; switches this thread
-	if err != nil {
-		// NewNamed restores nothing on failure; return only if we are home.
-		if cur, gerr := netns.Get(); gerr == nil && cur.Equal(orig) {
-			cur.Close()
-			runtime.UnlockOSThread()
-		}
-		return fmt.Errorf("create netns %s: %w", name, err)
-	}
-	ns.Close()
-	if err := netns.Set(orig); err != nil {
-		// Leave the thread locked: Go destroys it when this goroutine ends.
-		return fmt.Errorf("return from new netns %s: %w", name, err)
-	}
-	runtime.UnlockOSThread()
-	return nil
 }
 
 func netipToIPNet(p netip.Prefix) *net.IPNet {

@@ -1,4 +1,7 @@
-package netshape
+// Package ns runs code inside network namespaces and creates named ones, like CNI's
+// pkg/ns: every namespace switch happens on a locked OS thread that never goes back to
+// the Go scheduler in the wrong namespace, and a panic inside is re-raised outside.
+package ns
 
 import (
 	"errors"
@@ -12,11 +15,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// NetNSDir is where named network namespaces live (as with `ip netns add`).
-const NetNSDir = "/run/netns"
+// Dir is where named network namespaces live (as with `ip netns add`).
+const Dir = "/run/netns"
 
-// ErrNetNSExists: a named netns of that name already exists.
-var ErrNetNSExists = errors.New("network namespace already exists")
+// ErrExists: a named netns of that name already exists.
+var ErrExists = errors.New("network namespace already exists")
 
 // Do runs fn with the calling OS thread in the network namespace at nsPath (any path
 // whose open fd is a netns: /run/netns/NAME, /proc/PID/ns/net) and returns fn's error.
@@ -81,24 +84,24 @@ func doLocked(target netns.NsHandle, nsPath string, fn func() error) (err error)
 	return fn()
 }
 
-// NamedNetNSPath is the path of the named netns name.
-func NamedNetNSPath(name string) string { return filepath.Join(NetNSDir, name) }
+// NamedPath is the path of the named netns name.
+func NamedPath(name string) string { return filepath.Join(Dir, name) }
 
-// CreateNamedNetNS creates a new, empty network namespace pinned at /run/netns/NAME
-// (what `ip netns add NAME` does) and returns its path. ErrNetNSExists if the name is
+// CreateNamed creates a new, empty network namespace pinned at /run/netns/NAME
+// (what `ip netns add NAME` does) and returns its path. ErrExists if the name is
 // taken. Its loopback is down, as with ip netns add.
-func CreateNamedNetNS(name string) (string, error) {
+func CreateNamed(name string) (string, error) {
 	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
 		return "", fmt.Errorf("create network namespace %q: name must be a plain file name", name)
 	}
-	if err := ensureNetNSDir(); err != nil {
+	if err := ensureDir(); err != nil {
 		return "", err
 	}
-	path := NamedNetNSPath(name)
+	path := NamedPath(name)
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return "", fmt.Errorf("create network namespace %s: %w", name, ErrNetNSExists)
+			return "", fmt.Errorf("create network namespace %s: %w", name, ErrExists)
 		}
 		return "", fmt.Errorf("create network namespace mount point %s: %w", path, err)
 	}
@@ -131,36 +134,36 @@ func bindNewNetNS(path string) error {
 	return <-errc
 }
 
-// ensureNetNSDir makes /run/netns a shared mount point, as iproute2 does, so that
+// ensureDir makes /run/netns a shared mount point, as iproute2 does, so that
 // namespaces pinned there are visible from mount namespaces created later.
-func ensureNetNSDir() error {
-	if err := os.MkdirAll(NetNSDir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", NetNSDir, err)
+func ensureDir() error {
+	if err := os.MkdirAll(Dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", Dir, err)
 	}
-	err := unix.Mount("", NetNSDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	err := unix.Mount("", Dir, "none", unix.MS_SHARED|unix.MS_REC, "")
 	if err == nil {
 		return nil
 	}
 	if !errors.Is(err, unix.EINVAL) { // EINVAL: not a mount point yet
-		return fmt.Errorf("make %s a shared mount: %w", NetNSDir, err)
+		return fmt.Errorf("make %s a shared mount: %w", Dir, err)
 	}
-	if err := unix.Mount(NetNSDir, NetNSDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind-mount %s on itself: %w", NetNSDir, err)
+	if err := unix.Mount(Dir, Dir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mount %s on itself: %w", Dir, err)
 	}
-	if err := unix.Mount("", NetNSDir, "none", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("make %s a shared mount: %w", NetNSDir, err)
+	if err := unix.Mount("", Dir, "none", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make %s a shared mount: %w", Dir, err)
 	}
 	return nil
 }
 
-// DeleteNamedNetNS unpins /run/netns/NAME (what `ip netns delete NAME` does). The
+// DeleteNamed unpins /run/netns/NAME (what `ip netns delete NAME` does). The
 // namespace itself goes away once no process, socket or open fd refers to it. A missing
 // namespace is not an error.
-func DeleteNamedNetNS(name string) error {
+func DeleteNamed(name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
 		return fmt.Errorf("delete network namespace %q: name must be a plain file name", name)
 	}
-	path := NamedNetNSPath(name)
+	path := NamedPath(name)
 	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("unmount network namespace %s: %w", path, err)
 	}
