@@ -36,6 +36,11 @@ type EnvConfig struct {
 	Started       time.Time
 	// InitializationType "" = on-demand (Lambda: on-demand, provisioned-concurrency, snap-start).
 	InitializationType string
+	// Platform are variables the platform adds to every sandbox, as Lambda adds an
+	// execution role's credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+	// AWS_SESSION_TOKEN and the object store's AWS_ENDPOINT_URL_S3 / AWS_CA_BUNDLE. A
+	// user variable of the same name wins unless the name is reserved.
+	Platform map[string]string
 	// User are the function's own variables (Environment.Variables). They may replace LANG,
 	// PATH and LD_LIBRARY_PATH but never a reserved variable (see ReservedEnv).
 	User map[string]string
@@ -84,6 +89,12 @@ func Environment(c EnvConfig) []string {
 		"AWS_LAMBDA_LOG_STREAM_NAME=" + stream,
 		"AWS_LAMBDA_INITIALIZATION_TYPE=" + orDefault(c.InitializationType, "on-demand"),
 	}
+	for _, k := range sortedKeys(c.Platform) {
+		if _, mine := c.User[k]; mine && !ReservedEnv(k) {
+			continue
+		}
+		env = append(env, k+"="+c.Platform[k])
+	}
 	// Lambda sets these too but lets a function replace them (TZ is how functions change
 	// their time zone).
 	overridable := [][2]string{
@@ -111,6 +122,15 @@ func Environment(c EnvConfig) []string {
 		env = append(env, k+"="+c.User[k])
 	}
 	return env
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func orDefault(v, def string) string {

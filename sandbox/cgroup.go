@@ -389,6 +389,12 @@ func dirs(path string) []string {
 	return out
 }
 
+// CPUDir is the host directory of the cgroup's CPU controller files (cpu.stat, and on
+// cgroup v1 cpuacct.usage): a sandbox sees it read-only at /sys/fs/cgroup, so a workload
+// can measure its own CPU time and throttling, as in a container with a private cgroup
+// namespace.
+func (c *Cgroup) CPUDir() string { return controllerDir("cpu", c.path) }
+
 // controllerDir is the directory holding one controller's files of path.
 func controllerDir(controller, path string) string {
 	if CgroupV2() {

@@ -54,6 +54,9 @@ type Config struct {
 	// RuntimeBin is the host path of the static faaslab-runtime bootstrap, mounted read-only
 	// at /var/runtime/bootstrap in sandboxes of runtime "faaslab".
 	RuntimeBin string
+	// Mounts are added to every sandbox (read-only binds of platform files, e.g. the object
+	// store's CA bundle).
+	Mounts []sandbox.Mount
 	// KeepAlive is how long an idle sandbox is kept warm before it is stopped.
 	KeepAlive time.Duration
 	// ReapInterval is how often idle sandboxes are checked against KeepAlive

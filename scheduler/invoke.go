@@ -414,6 +414,7 @@ func (s *Scheduler) spec(inst *instance, cfg *FunctionConfig) (sandbox.Spec, err
 	if cfg.CodeDir != "" {
 		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: cfg.CodeDir, Target: TaskRoot, ReadOnly: true})
 	}
+	spec.Mounts = append(spec.Mounts, s.cfg.Mounts...)
 	spec.Env = s.deps.Runtime.Environment(SandboxEnv{
 		SandboxID: inst.id, FunctionName: cfg.Name, FunctionARN: inst.fs.arn, Version: "$LATEST",
 		Handler: cfg.Handler, Runtime: cfg.Runtime, MemoryMB: cfg.MemoryMB, TimeoutSec: cfg.TimeoutSec,

@@ -34,6 +34,8 @@ func (n networkAdapter) Detach(ctx context.Context, sandboxID string) error {
 type runtimeAdapter struct {
 	server  *runtime.Server
 	apiAddr string // gateway:port, what AWS_LAMBDA_RUNTIME_API says
+	// platformEnv is added to every sandbox (the object store's credentials and endpoint).
+	platformEnv map[string]string
 }
 
 func (r runtimeAdapter) Register(sandboxID string, ip netip.Addr) scheduler.RuntimeEndpoint {
@@ -54,6 +56,7 @@ func (r runtimeAdapter) Environment(e scheduler.SandboxEnv) []string {
 		SandboxID:    e.SandboxID,
 		Started:      e.Started,
 		User:         e.User,
+		Platform:     r.platformEnv,
 	})
 }
 

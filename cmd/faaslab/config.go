@@ -15,19 +15,20 @@ import (
 // daemonConfig is everything `faaslab daemon` can be told, from its YAML config file
 // (--config) and flags (flags win). defaultDaemonConfig holds every default in one place.
 type daemonConfig struct {
-	Listen     string        `yaml:"listen"`        // Lambda API + /metrics
-	Backend    string        `yaml:"backend"`       // native | docker
-	Profile    string        `yaml:"profile"`       // host profile, e.g. c3.large
-	CPUModel   string        `yaml:"cpu_model"`     // paper | lambda
-	StateDir   string        `yaml:"state_dir"`     // function definitions and code
-	RuntimeBin string        `yaml:"runtime_bin"`   // static faaslab-runtime bootstrap
-	KeepAlive  time.Duration `yaml:"keep_alive"`    // idle sandbox lifetime
-	Records    string        `yaml:"records"`       // JSON-lines invocation records ("" = state_dir/records.jsonl)
-	Region     string        `yaml:"region"`        // AWS region the API reports
-	CgroupRoot string        `yaml:"cgroup_parent"` // parent cgroup of every sandbox
-	HostID     string        `yaml:"host_id"`       // names this host in records
-	Network    networkConfig `yaml:"network"`
-	Docker     dockerConfig  `yaml:"docker"`
+	Listen     string         `yaml:"listen"`        // Lambda API + /metrics
+	Backend    string         `yaml:"backend"`       // native | docker
+	Profile    string         `yaml:"profile"`       // host profile, e.g. c3.large
+	CPUModel   string         `yaml:"cpu_model"`     // paper | lambda
+	StateDir   string         `yaml:"state_dir"`     // function definitions and code
+	RuntimeBin string         `yaml:"runtime_bin"`   // static faaslab-runtime bootstrap
+	KeepAlive  time.Duration  `yaml:"keep_alive"`    // idle sandbox lifetime
+	Records    string         `yaml:"records"`       // JSON-lines invocation records ("" = state_dir/records.jsonl)
+	Region     string         `yaml:"region"`        // AWS region the API reports
+	CgroupRoot string         `yaml:"cgroup_parent"` // parent cgroup of every sandbox
+	HostID     string         `yaml:"host_id"`       // names this host in records
+	Network    networkConfig  `yaml:"network"`
+	Docker     dockerConfig   `yaml:"docker"`
+	Services   servicesConfig `yaml:"services"` // object store, iperf3 pool (cmd/faaslab/services.go)
 }
 
 type networkConfig struct {
@@ -75,7 +76,8 @@ func defaultDaemonConfig() daemonConfig {
 			Policy:      "none",
 			NICQueue:    "fair",
 		},
-		Docker: dockerConfig{Image: "faaslab-runtime:latest"},
+		Docker:   dockerConfig{Image: "faaslab-runtime:latest"},
+		Services: defaultServicesConfig(),
 	}
 }
 

@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 		newCleanupCmd(),
 		newBenchCmd(),
 		newImageCmd(),
+		newServicesCmd(), newServeS3Cmd(), newDataCmd(),
 	)
 	return root
 }

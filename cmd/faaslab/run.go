@@ -41,6 +41,7 @@ type daemon struct {
 	records   *os.File
 	apiLn     net.Listener
 	shared    *sharedNet // network mode shared only
+	svc       *daemonServices
 }
 
 // runDaemon starts a daemon, serves until ctx ends, then stops it cleanly.
@@ -137,6 +138,9 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 		return nil, err
 	}
 
+	if err := d.startServices(); err != nil {
+		return nil, err
+	}
 	if err := d.startRuntimeAPI(); err != nil {
 		return nil, err
 	}
@@ -185,6 +189,7 @@ func (d *daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUMod
 	sc.KeepAlive, sc.Region, sc.HostID = d.cfg.KeepAlive, d.cfg.Region, d.cfg.HostID
 	sc.SandboxPrefix = d.cfg.Network.Prefix
 	sc.LogDir = filepath.Join(d.cfg.StateDir, "logs")
+	sc.Mounts = d.platformMounts()
 	sc.Logger = d.log
 	recordsPath := d.cfg.Records
 	if recordsPath == "" {
@@ -198,7 +203,7 @@ func (d *daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUMod
 	deps := scheduler.Deps{
 		Backend: d.backend,
 		Network: networkAdapter{d.host},
-		Runtime: runtimeAdapter{server: d.runtime, apiAddr: d.rtServer.Addr},
+		Runtime: runtimeAdapter{server: d.runtime, apiAddr: d.rtServer.Addr, platformEnv: d.platformEnv()},
 	}
 	if d.shared != nil {
 		deps.Network, deps.Runtime = d.shared, d.shared.runtimeAPI()
@@ -222,6 +227,7 @@ func (d *daemon) apiHandler() http.Handler {
 			return shape.DetectFeatures().Check(p)
 		},
 	})
+	registerServicesAPI(mux, d)
 	return mux
 }
 
@@ -242,6 +248,7 @@ func (d *daemon) stop(ctx context.Context) error {
 	if d.shared != nil {
 		errs = append(errs, d.shared.Close()) // before the host closes the shaper
 	}
+	d.svc.close() // before the remote netns goes
 	if d.host != nil {
 		errs = append(errs, d.host.Close(ctx)) // closes the shaper too
 	}

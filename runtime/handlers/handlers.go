@@ -17,6 +17,12 @@
 //	            "omit": 0, "parallel": 1}
 //	                                   -> {"bits_per_second", "sent_bits_per_second", "bytes",
 //	                                       "seconds", "reverse", "retransmits", "host", "port"}
+//	s3get, s3get-boto3  {"bucket", "key", "part_mb"}
+//	s3put, s3put-boto3  {"bucket", "key", "bytes", "part_mb"}
+//	                                   -> {"bucket", "key", "bytes", "seconds", "mb_per_sec",
+//	                                       "ttfb_seconds", "records", "words", "cpu_seconds",
+//	                                       "throttled_periods", "nr_periods",
+//	                                       "throttled_seconds", "sandbox_id", "host_id"}
 //	sandboxinfo (ignored)              -> {"hostname", "cgroup", "threads": [{"tid", "uid",
 //	                                       "capEff", "capBnd", "noNewPrivs"}]}
 //

@@ -226,8 +226,10 @@ func (b *Backend) start(spec sandbox.Spec) (s *Sandbox, err error) {
 		s.Stop(context.Background())
 		return nil, err
 	}
+	// The sandbox's own CPU cgroup, read-only at /sys/fs/cgroup (see Cgroup.CPUDir).
+	mounts := append(toInitMounts(spec.Mounts), nsinit.Mount{Source: cg.CPUDir(), Target: "/sys/fs/cgroup", ReadOnly: true})
 	err = json.NewEncoder(specW).Encode(nsinit.Config{
-		Hostname: spec.ID, Command: spec.Command, Env: spec.Env, Mounts: toInitMounts(spec.Mounts),
+		Hostname: spec.ID, Command: spec.Command, Env: spec.Env, Mounts: mounts,
 		TmpBytes: spec.TmpBytes, TmpImage: tmpImage, UID: uid, GID: uid, RootDir: rootDir,
 		InProcess: b.commandIsInit(spec),
 	})

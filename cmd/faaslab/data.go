@@ -1,0 +1,76 @@
+package main
+
+// faaslab data list|generate|load: the workload data in the embedded object store.
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faaslab/faaslab/client"
+	"github.com/faaslab/faaslab/services"
+	"github.com/faaslab/faaslab/services/dataset"
+)
+
+func newDataCmd() *cobra.Command {
+	var endpoint string
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Workload data in the object store: the paper's chunk sets and your own files",
+	}
+	cmd.PersistentFlags().StringVar(&endpoint, "endpoint", client.DefaultEndpoint, "the daemon's API")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Print the manifest of generated sets (keys, sizes, SHA-256)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := client.New(endpoint).DataSets(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), m)
+		},
+	}
+	var count int
+	gen := &cobra.Command{
+		Use:   "generate SET",
+		Short: "Generate (once) and place a chunk set: 10mb, 20mb, 50mb, 100mb or 200mb",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sm, err := client.New(endpoint).EnsureDataSet(cmd.Context(), args[0], count)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), sm)
+		},
+	}
+	gen.Flags().IntVar(&count, "count", 0, "objects (default: 1 GB worth, e.g. 100 × 10 MB)")
+	var stateDir string
+	load := &cobra.Command{
+		Use:   "load DIR BUCKET",
+		Short: "Place the files under DIR into BUCKET of the embedded store (hard links; key = relative path)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			files, bytes, err := dataset.Load(bucketDirs(stateDir), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "loaded %d files, %d bytes into bucket %s\n", files, bytes, args[1])
+			return nil
+		},
+	}
+	load.Flags().StringVar(&stateDir, "state-dir", defaultDaemonConfig().StateDir, "the daemon's state dir")
+	cmd.AddCommand(list, gen, load)
+	return cmd
+}
+
+// bucketDirs names bucket directories of the embedded store under a state dir.
+type bucketDirs string
+
+func (b bucketDirs) BucketDir(bucket string) (string, error) {
+	if err := services.ValidBucket(bucket); err != nil {
+		return "", err
+	}
+	return filepath.Join(string(b), "s3", bucket), nil
+}

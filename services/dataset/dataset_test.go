@@ -1,0 +1,75 @@
+package dataset
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestGenerateIsDeterministicExactAndWholeRecords(t *testing.T) {
+	var a, b bytes.Buffer
+	sa, ra, err := Generate(&a, 1_000_003, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, _, _ := Generate(&b, 1_000_003, 42)
+	if sa != sb || !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("same seed gave different content")
+	}
+	if a.Len() != 1_000_003 || !bytes.HasSuffix(a.Bytes(), []byte("\n")) {
+		t.Fatalf("len %d, want exactly 1000003 ending in a newline", a.Len())
+	}
+	if got := int64(bytes.Count(a.Bytes(), []byte("\n"))); got != ra {
+		t.Fatalf("records %d, newlines %d", ra, got)
+	}
+	first := strings.SplitN(a.String(), "\n", 2)[0]
+	if f := strings.Split(first, "\t"); len(f) != 5 || !strings.HasPrefix(f[0], "B00") {
+		t.Fatalf("record %q: want productId, userId, score, summary, text", first)
+	}
+	var c bytes.Buffer
+	if sc, _, _ := Generate(&c, 1_000_003, 43); sc == sa {
+		t.Fatal("another seed gave the same content")
+	}
+}
+
+type dirBuckets string
+
+func (d dirBuckets) BucketDir(b string) (string, error) { return filepath.Join(string(d), b), nil }
+
+func TestEnsurePlacesHardLinksAndKeepsManifest(t *testing.T) {
+	dir := t.TempDir()
+	c := NewCache(filepath.Join(dir, "cache"), dirBuckets(filepath.Join(dir, "s3")))
+	sm, err := c.Ensure("10mb", 2)
+	if err != nil || len(sm.Objects) != 2 {
+		t.Fatalf("%+v %v", sm, err)
+	}
+	cached, _ := os.Stat(filepath.Join(dir, "cache", sm.Objects[1].Key))
+	placed, err := os.Stat(filepath.Join(dir, "s3", DefaultBucket, sm.Objects[1].Key))
+	if err != nil || !os.SameFile(cached, placed) || placed.Size() != 10*MB {
+		t.Fatalf("placed object is not a hard link of the cached one (%v)", err)
+	}
+	again, err := c.Ensure("10mb", 1)
+	if err != nil || again.Objects[0] != sm.Objects[0] {
+		t.Fatalf("second ensure regenerated or changed: %+v %v", again, err)
+	}
+	m, _ := NewCache(filepath.Join(dir, "cache"), nil).Manifest()
+	if len(m.Sets) != 1 || len(m.Sets[0].Objects) != 2 || m.Sets[0].ObjectBytes != 10*MB {
+		t.Fatalf("manifest %+v", m)
+	}
+}
+
+func TestEnsureRejectsBadInput(t *testing.T) {
+	c := NewCache(t.TempDir(), nil)
+	if _, err := c.Ensure("7mb", 1); err == nil || !strings.Contains(err.Error(), `"7mb"`) {
+		t.Errorf("unknown set: %v", err)
+	}
+	if _, err := c.Ensure("10mb", MaxCount+1); err == nil || !strings.Contains(err.Error(), "count") {
+		t.Errorf("too many: %v", err)
+	}
+	if _, err := c.Ensure("200mb", MaxCount); !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "MB") {
+		t.Errorf("200 GB on this disk: want ErrNoSpace naming the size, got %v", err)
+	}
+}
