@@ -32,7 +32,7 @@ func TestEnvironment(t *testing.T) {
 		SandboxID:    "faaslab-fn-1",
 		Started:      time.Date(2025, 3, 4, 23, 0, 0, 0, time.FixedZone("x", -3600*5)),
 		User: map[string]string{
-			"AWS_REGION": "eu-west-1", // reserved: dropped
+			"AWS_REGION": "eu-west-1",    // reserved: dropped
 			"TZ":         "Europe/Paris", // overridable: how functions change their time zone
 			"_HANDLER":   "evil",
 			"PATH":       "/custom/bin", // overridable
