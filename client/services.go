@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/faaslab/faaslab/services"
-	"github.com/faaslab/faaslab/services/dataset"
+	"github.com/faaslab/faaslab/experiments/services"
+	"github.com/faaslab/faaslab/experiments/services/dataset"
 )
 
 // Routes of the services API.

@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faaslab/faaslab/client"
-	"github.com/faaslab/faaslab/services"
-	"github.com/faaslab/faaslab/services/dataset"
+	"github.com/faaslab/faaslab/experiments/services"
+	"github.com/faaslab/faaslab/experiments/services/dataset"
 )
 
 func newDataCmd() *cobra.Command {

@@ -26,7 +26,7 @@ import (
 
 	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/runtime/handlers"
-	"github.com/faaslab/faaslab/services/dataset"
+	"github.com/faaslab/faaslab/experiments/services/dataset"
 )
 
 // hasBoto3 reports whether the host's python3 (which native sandboxes see) has boto3.

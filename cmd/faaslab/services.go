@@ -18,9 +18,9 @@ import (
 
 	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/sandbox"
-	"github.com/faaslab/faaslab/services"
-	"github.com/faaslab/faaslab/services/dataset"
-	"github.com/faaslab/faaslab/services/s3gw"
+	"github.com/faaslab/faaslab/experiments/services"
+	"github.com/faaslab/faaslab/experiments/services/dataset"
+	"github.com/faaslab/faaslab/experiments/services/s3gw"
 )
 
 // servicesConfig is the services: section of the daemon config.

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/faaslab/faaslab/services/dataset"
+	"github.com/faaslab/faaslab/experiments/services/dataset"
 )
 
 func init() {
