@@ -1,0 +1,188 @@
+package analyze
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/faaslab/faaslab/experiments/record"
+)
+
+// LambdaPricePerGBs is AWS Lambda's x86 price per GB-second (USD), used only to print a
+// dollar figure beside the normalized cost the paper plots.
+const LambdaPricePerGBs = 0.0000166667
+
+// PeakWindow is the span over which the counters' peak rate is taken: tick-to-tick rates
+// (100 ms) mostly measure how bursts fall between two ticks.
+const PeakWindow = time.Second
+
+// ErrNoTrials means the manifest has no plan to analyze.
+var ErrNoTrials = errors.New("the manifest lists no trials")
+
+// Analysis is a run reduced to its points, in plan order.
+type Analysis struct {
+	Spec   string
+	RunID  string
+	Points []Point
+}
+
+// Point is every repetition of one set of trial parameters. Times are seconds, bandwidths
+// bytes per second, costs GB-seconds.
+type Point struct {
+	Key    string       // the parameters, Repetition left out
+	Series string       // the parameters that stay fixed along one figure's x axis
+	Trial  record.Trial // the first repetition's parameters
+	Reps   int          // repetitions with a successful result
+	// Missing counts planned repetitions without a successful result.
+	Missing     int
+	Invocations int // successful invocations
+	Errors      int // invocations that did not succeed
+
+	Download   Stat // per invocation: the handler's transfer time (download or upload time)
+	Response   Stat // per trial: the whole parallel job, end to end
+	Aggregated Stat // per trial: Σ transfer times (the paper's aggregated download time)
+	Throttled  Stat // per invocation: throttled CFS periods / periods
+
+	FnBWClient  Stat // per function and trial: Σ bytes / Σ transfer seconds, as the handler saw it
+	FnBWCounter Stat // per function and trial: the sandboxes' counters over the transfer window
+	AggBWClient Stat // per trial: Σ over functions of FnBWClient
+	AggBWMean   Stat // per trial: the uplink counter's bytes over the transfer window
+	AggBWPeak   Stat // per trial: the uplink counter's highest rate over any PeakWindow
+	Jain        Stat // per trial: Jain's index over per-function bandwidth (counters, else clients)
+
+	BilledGBs Stat    // per trial: Σ billed ms × memory
+	CostNorm  float64 // median BilledGBs / the series baseline's (its first point)
+	CostUSD   float64 // median BilledGBs × LambdaPricePerGBs
+
+	// ByMemory splits the per-function numbers by memory size (mixed co-location).
+	ByMemory []MemoryStat
+	// PerMBSpread is Spread of (median counter bandwidth / memory) over the memory sizes:
+	// 0 when bandwidth is exactly proportional to memory. NaN with a single size.
+	PerMBSpread float64
+}
+
+// MemoryStat is the per-function numbers of the functions of one memory size.
+type MemoryStat struct {
+	MemoryMB    int
+	FnBWClient  Stat
+	FnBWCounter Stat
+	Download    Stat
+}
+
+// Analyze reduces a loaded run to its points.
+func Analyze(run *record.Run) (*Analysis, error) {
+	if len(run.Manifest.Trials) == 0 {
+		return nil, ErrNoTrials
+	}
+	results := map[string][]record.TrialResult{}
+	for _, r := range run.Results {
+		results[r.TrialID] = append(results[r.TrialID], r)
+	}
+	invs := map[string][]record.Invocation{}
+	for _, inv := range run.Invocations {
+		invs[inv.TrialID] = append(invs[inv.TrialID], inv)
+	}
+	samples := map[string][]record.Sample{}
+	for _, s := range run.Samples {
+		samples[s.TrialID] = append(samples[s.TrialID], s)
+	}
+
+	a := &Analysis{Spec: run.Manifest.Spec, RunID: run.Manifest.RunID}
+	index := map[string]int{}
+	acc := []*accum{}
+	for _, t := range run.Manifest.Trials {
+		key := PointKey(t)
+		i, ok := index[key]
+		if !ok {
+			i = len(acc)
+			index[key] = i
+			acc = append(acc, &accum{point: Point{Key: key, Series: SeriesKey(t), Trial: t}})
+		}
+		res, ok := lastSuccess(results[t.ID])
+		if !ok {
+			acc[i].point.Missing++
+			continue
+		}
+		acc[i].add(t, res, trialInvocations(invs[t.ID], res, len(results[t.ID]) > 1), samples[t.ID])
+	}
+	baseline := map[string]float64{}
+	for _, ac := range acc {
+		p := ac.finish()
+		if _, ok := baseline[p.Series]; !ok {
+			baseline[p.Series] = p.BilledGBs.Median
+		}
+		p.CostNorm = p.BilledGBs.Median / baseline[p.Series]
+		a.Points = append(a.Points, p)
+	}
+	return a, nil
+}
+
+// PointKey names a trial's parameters without its repetition.
+func PointKey(t record.Trial) string {
+	return SeriesKey(t) + fmt.Sprintf("|mem=%s|objects=%d|object_mb=%d|seconds=%g",
+		joinInts(t.MemoryMB, "+"), t.Objects, t.ObjectMB, t.Seconds)
+}
+
+// SeriesKey names what stays fixed along a figure's x axis (memory, N or object size vary).
+func SeriesKey(t record.Trial) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "group=%s|policy=%s|strict=%t|nic=%s|cpu=%s|workload=%s", t.Group, t.Policy, t.Strict, t.NICQueue, t.CPUModel, t.Workload)
+	keys := make([]string, 0, len(t.Params))
+	for k := range t.Params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "|%s=%s", k, t.Params[k])
+	}
+	return b.String()
+}
+
+// Upload reports whether a workload sends from the function (iperf3-up, s3put…): its
+// counters are then the upload direction.
+func Upload(workload string) bool {
+	return strings.HasSuffix(workload, "-up") || strings.Contains(workload, "put")
+}
+
+// Iperf reports whether a workload is the iperf3 micro-benchmark (one timed transfer per
+// function) rather than an object work queue.
+func Iperf(workload string) bool { return strings.HasPrefix(workload, "iperf3") }
+
+func joinInts(xs []int, sep string) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, sep)
+}
+
+// lastSuccess is the trial's last result without an error (a resumed run may hold an
+// earlier failed attempt).
+func lastSuccess(rs []record.TrialResult) (record.TrialResult, bool) {
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i].Error == "" {
+			return rs[i], true
+		}
+	}
+	return record.TrialResult{}, false
+}
+
+// trialInvocations keeps the invocations of the successful attempt. Only when a trial was
+// attempted more than once are they told apart by time (the attempt's window, 50 ms slack
+// for clock rounding); otherwise all of the trial's invocations count.
+func trialInvocations(invs []record.Invocation, res record.TrialResult, retried bool) []record.Invocation {
+	if !retried || res.StartedAt.IsZero() || res.FinishedAt.IsZero() {
+		return invs
+	}
+	const slack = 50 * time.Millisecond
+	var out []record.Invocation
+	for _, inv := range invs {
+		if !inv.StartedAt.Before(res.StartedAt.Add(-slack)) && !inv.FinishedAt.After(res.FinishedAt.Add(slack)) {
+			out = append(out, inv)
+		}
+	}
+	return out
+}
