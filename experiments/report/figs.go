@@ -104,10 +104,15 @@ func (e *evaluation) fig5(s analyze.Series) {
 	fn, fnSrc := counterOr(last.FnBWCounter, last.FnBWClient)
 	share := agg / float64(last.Trial.N())
 	ratio := fn / share
-	e.add(fmt.Sprintf("%s %s: per-function median near aggregate/N at %s", fig, label, xName(last, s.Axis)),
-		math.Abs(ratio-1) <= FairShareBand,
-		fmt.Sprintf("median %s vs fair share %s: ×%.2f (1 ± %.2f, %s); Jain %.3f", mb(fn), mb(share), ratio, FairShareBand, fnSrc, last.Jain.Median),
-		[]analyze.Point{last}, true)
+	detail := fmt.Sprintf("median %s vs fair share %s: ×%.2f (1 ± %.2f, %s); Jain %.3f", mb(fn), mb(share), ratio, FairShareBand, fnSrc, last.Jain.Median)
+	if t.NICQueue == "fifo" {
+		// The drop-tail FIFO is the explicit non-default NIC model: shown, not held to the
+		// paper's per-flow sharing.
+		e.row(fig, label+": drop-tail FIFO sharing at "+xName(last, s.Axis), "real NICs share per flow", detail)
+	} else {
+		e.add(fmt.Sprintf("%s %s: per-function median near aggregate/N at %s", fig, label, xName(last, s.Axis)),
+			math.Abs(ratio-1) <= FairShareBand, detail, []analyze.Point{last}, true)
+	}
 	e.row(fig, label+": aggregate bandwidth across N", "constant (the NIC)", fmt.Sprintf("%s – %s", mb(lo), mb(hi)))
 	e.row(fig, label+": per-function median at "+xName(last, s.Axis), "≈ aggregate/N", fmt.Sprintf("%s (fair share %s, Jain %.2f)", mb(fn), mb(share), last.Jain.Median))
 }

@@ -238,3 +238,37 @@ func TestTables(t *testing.T) {
 		t.Errorf("csv %q", got)
 	}
 }
+
+// Under the explicit drop-tail FIFO NIC model the per-function share is shown, not checked.
+func TestFifoSharingIsShownNotChecked(t *testing.T) {
+	plan := runfixture.Plan("fig5")
+	for i := range plan {
+		plan[i].NICQueue = "fifo"
+	}
+	unfair := func(tr record.Trial, w int) float64 { // one flow takes half, the rest share
+		switch {
+		case tr.N() == 1:
+			return runfixture.NIC
+		case w == 0:
+			return runfixture.NIC / 2
+		}
+		return runfixture.NIC / 2 / float64(tr.N()-1)
+	}
+	dir := t.TempDir()
+	sum, err := report.Write(runfixture.Build("fig5", plan, unfair), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range sum.Checks {
+		if strings.Contains(c.Name, "aggregate/N") {
+			t.Errorf("fifo series checked for fair shares: %q", c.Name)
+		}
+		if !c.Pass {
+			t.Errorf("%q failed: %s", c.Name, c.Detail)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, report.ReportFile))
+	if !bytes.Contains(md, []byte("drop-tail FIFO sharing at N=26")) || !bytes.Contains(md, []byte("Jain 0.")) {
+		t.Error("report.md does not show the FIFO's sharing with its Jain index")
+	}
+}
