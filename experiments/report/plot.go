@@ -96,6 +96,9 @@ func (f Figure) Draw(c draw.Canvas) error {
 		p.Add(eb)
 	}
 	p.NominalX(f.Labels...)
+	// Half a category of room each side, so the outer bars stay inside the data area and
+	// clear of the right axis.
+	p.X.Min, p.X.Max = -0.5, float64(len(f.Bars))-0.5
 	p.Y.Min, p.Y.Max = 0, top(f.Bars, f.High)
 	p.Legend.Top = true
 	p.Legend.XOffs = -vg.Points(12) // clear of the right axis' top label
