@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faaslab/faaslab/client"
+	"github.com/faaslab/faaslab/experiments/stats"
 	"github.com/faaslab/faaslab/netshape/shape"
 	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/sandbox/docker"
@@ -90,29 +90,6 @@ warm invoke, raw docker create+start for the docker backend). Needs root.`,
 	return cmd
 }
 
-// percentile of sorted durations (nearest rank).
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(p*float64(len(sorted))+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
-func sortDurations(d []time.Duration) []time.Duration {
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return d
-}
-
-func medianFloat(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)/2]
-}
-
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
 
 // coreRun is one run's results.
@@ -140,7 +117,7 @@ func benchCore(ctx context.Context, w io.Writer, o benchOptions) error {
 		for i, r := range runs {
 			xs[i] = f(r)
 		}
-		return medianFloat(xs)
+		return stats.Median(xs)
 	}
 	d := func(f func(coreRun) time.Duration) float64 {
 		return med(func(r coreRun) float64 { return float64(f(r)) / 1e6 })
@@ -262,8 +239,7 @@ func benchColdStarts(ctx context.Context, c *client.Client, n, memoryMB int) (p5
 			return 0, 0, err
 		}
 	}
-	ds = sortDurations(ds)
-	return percentile(ds, 0.5), percentile(ds, 0.99), nil
+	return stats.DurationQuantile(ds, 0.5), stats.DurationQuantile(ds, 0.99), nil
 }
 
 // benchForkExec is the cold-start floor: starting the bootstrap binary as a plain process
@@ -277,7 +253,7 @@ func benchForkExec(bin string, n int) (time.Duration, error) {
 		_ = cmd.Run() // exits non-zero without a Runtime API; only its cost matters
 		ds = append(ds, time.Since(start))
 	}
-	return percentile(sortDurations(ds), 0.5), nil
+	return stats.DurationQuantile(ds, 0.5), nil
 }
 
 func benchWarm(ctx context.Context, c *client.Client, name string, n int) (p50, p99 time.Duration, err error) {
@@ -293,8 +269,7 @@ func benchWarm(ctx context.Context, c *client.Client, name string, n int) (p50, 
 		}
 		ds = append(ds, time.Since(start))
 	}
-	ds = sortDurations(ds)
-	return percentile(ds, 0.5), percentile(ds, 0.99), nil
+	return stats.DurationQuantile(ds, 0.5), stats.DurationQuantile(ds, 0.99), nil
 }
 
 func benchThroughput(ctx context.Context, c *client.Client, name string, clients int, d time.Duration) (float64, error) {
@@ -390,10 +365,10 @@ func benchDocker(ctx context.Context, w io.Writer, o benchOptions) error {
 		if err != nil {
 			return err
 		}
-		backendMed = append(backendMed, float64(docker.Median(bn)))
-		rawMed = append(rawMed, float64(docker.Median(raw)))
+		backendMed = append(backendMed, float64(stats.DurationQuantile(bn, 0.5)))
+		rawMed = append(rawMed, float64(stats.DurationQuantile(raw, 0.5)))
 	}
-	bm, rm := medianFloat(backendMed)/1e6, medianFloat(rawMed)/1e6
+	bm, rm := stats.Median(backendMed)/1e6, stats.Median(rawMed)/1e6
 	// End-to-end cold starts through the daemon's API, native vs docker, same run.
 	var nativeCold, dockerCold []float64
 	for i := 0; i < o.runs; i++ {
@@ -409,7 +384,7 @@ func benchDocker(ctx context.Context, w io.Writer, o benchOptions) error {
 			}
 		}
 	}
-	nm, dm := medianFloat(nativeCold), medianFloat(dockerCold)
+	nm, dm := stats.Median(nativeCold), stats.Median(dockerCold)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "metric\tmedian\ttarget\t")
 	fmt.Fprintf(tw, "docker backend Create+Start until the command exits\t%.1f ms\t\t\n", bm)

@@ -25,8 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/faaslab/faaslab/client"
-	"github.com/faaslab/faaslab/runtime/handlers"
 	"github.com/faaslab/faaslab/experiments/services/dataset"
+	"github.com/faaslab/faaslab/runtime/handlers"
 )
 
 // hasBoto3 reports whether the host's python3 (which native sandboxes see) has boto3.

@@ -17,10 +17,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faaslab/faaslab/client"
-	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/experiments/services"
 	"github.com/faaslab/faaslab/experiments/services/dataset"
 	"github.com/faaslab/faaslab/experiments/services/s3gw"
+	"github.com/faaslab/faaslab/sandbox"
 )
 
 // servicesConfig is the services: section of the daemon config.

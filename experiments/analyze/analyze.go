@@ -1,8 +1,12 @@
+// Package analyze turns a recorded run directory into per-point statistics. It is pure: it
+// reads only the record.Run it is given, so a report can be recomputed from the files at any
+// time without rerunning anything.
 package analyze
 
 import (
 	"errors"
 	"fmt"
+	"github.com/faaslab/faaslab/experiments/stats"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,21 +45,21 @@ type Point struct {
 	Invocations int // successful invocations
 	Errors      int // invocations that did not succeed
 
-	Download   Stat // per invocation: the handler's transfer time (download or upload time)
-	Response   Stat // per trial: the whole parallel job, end to end
-	Aggregated Stat // per trial: Σ transfer times (the paper's aggregated download time)
-	Throttled  Stat // per invocation: throttled CFS periods / periods
+	Download   stats.Stat // per invocation: the handler's transfer time (download or upload time)
+	Response   stats.Stat // per trial: the whole parallel job, end to end
+	Aggregated stats.Stat // per trial: Σ transfer times (the paper's aggregated download time)
+	Throttled  stats.Stat // per invocation: throttled CFS periods / periods
 
-	FnBWClient  Stat // per function and trial: Σ bytes / Σ transfer seconds, as the handler saw it
-	FnBWCounter Stat // per function and trial: the sandboxes' counters over the transfer window
-	AggBWClient Stat // per trial: Σ over functions of FnBWClient
-	AggBWMean   Stat // per trial: the uplink counter's bytes over the transfer window
-	AggBWPeak   Stat // per trial: the uplink counter's highest rate over any PeakWindow
-	Jain        Stat // per trial: Jain's index over per-function bandwidth (counters, else clients)
+	FnBWClient  stats.Stat // per function and trial: Σ bytes / Σ transfer seconds, as the handler saw it
+	FnBWCounter stats.Stat // per function and trial: the sandboxes' counters over the transfer window
+	AggBWClient stats.Stat // per trial: Σ over functions of FnBWClient
+	AggBWMean   stats.Stat // per trial: the uplink counter's bytes over the transfer window
+	AggBWPeak   stats.Stat // per trial: the uplink counter's highest rate over any PeakWindow
+	Jain        stats.Stat // per trial: Jain's index over per-function bandwidth (counters, else clients)
 
-	BilledGBs Stat    // per trial: Σ billed ms × memory
-	CostNorm  float64 // median BilledGBs / the series baseline's (its first point)
-	CostUSD   float64 // median BilledGBs × LambdaPricePerGBs
+	BilledGBs stats.Stat // per trial: Σ billed ms × memory
+	CostNorm  float64    // median BilledGBs / the series baseline's (its first point)
+	CostUSD   float64    // median BilledGBs × LambdaPricePerGBs
 
 	// ByMemory splits the per-function numbers by memory size (mixed co-location).
 	ByMemory []MemoryStat
@@ -67,9 +71,9 @@ type Point struct {
 // MemoryStat is the per-function numbers of the functions of one memory size.
 type MemoryStat struct {
 	MemoryMB    int
-	FnBWClient  Stat
-	FnBWCounter Stat
-	Download    Stat
+	FnBWClient  stats.Stat
+	FnBWCounter stats.Stat
+	Download    stats.Stat
 }
 
 // Analyze reduces a loaded run to its points.

@@ -18,40 +18,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files and recorded run directories in testdata/")
 
-func TestQuantileIsType7(t *testing.T) {
-	xs := []float64{4, 1, 3, 2} // unsorted on purpose
-	for _, c := range []struct{ p, want float64 }{{0, 1}, {0.05, 1.15}, {0.5, 2.5}, {0.95, 3.85}, {1, 4}} {
-		if got := analyze.Quantile(xs, c.p); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("Quantile(%v, %g) = %g, want %g", xs, c.p, got, c.want)
-		}
-	}
-	if xs[0] != 4 {
-		t.Error("Quantile sorted its input in place")
-	}
-	if got := analyze.Median([]float64{1, 2}); got != 1.5 {
-		t.Errorf("median of {1,2} = %g, want 1.5", got)
-	}
-	if !math.IsNaN(analyze.Median(nil)) || !math.IsNaN(analyze.Quantile(xs, 1.5)) {
-		t.Error("empty input or p outside [0,1] must give NaN")
-	}
-	s := analyze.Describe([]float64{7, math.NaN()})
-	if s.N != 1 || s.Median != 7 || s.P5 != 7 || s.P95 != 7 || s.Mean != 7 {
-		t.Errorf("Describe of one value (NaN dropped) = %+v", s)
-	}
-}
-
-func TestJainAndSpread(t *testing.T) {
-	if j := analyze.Jain([]float64{3, 3, 3}); math.Abs(j-1) > 1e-12 {
-		t.Errorf("Jain of equal shares = %g, want 1", j)
-	}
-	if j := analyze.Jain([]float64{8, 0, 0, 0}); math.Abs(j-0.25) > 1e-12 {
-		t.Errorf("Jain when one takes all of 4 = %g, want 0.25", j)
-	}
-	if s := analyze.Spread([]float64{90, 100, 110}); math.Abs(s-0.2) > 1e-12 {
-		t.Errorf("Spread = %g, want 0.2", s)
-	}
-}
-
 // fixture loads testdata/runs/<spec> (rewritten from the generator with -update), so the
 // analysis runs on recorded files.
 func fixture(t *testing.T, spec string, rate runfixture.Rate, name string) *record.Run {

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"github.com/faaslab/faaslab/experiments/stats"
 	"math"
 	"strconv"
 )
@@ -81,11 +82,11 @@ func (p Point) Memory() string { return joinInts(p.Trial.MemoryMB, "+") }
 // statColumns are the Stat columns of the summary table: name, unit suffix, value.
 func statColumns(p Point) []struct {
 	name string
-	s    Stat
+	s    stats.Stat
 } {
 	return []struct {
 		name string
-		s    Stat
+		s    stats.Stat
 	}{
 		{"download_s", p.Download}, {"response_s", p.Response}, {"aggregated_s", p.Aggregated},
 		{"fn_bw_client_Bps", p.FnBWClient}, {"fn_bw_counter_Bps", p.FnBWCounter},

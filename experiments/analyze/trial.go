@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"github.com/faaslab/faaslab/experiments/stats"
 	"math"
 	"slices"
 	"time"
@@ -104,7 +105,7 @@ func (a *accum) add(t record.Trial, res record.TrialResult, invs []record.Invoca
 	}
 	if len(workers) > 0 {
 		a.aggClient = append(a.aggClient, clientSum)
-		a.jain = append(a.jain, Jain(fair))
+		a.jain = append(a.jain, stats.Jain(fair))
 	}
 }
 
@@ -120,17 +121,17 @@ func (a *accum) addMem(mem int, m *map[int][]float64, v float64) {
 
 func (a *accum) finish() Point {
 	p := a.point
-	p.Download, p.Response, p.Aggregated = Describe(a.download), Describe(a.response), Describe(a.aggregated)
-	p.Throttled = Describe(a.throttled)
-	p.FnBWClient, p.FnBWCounter = Describe(a.fnClient), Describe(a.fnCounter)
-	p.AggBWClient, p.AggBWMean, p.AggBWPeak = Describe(a.aggClient), Describe(a.aggMean), Describe(a.aggPeak)
-	p.Jain, p.BilledGBs = Describe(a.jain), Describe(a.billed)
+	p.Download, p.Response, p.Aggregated = stats.Describe(a.download), stats.Describe(a.response), stats.Describe(a.aggregated)
+	p.Throttled = stats.Describe(a.throttled)
+	p.FnBWClient, p.FnBWCounter = stats.Describe(a.fnClient), stats.Describe(a.fnCounter)
+	p.AggBWClient, p.AggBWMean, p.AggBWPeak = stats.Describe(a.aggClient), stats.Describe(a.aggMean), stats.Describe(a.aggPeak)
+	p.Jain, p.BilledGBs = stats.Describe(a.jain), stats.Describe(a.billed)
 	p.CostUSD = p.BilledGBs.Median * LambdaPricePerGBs
 	slices.Sort(a.memOrder)
 	var perMB []float64
 	for _, mem := range a.memOrder {
-		ms := MemoryStat{MemoryMB: mem, FnBWClient: Describe(a.memClient[mem]),
-			FnBWCounter: Describe(a.memCounter[mem]), Download: Describe(a.memDownload[mem])}
+		ms := MemoryStat{MemoryMB: mem, FnBWClient: stats.Describe(a.memClient[mem]),
+			FnBWCounter: stats.Describe(a.memCounter[mem]), Download: stats.Describe(a.memDownload[mem])}
 		p.ByMemory = append(p.ByMemory, ms)
 		bw := ms.FnBWCounter
 		if bw.N == 0 {
@@ -142,7 +143,7 @@ func (a *accum) finish() Point {
 	}
 	p.PerMBSpread = math.NaN()
 	if len(perMB) > 1 {
-		p.PerMBSpread = Spread(perMB)
+		p.PerMBSpread = stats.Spread(perMB)
 	}
 	return p
 }

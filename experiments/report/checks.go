@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/faaslab/faaslab/experiments/stats"
 	"math"
 	"slices"
 	"strings"
@@ -189,7 +190,7 @@ func listing(s analyze.Series, value func(analyze.Point) string) string {
 	return strings.Join(parts, ", ")
 }
 
-func medians(ps []analyze.Point, f func(analyze.Point) analyze.Stat) []float64 {
+func medians(ps []analyze.Point, f func(analyze.Point) stats.Stat) []float64 {
 	out := make([]float64, len(ps))
 	for i, p := range ps {
 		out[i] = f(p).Median
@@ -236,7 +237,7 @@ func pick(s analyze.Series, want ...float64) []analyze.Point {
 }
 
 // counterOr prefers the counters' number and says when only the clients' is there.
-func counterOr(counter, clientStat analyze.Stat) (float64, string) {
+func counterOr(counter, clientStat stats.Stat) (float64, string) {
 	if counter.N > 0 {
 		return counter.Median, "counters"
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/faaslab/faaslab/experiments/stats"
 	"math"
 	"strings"
 
@@ -12,8 +13,8 @@ import (
 func (e *evaluation) fig2(s analyze.Series) {
 	t := s.Points[0].Trial
 	fig, label := figureName("Fig. 2", t), Label(t)
-	bw := medians(s.Points, func(p analyze.Point) analyze.Stat { return p.FnBWClient })
-	spread := analyze.Spread(bw)
+	bw := medians(s.Points, func(p analyze.Point) stats.Stat { return p.FnBWClient })
+	spread := stats.Spread(bw)
 	e.add(fmt.Sprintf("%s %s: bandwidth flat across memory", fig, label), spread <= FlatSpread,
 		fmt.Sprintf("spread %s (≤ %s); %s", pct(spread), pct(FlatSpread), listing(s, func(p analyze.Point) string { return mb(p.FnBWClient.Median) })),
 		s.Points, true)
@@ -25,8 +26,8 @@ func (e *evaluation) fig2(s analyze.Series) {
 func (e *evaluation) fig3(s analyze.Series) {
 	t := s.Points[0].Trial
 	fig, label := figureName("Fig. 3", t), Label(t)
-	bw := medians(s.Points, func(p analyze.Point) analyze.Stat { return p.FnBWClient })
-	spread := analyze.Spread(bw)
+	bw := medians(s.Points, func(p analyze.Point) stats.Stat { return p.FnBWClient })
+	spread := stats.Spread(bw)
 	e.add(fmt.Sprintf("%s %s: bandwidth flat across object sizes", fig, label), spread <= ChunkSpread,
 		fmt.Sprintf("spread %s (≤ %s); %s", pct(spread), pct(ChunkSpread), listing(s, func(p analyze.Point) string { return mb(p.FnBWClient.Median) })),
 		s.Points, true)
@@ -39,7 +40,7 @@ func (e *evaluation) fig4(s analyze.Series) {
 	t := s.Points[0].Trial
 	fig, label := figureName("Fig. 4", t), Label(t)
 	what := transferWord(t.Workload)
-	times := medians(s.Points, func(p analyze.Point) analyze.Stat { return p.Download })
+	times := medians(s.Points, func(p analyze.Point) stats.Stat { return p.Download })
 	e.add(fmt.Sprintf("%s %s: %s time falls with memory", fig, label, what), trend(times, -1, MonotoneSlack),
 		"median "+listing(s, func(p analyze.Point) string { return secs(p.Download.Median) }), s.Points, false)
 
@@ -122,7 +123,7 @@ func (e *evaluation) fig6(s analyze.Series) {
 	t := s.Points[0].Trial
 	fig, label := figureName("Fig. 6", t), Label(t)
 	what := transferWord(t.Workload)
-	times := medians(s.Points, func(p analyze.Point) analyze.Stat { return p.Download })
+	times := medians(s.Points, func(p analyze.Point) stats.Stat { return p.Download })
 	e.add(fmt.Sprintf("%s %s: %s time grows with N", fig, label, what), trend(times, +1, MonotoneSlack),
 		"median "+listing(s, func(p analyze.Point) string { return secs(p.Download.Median) }), s.Points, false)
 	aggs := make([]float64, len(s.Points))

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/faaslab/faaslab/experiments/stats"
 	"strings"
 
 	"github.com/faaslab/faaslab/experiments/analyze"
@@ -21,7 +22,7 @@ func figures(a *analyze.Analysis) []Figure {
 			labels[i] = strings.TrimSuffix(labels[i], " MB objects")
 		}
 		what := transferWord(t.Workload)
-		bar := func(title, barsLabel string, stat func(analyze.Point) analyze.Stat, scale float64, lineLabel string, line func(analyze.Point) float64) Figure {
+		bar := func(title, barsLabel string, stat func(analyze.Point) stats.Stat, scale float64, lineLabel string, line func(analyze.Point) float64) Figure {
 			f := Figure{Title: title, XLabel: xl, Labels: labels, BarsLabel: barsLabel, LineLabel: lineLabel}
 			for _, p := range s.Points {
 				st := stat(p)
@@ -34,9 +35,9 @@ func figures(a *analyze.Analysis) []Figure {
 			}
 			return f
 		}
-		bwClient := func(p analyze.Point) analyze.Stat { return p.FnBWClient }
-		download := func(p analyze.Point) analyze.Stat { return p.Download }
-		response := func(p analyze.Point) analyze.Stat { return p.Response }
+		bwClient := func(p analyze.Point) stats.Stat { return p.FnBWClient }
+		download := func(p analyze.Point) stats.Stat { return p.Download }
+		response := func(p analyze.Point) stats.Stat { return p.Response }
 		cost := func(p analyze.Point) float64 { return p.CostNorm }
 		aggregate := func(p analyze.Point) float64 { v, _ := counterOr(p.AggBWMean, p.AggBWClient); return v / 1e6 }
 		switch kind(s) {
@@ -53,7 +54,7 @@ func figures(a *analyze.Analysis) []Figure {
 				bar("Fig. 4c "+label+": response time and cost", "response time (s)", response, 1, "normalized cost", cost))
 		case "fig5":
 			out = append(out, bar("Fig. 5 "+label+": co-located iperf3", "per-function bandwidth (MB/s)",
-				func(p analyze.Point) analyze.Stat {
+				func(p analyze.Point) stats.Stat {
 					if p.FnBWCounter.N > 0 {
 						return p.FnBWCounter
 					}

@@ -6,6 +6,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"github.com/faaslab/faaslab/experiments/stats"
 	"io"
 	"os"
 	"path/filepath"
@@ -155,7 +156,7 @@ func verdict(c Check) string {
 	return "FAIL"
 }
 
-func statCell(s analyze.Stat, scale float64, digits int) string {
+func statCell(s stats.Stat, scale float64, digits int) string {
 	if s.N == 0 {
 		return ""
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/faaslab/faaslab/experiments/stats"
 	"io"
 	"math"
 	"os/exec"
@@ -282,10 +283,10 @@ func runPoint(ctx context.Context, topo *topology, pt AccuracyPoint, cfg Accurac
 func (r *AccuracyRow) summarize() {
 	xs := slices.Clone(r.PerSandbox)
 	slices.Sort(xs)
-	r.MinBits, r.MaxBits, r.MedianBits = xs[0], xs[len(xs)-1], median(xs)
+	r.MinBits, r.MaxBits, r.MedianBits = xs[0], xs[len(xs)-1], stats.Median(xs)
 	ex := slices.Clone(r.Expected)
 	slices.Sort(ex)
-	r.ExpectedBits = median(ex)
+	r.ExpectedBits = stats.Median(ex)
 	r.MedianErr = r.MedianBits/r.ExpectedBits - 1
 	var sumExp float64
 	for i, x := range r.PerSandbox {
@@ -293,7 +294,7 @@ func (r *AccuracyRow) summarize() {
 		sumExp += r.Expected[i]
 	}
 	r.AggregateErr = r.AggregateBits/sumExp - 1
-	r.Jain = Jain(r.PerSandbox)
+	r.Jain = stats.Jain(r.PerSandbox)
 	for i, x := range r.PerSandbox {
 		share, want := x/r.AggregateBits, r.Expected[i]/sumExp
 		r.ShareErr = max(r.ShareErr, math.Abs(share/want-1))
@@ -313,27 +314,6 @@ func (r *AccuracyRow) summarize() {
 	case PolicyNone:
 		r.Pass = math.Abs(r.WireErr) <= TargetAggregateErr
 	}
-}
-
-func median(sorted []float64) float64 {
-	n := len(sorted)
-	if n%2 == 1 {
-		return sorted[n/2]
-	}
-	return (sorted[n/2-1] + sorted[n/2]) / 2
-}
-
-// Jain is Jain's fairness index (Σx)²/(n·Σx²): 1 = perfectly equal.
-func Jain(xs []float64) float64 {
-	var s, s2 float64
-	for _, x := range xs {
-		s += x
-		s2 += x * x
-	}
-	if s2 == 0 {
-		return 0
-	}
-	return s * s / (float64(len(xs)) * s2)
 }
 
 // FormatBits renders bit/s with an SI unit ("95.6M").

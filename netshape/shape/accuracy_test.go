@@ -47,12 +47,6 @@ func TestSummarize(t *testing.T) {
 	if math.Abs(r.AggregateBits-100e6) > 1 || r.MedianBits != 25e6 {
 		t.Errorf("aggregate %v median %v", r.AggregateBits, r.MedianBits)
 	}
-	if j := Jain([]float64{1, 1, 1, 1}); j != 1 {
-		t.Errorf("Jain equal = %v", j)
-	}
-	if j := Jain([]float64{1, 0, 0, 0}); math.Abs(j-0.25) > 1e-12 {
-		t.Errorf("Jain one-of-four = %v", j)
-	}
 	var buf bytes.Buffer
 	if err := WriteAccuracyTable(&buf, []AccuracyRow{r}); err != nil || !strings.Contains(buf.String(), "proportional") {
 		t.Errorf("table: %v %q", err, buf.String())

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"github.com/faaslab/faaslab/experiments/stats"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -97,25 +97,12 @@ func (b *Backend) timeRawColdStart(ctx context.Context, name string, res sandbox
 	return time.Since(t0), nil
 }
 
-// Median of ds (0 for none).
-func Median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // ErrNoSamples: MeasureColdStart was asked for no runs.
 var ErrNoSamples = errors.New("no cold-start samples")
 
 // ColdStartRatio is median(backend) / median(raw).
 func ColdStartRatio(backendNs, rawNs []time.Duration) (float64, error) {
-	mb, mr := Median(backendNs), Median(rawNs)
+	mb, mr := stats.DurationQuantile(backendNs, 0.5), stats.DurationQuantile(rawNs, 0.5)
 	if mb == 0 || mr == 0 {
 		return 0, ErrNoSamples
 	}

@@ -1,11 +1,11 @@
-// Package analyze turns a recorded run directory into per-point statistics. It is pure: it
-// reads only the record.Run it is given, so a report can be recomputed from the files at any
-// time without rerunning anything.
-package analyze
+// Package stats is the project's one set of summary statistics: the quantile estimator
+// every benchmark, experiment analysis and report uses, Jain's fairness index and spread.
+package stats
 
 import (
 	"math"
 	"slices"
+	"time"
 )
 
 // Quantile is the project's one quantile estimator: linear interpolation between the
@@ -99,4 +99,21 @@ func Spread(xs []float64) float64 {
 		return math.NaN()
 	}
 	return (hi - lo) / mean
+}
+
+// Seconds converts durations to float64 seconds, for Quantile and friends.
+func Seconds(ds []time.Duration) []float64 {
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = d.Seconds()
+	}
+	return out
+}
+
+// DurationQuantile is Quantile over durations.
+func DurationQuantile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return time.Duration(math.Round(Quantile(Seconds(ds), p) * float64(time.Second)))
 }
