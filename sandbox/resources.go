@@ -18,9 +18,10 @@ type Profile struct {
 	NICBitsPerSec       int64 // capacity of the emulated host NIC; 0 = unlimited
 }
 
-// Profiles are the built-in host profiles. c3.large is the paper's host (2 vCPU, 3.75 GiB);
-// its NIC is set to 560 Mbit/s, the ~70 MB/s the paper measured with iperf3 at 128 MB.
-var Profiles = map[string]Profile{
+// builtinProfiles are the built-in host profiles. c3.large is the paper's host (2 vCPU,
+// 3.75 GiB); its NIC is set to 560 Mbit/s, the ~70 MB/s the paper measured with iperf3 at
+// 128 MB.
+var builtinProfiles = map[string]Profile{
 	"c3.large":  {Name: "c3.large", VCPUs: 2, MemoryBytes: 3840 << 20, MaxFunctionMemoryMB: 3008, NICBitsPerSec: 560_000_000},
 	"c5.xlarge": {Name: "c5.xlarge", VCPUs: 4, MemoryBytes: 8 << 30, MaxFunctionMemoryMB: 3008, NICBitsPerSec: 10_000_000_000},
 	"m5.2xlarge": {Name: "m5.2xlarge", VCPUs: 8, MemoryBytes: 32 << 30, MaxFunctionMemoryMB: 10240,
@@ -32,16 +33,34 @@ const DefaultProfile = "c3.large"
 
 // LookupProfile returns the named built-in profile or an error listing the known ones.
 func LookupProfile(name string) (Profile, error) {
-	p, ok := Profiles[name]
+	p, ok := builtinProfiles[name]
 	if !ok {
-		names := make([]string, 0, len(Profiles))
-		for n := range Profiles {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return Profile{}, fmt.Errorf("unknown host profile %q (known: %s)", name, strings.Join(names, ", "))
+		return Profile{}, fmt.Errorf("unknown host profile %q (known: %s)", name, strings.Join(ProfileNames(), ", "))
 	}
 	return p, nil
+}
+
+// ProfileNames lists the built-in profiles, sorted.
+func ProfileNames() []string {
+	names := make([]string, 0, len(builtinProfiles))
+	for n := range builtinProfiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// DefaultHostProfile is the DefaultProfile (c3.large, the paper's host).
+func DefaultHostProfile() Profile { return builtinProfiles[DefaultProfile] }
+
+// MustProfile is LookupProfile for names known to be built in (tests, defaults); it panics
+// on an unknown name.
+func MustProfile(name string) Profile {
+	p, err := LookupProfile(name)
+	if err != nil {
+		panic(err)
+	}
+	return p
 }
 
 // CPUModel decides how much CPU a function gets for its memory.

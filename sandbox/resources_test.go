@@ -3,7 +3,7 @@ package sandbox
 import "testing"
 
 func TestPaperModelMatchesThePaper(t *testing.T) {
-	p := Profiles["c3.large"]
+	p := DefaultHostProfile()
 	cases := []struct {
 		memoryMB  int
 		wantQuota int64
@@ -30,7 +30,7 @@ func TestPaperModelMatchesThePaper(t *testing.T) {
 }
 
 func TestLambdaModel(t *testing.T) {
-	p := Profiles["m5.2xlarge"]
+	p := MustProfile("m5.2xlarge")
 	r, err := p.ResourcesFor(CPUModelLambda, 1769)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestLambdaModel(t *testing.T) {
 }
 
 func TestMemoryOutsideProfileIsRejected(t *testing.T) {
-	p := Profiles["c3.large"]
+	p := DefaultHostProfile()
 	for _, mb := range []int{0, 127, 3009, -1} {
 		if _, err := p.ResourcesFor(CPUModelPaper, mb); err == nil {
 			t.Errorf("%d MB accepted", mb)
@@ -60,7 +60,7 @@ func TestMemoryOutsideProfileIsRejected(t *testing.T) {
 }
 
 func TestHostResources(t *testing.T) {
-	h := Profiles["c3.large"].HostResources()
+	h := DefaultHostProfile().HostResources()
 	if h.CPUQuotaUs != 200000 || h.MemoryBytes != 3840<<20 {
 		t.Errorf("host: %+v", h)
 	}

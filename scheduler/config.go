@@ -91,7 +91,7 @@ type Config struct {
 // RuntimeBin.
 func DefaultConfig() Config {
 	return Config{
-		Profile:       sandbox.Profiles[sandbox.DefaultProfile],
+		Profile:       sandbox.DefaultHostProfile(),
 		CPUModel:      sandbox.CPUModelPaper,
 		KeepAlive:     DefaultKeepAlive,
 		InitTimeout:   DefaultInitTimeout,

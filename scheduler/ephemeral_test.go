@@ -18,7 +18,7 @@ func TestValidateEphemeralStorage(t *testing.T) {
 	}
 	big := 2048
 	f := &FunctionConfig{EphemeralStorageMB: 512}
-	c, err := ConfigUpdate{EphemeralStorageMB: &big}.apply(sandbox.Profiles["c3.large"], f)
+	c, err := ConfigUpdate{EphemeralStorageMB: &big}.apply(sandbox.DefaultHostProfile(), f)
 	if err != nil || c.EphemeralStorageMB != 2048 || f.EphemeralStorageMB != 512 {
 		t.Errorf("update to 2048: %v, %+v (original %d)", err, c, f.EphemeralStorageMB)
 	}

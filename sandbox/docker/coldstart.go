@@ -32,7 +32,7 @@ const ColdStartMemoryMB = 128
 func (b *Backend) MeasureColdStart(ctx context.Context, n int) (backendNs, rawNs []time.Duration, err error) {
 	profile := b.cfg.Profile
 	if profile.VCPUs == 0 {
-		profile = sandbox.Profiles[sandbox.DefaultProfile]
+		profile = sandbox.DefaultHostProfile()
 	}
 	res, err := profile.ResourcesFor(sandbox.CPUModelPaper, ColdStartMemoryMB)
 	if err != nil {

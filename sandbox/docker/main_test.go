@@ -122,7 +122,7 @@ func newTestBackend(t testing.TB) *Backend {
 	b, err := New(ctx, Config{
 		Image:        img,
 		CgroupParent: "/" + scope,
-		Profile:      sandbox.Profiles["c3.large"],
+		Profile:      sandbox.DefaultHostProfile(),
 		Scope:        scope,
 	})
 	if err != nil {
@@ -144,7 +144,7 @@ func newTestBackend(t testing.TB) *Backend {
 // testSpec is a 128 MB sandbox on c3.large running argv.
 func testSpec(t testing.TB, argv ...string) sandbox.Spec {
 	t.Helper()
-	res, err := sandbox.Profiles["c3.large"].ResourcesFor(sandbox.CPUModelPaper, 128)
+	res, err := sandbox.DefaultHostProfile().ResourcesFor(sandbox.CPUModelPaper, 128)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func newTestBackend(t *testing.T) sandbox.Backend {
 	t.Helper()
 	requireRoot(t)
 	parent := "/faaslabt-" + sandboxtest.RandomHex(6)
-	b, err := New(Config{CgroupParent: parent, Host: sandbox.Profiles["c3.large"].HostResources()})
+	b, err := New(Config{CgroupParent: parent, Host: sandbox.DefaultHostProfile().HostResources()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,13 +126,13 @@ func BenchmarkCreateStartExit(b *testing.B) {
 		b.Skip("needs root")
 	}
 	parent := "/faaslabt-" + sandboxtest.RandomHex(6)
-	be, err := New(Config{CgroupParent: parent, Host: sandbox.Profiles["c3.large"].HostResources()})
+	be, err := New(Config{CgroupParent: parent, Host: sandbox.DefaultHostProfile().HostResources()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer be.Close(context.Background())
 	spec, _ := sandboxtest.Spec(b, "echo")
-	spec.Resources, _ = sandbox.Profiles["c3.large"].ResourcesFor(sandbox.CPUModelPaper, 3008)
+	spec.Resources, _ = sandbox.DefaultHostProfile().ResourcesFor(sandbox.CPUModelPaper, 3008)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		spec.ID = "faaslabt-" + sandboxtest.RandomHex(8)

@@ -93,7 +93,7 @@ func (s *LogBuffer) String() string {
 // Spec is a 128 MB (c3.large, paper model) spec running testprog with args.
 func Spec(t testing.TB, args ...string) (sandbox.Spec, *LogBuffer) {
 	t.Helper()
-	res, err := sandbox.Profiles["c3.large"].ResourcesFor(sandbox.CPUModelPaper, 128)
+	res, err := sandbox.DefaultHostProfile().ResourcesFor(sandbox.CPUModelPaper, 128)
 	if err != nil {
 		t.Fatal(err)
 	}
