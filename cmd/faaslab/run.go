@@ -23,6 +23,7 @@ import (
 	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/scheduler"
 	"github.com/faaslab/faaslab/scheduler/api"
+	"github.com/faaslab/faaslab/scheduler/urls"
 )
 
 // daemon is one running host: every component and how to stop them in order.
@@ -42,6 +43,10 @@ type daemon struct {
 	apiLn     net.Listener
 	shared    *sharedNet // network mode shared only
 	svc       *daemonServices
+	urlServer *http.Server
+	urls      *urls.Store
+	urlRecent *urls.Recent
+	urlPort   int // the function URL listener's port (loopback and gateway)
 }
 
 // runDaemon starts a daemon, serves until ctx ends, then stops it cleanly.
@@ -152,6 +157,9 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 	if err := d.startScheduler(profile, cpuModel); err != nil {
 		return nil, err
 	}
+	if err := d.startURLs(); err != nil {
+		return nil, err
+	}
 	if d.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
@@ -214,7 +222,8 @@ func (d *daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUMod
 
 func (d *daemon) apiHandler() http.Handler {
 	mux := http.NewServeMux()
-	api.Register(mux, api.Deps{Service: d.sched, Logger: d.log})
+	api.Register(mux, api.Deps{Service: d.sched, Logger: d.log, URLs: d.urls})
+	urls.RegisterHostAPI(mux, d.urls, d.urlRecent)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{}))
 	netapi.Register(mux, netapi.Deps{
 		Sample:               d.host.Sample,
@@ -238,6 +247,9 @@ func (d *daemon) stop(ctx context.Context) error {
 		d.apiServer.Shutdown(ctx)
 	} else if d.apiLn != nil {
 		d.apiLn.Close()
+	}
+	if d.urlServer != nil {
+		d.urlServer.Shutdown(ctx)
 	}
 	if d.sched != nil {
 		errs = append(errs, d.sched.Close(ctx))

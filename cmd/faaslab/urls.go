@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"time"
+
+	"github.com/faaslab/faaslab/scheduler/urls"
+)
+
+// recentURLInvocations is how many URL invocations the host API can still report.
+const recentURLInvocations = 4096
+
+// startURLs serves function URLs on loopback and on the bridge's gateway address, with
+// the same port on both (network.url_port; 0 = a free one picked at start). Sandboxes reach
+// URLs only on the gateway; the Lambda management API is never bound there.
+func (d *daemon) startURLs() error {
+	lo, err := net.Listen("tcp", hostPort(loopback, d.cfg.Network.URLPort))
+	if err != nil {
+		return fmt.Errorf("function URLs on loopback: %w", err)
+	}
+	port := lo.Addr().(*net.TCPAddr).Port
+	gwAddr := hostPort(d.host.Gateway(), port)
+	gw, err := net.Listen("tcp", gwAddr)
+	if err != nil {
+		lo.Close()
+		return fmt.Errorf("function URLs on %s: %w (set network.url_port / --url-port to a free port)", gwAddr, err)
+	}
+	d.urlPort = port
+	base := func(ln net.Listener) string { return "http://" + ln.Addr().String() }
+	d.urls, err = urls.Open(filepath.Join(d.cfg.StateDir, "function-urls.json"), base(lo), base(gw))
+	if err != nil {
+		lo.Close()
+		gw.Close()
+		return err
+	}
+	d.urlRecent = urls.NewRecent(recentURLInvocations)
+	d.urlServer = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: urls.MakeEndpointHandler(urls.EndpointDeps{
+		Store: d.urls, Service: d.sched, Recent: d.urlRecent, GatewayTimeout: d.cfg.Network.URLTimeout,
+		Region: d.cfg.Region, Logger: d.log,
+	})}
+	go serveHTTP(d.urlServer, lo)
+	go serveHTTP(d.urlServer, gw)
+	d.log.Info("function URLs", "host", base(lo), "sandboxes", base(gw), "gateway_timeout", d.cfg.Network.URLTimeout)
+	return nil
+}
+
+var loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
