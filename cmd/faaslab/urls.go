@@ -3,10 +3,8 @@ package main
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"path/filepath"
-	"time"
 
 	"github.com/faaslab/faaslab/scheduler/urls"
 )
@@ -38,12 +36,12 @@ func (d *daemon) startURLs() error {
 		return err
 	}
 	d.urlRecent = urls.NewRecent(recentURLInvocations)
-	d.urlServer = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: urls.MakeEndpointHandler(urls.EndpointDeps{
+	d.urlServer = urls.NewServer(urls.EndpointDeps{
 		Store: d.urls, Service: d.sched, Recent: d.urlRecent, GatewayTimeout: d.cfg.Network.URLTimeout,
 		Region: d.cfg.Region, Logger: d.log,
-	})}
-	go serveHTTP(d.urlServer, lo)
-	go serveHTTP(d.urlServer, gw)
+	})
+	go serveHTTP(d.urlServer, urls.CountingListener(lo))
+	go serveHTTP(d.urlServer, urls.CountingListener(gw))
 	d.log.Info("function URLs", "host", base(lo), "sandboxes", base(gw), "gateway_timeout", d.cfg.Network.URLTimeout)
 	return nil
 }

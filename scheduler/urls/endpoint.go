@@ -2,6 +2,7 @@ package urls
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"encoding/json"
 
 	"github.com/google/uuid"
 
@@ -63,6 +62,7 @@ func MakeEndpointHandler(d EndpointDeps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		requestID := uuid.NewString()
 		w.Header()[hRequestID] = []string{requestID}
+		w, bodyRead := noteRequest(w, r, requestID)
 		c, rawPath, ok := route(d.Store, r)
 		if !ok || !d.Service.HasFunction(c.Function) {
 			writeMessage(w, http.StatusForbidden, "Forbidden")
@@ -73,6 +73,7 @@ func MakeEndpointHandler(d EndpointDeps) http.HandlerFunc {
 			writeMessage(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 			return
 		}
+		bodyRead(int64(len(body)))
 		domain := c.URLID + ".lambda-url." + d.Region + ".on.aws"
 		ev := newEvent(r, body, c, d.Service.AccountID(), domain, requestID, rawPath, time.Now())
 		payload, err := json.Marshal(ev)
@@ -209,6 +210,7 @@ type Recent struct {
 type Invocation struct {
 	Record         *scheduler.Record `json:"record,omitempty"` // nil while running
 	GatewayTimeout bool              `json:"gateway_timeout"`
+	Wire           *Wire             `json:"wire,omitempty"` // nil until the connection closed
 }
 
 // NewRecent keeps the last max invocations.
@@ -234,6 +236,12 @@ func (r *Recent) add(rec scheduler.Record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.entry(rec.RequestID).Record = &rec
+}
+
+func (r *Recent) wire(id string, w Wire) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.entry(id).Wire = &w
 }
 
 func (r *Recent) gatewayTimedOut(id string) {
