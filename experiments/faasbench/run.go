@@ -35,9 +35,10 @@ const (
 	TablesFile = "tables.md"
 )
 
-// Run sets the platform up (faaslab), runs every workload in order, tears down and writes
+// Run fills the spec's defaults, sets the platform up (faaslab), runs every workload in order, tears down and writes
 // run.log, calls.csv (one row per call, written as calls finish) and tables.md.
 func (r *Runner) Run(ctx context.Context) (*Result, error) {
+	r.Spec.fillDefaults()
 	if err := r.Spec.Validate(); err != nil {
 		return nil, err
 	}
