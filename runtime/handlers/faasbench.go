@@ -139,12 +139,13 @@ func callTarget(ctx context.Context, req *wire.Request, out *wire.Response) {
 	// A plain target: its answer is the result, and the proxy's view of the call is its time.
 	out.TargetTiming = "proxy"
 	if json.Valid(body) {
-		out.Result = body
+		out.TargetResult.Result = body
 	} else {
-		out.Result, _ = json.Marshal(string(body))
+		out.TargetResult.Result, _ = json.Marshal(string(body))
 	}
 	sent, recv := m.Sent(), m.Received()
-	out.StartTimeNs, out.StopTimeNs = sent.FirstByteNs, recv.LastByteNs
-	out.StartTime, out.StopTime = sent.FirstByteNs/1e6, recv.LastByteNs/1e6
-	out.RunTimeHrSec, out.RunTimeHrNsec = wire.HrTime(time.Duration(recv.LastByteNs - sent.FirstByteNs))
+	tr = wire.TargetResult{Result: out.Result, StartTimeNs: sent.FirstByteNs, StopTimeNs: recv.LastByteNs,
+		StartTime: sent.FirstByteNs / 1e6, StopTime: recv.LastByteNs / 1e6}
+	tr.RunTimeHrSec, tr.RunTimeHrNsec = wire.HrTime(time.Duration(recv.LastByteNs - sent.FirstByteNs))
+	out.TargetResult = tr
 }

@@ -83,14 +83,16 @@ type Direction struct {
 	first, last   time.Time
 }
 
-func (d *Direction) add(b []byte, now time.Time) {
+// add counts b, handed to the socket at start (a write: before the syscall, since the
+// answer may come back before it returns) and done at end.
+func (d *Direction) add(b []byte, start, end time.Time) {
 	if len(b) == 0 {
 		return
 	}
 	if d.bytes == 0 {
-		d.first = now
+		d.first = start
 	}
-	d.last = now
+	d.last = end
 	if !d.headerDone {
 		for i, c := range b {
 			d.last4 = d.last4<<8 | uint32(c)
@@ -127,12 +129,19 @@ type Meter struct {
 	sent     Direction
 	received Direction
 	conns    int
+	// writing counts Writes in progress: the transport writes from its own goroutine and
+	// the answer can arrive before that Write returns, so Sent waits for it.
+	writing int
+	wrote   *sync.Cond
 }
 
-// Sent is the request as written to the socket(s).
+// Sent is the request as written to the socket(s); it waits for a Write in progress.
 func (m *Meter) Sent() Exchange {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for m.writing > 0 {
+		m.wrote.Wait()
+	}
 	return m.sent.Exchange()
 }
 
@@ -156,10 +165,16 @@ type meteredConn struct {
 }
 
 func (c *meteredConn) Write(b []byte) (int, error) {
+	c.m.mu.Lock()
+	c.m.writing++
+	c.m.mu.Unlock()
+	start := time.Now()
 	n, err := c.Conn.Write(b)
 	now := time.Now()
 	c.m.mu.Lock()
-	c.m.sent.add(b[:n], now)
+	c.m.sent.add(b[:n], start, now)
+	c.m.writing--
+	c.m.wrote.Broadcast()
 	c.m.mu.Unlock()
 	return n, err
 }
@@ -168,7 +183,7 @@ func (c *meteredConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	now := time.Now()
 	c.m.mu.Lock()
-	c.m.received.add(b[:n], now)
+	c.m.received.add(b[:n], now, now)
 	c.m.mu.Unlock()
 	return n, err
 }
@@ -177,6 +192,11 @@ func (c *meteredConn) Read(b []byte) (int, error) {
 // call gets a fresh connection (no keep-alive, no compression negotiation, no proxy from
 // the environment), so the count is that call's and nothing else's.
 func NewMeteredClient(m *Meter, timeout time.Duration) *http.Client {
+	m.mu.Lock()
+	if m.wrote == nil {
+		m.wrote = sync.NewCond(&m.mu)
+	}
+	m.mu.Unlock()
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	tr := &http.Transport{
 		Proxy:              nil,
