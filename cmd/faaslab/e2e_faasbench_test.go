@@ -190,9 +190,29 @@ func split(b []byte) (header, body int64) {
 }
 
 func TestE2EFaasbench(t *testing.T) {
-	d := launchDaemon(t, "--url-timeout", "3s")
+	d := launchDaemon(t, "--url-timeout", "3s", "--keep-alive", "1s")
 	ctx := context.Background()
 	prefix := "fb" + randHex(4)
+
+	t.Run("responsiveness-shows-keep-alive", func(t *testing.T) {
+		// Back-to-back calls reuse the warm proxy; after 3 s idle (keep-alive 1 s, reaped
+		// every 100 ms) the sandbox is gone and the call starts cold.
+		spec := faasbench.Spec{Name: "e2e-resp", Platform: faasbench.PlatformFaaslab,
+			Faaslab: faasbench.FaaslabSpec{Endpoint: "http://" + d.endpoint, FunctionPrefix: prefix + "r", TimeoutS: 10},
+			Workloads: []faasbench.Workload{{Name: "r", Kind: faasbench.KindResponsiveness, Target: "wordcount", Words: 3,
+				Waits: []time.Duration{0, 0, 3 * time.Second}}}}
+		res, err := (&faasbench.Runner{Spec: spec, Dir: t.TempDir()}).Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var starts []string
+		for _, c := range res.Calls {
+			starts = append(starts, c.ProxyStart)
+		}
+		if strings.Join(starts, ",") != "cold,warm,cold" {
+			t.Fatalf("proxy starts %v, want cold,warm,cold", starts)
+		}
+	})
 
 	t.Run("timeouts", func(t *testing.T) {
 		spec := faasbench.Spec{Name: "e2e-timeouts", Platform: faasbench.PlatformFaaslab,
@@ -247,6 +267,34 @@ func TestE2EFaasbench(t *testing.T) {
 		}
 		if c := res.Calls[0]; c.Status != faasbench.StatusInvalid || c.HTTPStatus != 200 || !strings.Contains(c.Error, "proxy_workload_uuid") {
 			t.Fatalf("call: %+v", c)
+		}
+	})
+
+	t.Run("sandbox-reaches-urls-not-the-management-api", func(t *testing.T) {
+		// The proxy is an HTTP client inside a sandbox: the function URL port on the gateway
+		// answers, the Lambda API's port on the same address does not.
+		proxy := d.urlFunction(prefix+"-iproxy", "faasbench-proxy", 10)
+		gw := strings.TrimPrefix(proxy.SandboxFunctionUrl, "http://")
+		gwHost, _, _ := net.SplitHostPort(gw[:strings.IndexByte(gw, '/')])
+		_, apiPort, _ := net.SplitHostPort(d.endpoint)
+		for target, wantReach := range map[string]bool{
+			proxy.SandboxFunctionUrl: true, // itself, with an empty payload: answers 502 (invalid payload)
+			"http://" + net.JoinHostPort(gwHost, apiPort) + "/2015-03-31/functions/": false,
+		} {
+			msg, _ := json.Marshal(map[string]any{"faasbench_workload_uuid": "u", "target_uri": target, "faasbench_workload_data": "x"})
+			resp, err := http.Post(proxy.FunctionUrl, "application/json", bytes.NewReader(msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r struct {
+				Status int    `json:"proxy_target_status_code"`
+				Err    string `json:"proxy_error"`
+			}
+			json.NewDecoder(resp.Body).Decode(&r)
+			resp.Body.Close()
+			if reached := r.Status != 0; reached != wantReach {
+				t.Errorf("%s from a sandbox: status %d error %q, want reachable %v", target, r.Status, r.Err, wantReach)
+			}
 		}
 	})
 
