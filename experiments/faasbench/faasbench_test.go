@@ -152,3 +152,11 @@ func TestWords(t *testing.T) {
 		t.Fatalf("Words(1000) has %d words", n)
 	}
 }
+
+func TestShippedSpecsParse(t *testing.T) {
+	for _, f := range []string{"specs/example.yaml", "specs/plain-http.yaml"} {
+		if _, err := faasbench.LoadSpec(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
