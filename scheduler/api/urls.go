@@ -110,16 +110,23 @@ func MakeCreateFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
 			req.InvokeMode = urls.ModeBuffered
 		}
 		c, err := d.URLs.Create(name, req.AuthType, req.InvokeMode, req.Cors)
-		if errors.Is(err, urls.ErrExists) {
-			writeError(w, http.StatusConflict, "ResourceConflictException",
-				"Failed to create function url config for [functionArn = "+d.Service.FunctionARN(name)+"]. Error message:  FunctionUrlConfig exists for this Lambda function")
-			return
-		}
-		if err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		writeJSON(w, http.StatusCreated, toURLConfig(d, c, false))
+		writeURLResult(w, d, name, c, err, http.StatusCreated)
+	}
+}
+
+// writeURLResult answers a store operation: the config with status, or Lambda's error.
+// Create's answer has no LastModifiedTime.
+func writeURLResult(w http.ResponseWriter, d Deps, name string, c urls.Config, err error, status int) {
+	switch {
+	case err == nil:
+		writeJSON(w, status, toURLConfig(d, c, status != http.StatusCreated))
+	case errors.Is(err, urls.ErrExists):
+		writeError(w, http.StatusConflict, "ResourceConflictException",
+			"Failed to create function url config for [functionArn = "+d.Service.FunctionARN(name)+"]. Error message:  FunctionUrlConfig exists for this Lambda function")
+	case errors.Is(err, urls.ErrNotFound):
+		writeError(w, http.StatusNotFound, "ResourceNotFoundException", "The resource you requested does not exist.")
+	default:
+		writeServiceError(w, d, err, name)
 	}
 }
 
@@ -131,11 +138,11 @@ func MakeGetFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
 			return
 		}
 		c, ok := d.URLs.Get(name)
+		var err error
 		if !ok {
-			writeURLNotFound(w)
-			return
+			err = urls.ErrNotFound
 		}
-		writeJSON(w, http.StatusOK, toURLConfig(d, c, true))
+		writeURLResult(w, d, name, c, err, http.StatusOK)
 	}
 }
 
@@ -151,15 +158,7 @@ func MakeUpdateFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
 			return
 		}
 		c, err := d.URLs.Update(name, req.AuthType, req.InvokeMode, req.Cors)
-		if errors.Is(err, urls.ErrNotFound) {
-			writeURLNotFound(w)
-			return
-		}
-		if err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		writeJSON(w, http.StatusOK, toURLConfig(d, c, true))
+		writeURLResult(w, d, name, c, err, http.StatusOK)
 	}
 }
 
@@ -171,11 +170,7 @@ func MakeDeleteFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
 			return
 		}
 		if err := d.URLs.Delete(name); err != nil {
-			if errors.Is(err, urls.ErrNotFound) {
-				writeURLNotFound(w)
-				return
-			}
-			writeServiceError(w, d, err, name)
+			writeURLResult(w, d, name, urls.Config{}, err, 0)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -202,8 +197,4 @@ func MakeListFunctionUrlConfigsHandler(d Deps) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, out)
 	}
-}
-
-func writeURLNotFound(w http.ResponseWriter) {
-	writeError(w, http.StatusNotFound, "ResourceNotFoundException", "The resource you requested does not exist.")
 }
