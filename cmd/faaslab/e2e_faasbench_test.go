@@ -13,6 +13,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -365,4 +367,53 @@ func listenerWire(t *testing.T, d *testDaemon, id string) urls.Wire {
 	}
 	t.Fatalf("no wire count for URL invocation %q", id)
 	return urls.Wire{}
+}
+
+// TestE2EAWSCLIFunctionURLs drives the function URL API with the real aws CLI (its
+// botocore models check the wire shapes) and calls the URL it returns.
+func TestE2EAWSCLIFunctionURLs(t *testing.T) {
+	aws, err := exec.LookPath("aws")
+	if err != nil {
+		t.Skip("aws CLI not installed (make deps installs awscli)")
+	}
+	d := launchDaemon(t)
+	d.createFunction("wc", map[string]any{"Handler": "faasbench-wordcount"})
+	run := func(args ...string) map[string]any {
+		t.Helper()
+		cmd := exec.Command(aws, append([]string{"--endpoint-url", "http://" + d.endpoint, "--region", "us-east-1",
+			"--output", "json", "lambda"}, args...)...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=faaslab", "AWS_SECRET_ACCESS_KEY=faaslab", "AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("aws lambda %v: %v\n%s", args, err, out)
+		}
+		var m map[string]any
+		if len(bytes.TrimSpace(out)) > 0 {
+			if err := json.Unmarshal(out, &m); err != nil {
+				t.Fatalf("aws lambda %v: %s", args, out)
+			}
+		}
+		return m
+	}
+	created := run("create-function-url-config", "--function-name", "wc", "--auth-type", "NONE")
+	fnURL, _ := created["FunctionUrl"].(string)
+	if got := run("get-function-url-config", "--function-name", "wc"); got["FunctionUrl"] != fnURL || got["AuthType"] != "NONE" {
+		t.Fatalf("get: %v", got)
+	}
+	if got := run("update-function-url-config", "--function-name", "wc", "--cors", "AllowOrigins=*"); got["Cors"] == nil {
+		t.Fatalf("update: %v", got)
+	}
+	if got := run("list-function-url-configs", "--function-name", "wc"); len(got["FunctionUrlConfigs"].([]any)) != 1 {
+		t.Fatalf("list: %v", got)
+	}
+	resp, err := http.Post(fnURL, "application/json", strings.NewReader(`"F a a S"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"target_workload_result":{"words":4,"letters":4}`)) {
+		t.Fatalf("URL answered %d %s", resp.StatusCode, body)
+	}
+	run("delete-function-url-config", "--function-name", "wc")
 }
