@@ -275,7 +275,7 @@ func TestE2EFaasbench(t *testing.T) {
 	t.Run("sandbox-reaches-urls-not-the-management-api", func(t *testing.T) {
 		// The proxy is an HTTP client inside a sandbox: the function URL port on the gateway
 		// answers, the Lambda API's port on the same address does not.
-		proxy := d.urlFunction(prefix+"-iproxy", "faasbench-proxy", 10)
+		proxy := d.urlFunction(prefix+"-iproxy", "faasbench-proxy", 3) // a dropped SYN ends at the timeout
 		gw := strings.TrimPrefix(proxy.SandboxFunctionUrl, "http://")
 		gwHost, _, _ := net.SplitHostPort(gw[:strings.IndexByte(gw, '/')])
 		_, apiPort, _ := net.SplitHostPort(d.endpoint)

@@ -46,7 +46,8 @@ type daemon struct {
 	urlServer *http.Server
 	urls      *urls.Store
 	urlRecent *urls.Recent
-	urlPort   int // the function URL listener's port (loopback and gateway)
+	urlLo     net.Listener // function URLs on loopback, bound before the network
+	urlPort   int          // the function URL listener's port (loopback and gateway)
 }
 
 // runDaemon starts a daemon, serves until ctx ends, then stops it cleanly.
@@ -113,6 +114,9 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 		return nil, fmt.Errorf("policy %s cannot run on this kernel: %w", policy.Name, err)
 	}
 	if err := checkNetworkMode(cfg, policy); err != nil {
+		return nil, err
+	}
+	if err := d.listenURLs(&cfg); err != nil {
 		return nil, err
 	}
 	netCfg, err := netshapeConfig(cfg.Network)
@@ -250,6 +254,8 @@ func (d *daemon) stop(ctx context.Context) error {
 	}
 	if d.urlServer != nil {
 		d.urlServer.Shutdown(ctx)
+	} else if d.urlLo != nil {
+		d.urlLo.Close()
 	}
 	if d.sched != nil {
 		errs = append(errs, d.sched.Close(ctx))
@@ -278,7 +284,11 @@ func netshapeConfig(n networkConfig) (netshape.Config, error) {
 	if err != nil {
 		return netshape.Config{}, fmt.Errorf("--subnet %q: %w", n.Subnet, err)
 	}
+	ports := []int{n.RuntimePort}
+	if n.URLPort > 0 { // function URLs; 0 in a config only before the daemon picked it
+		ports = append(ports, n.URLPort)
+	}
 	c := netshape.Config{Name: n.Prefix, Subnet: subnet, AllowSandboxToSandbox: n.AllowSandboxToSandbox,
-		HostPorts: append([]int{n.RuntimePort}, n.HostPorts...)}.WithDefaults()
+		HostPorts: append(ports, n.HostPorts...)}.WithDefaults()
 	return c, c.Validate()
 }

@@ -12,26 +12,32 @@ import (
 // recentURLInvocations is how many URL invocations the host API can still report.
 const recentURLInvocations = 4096
 
-// startURLs serves function URLs on loopback and on the bridge's gateway address, with
-// the same port on both (network.url_port; 0 = a free one picked at start). Sandboxes reach
-// URLs only on the gateway; the Lambda management API is never bound there.
-func (d *daemon) startURLs() error {
-	lo, err := net.Listen("tcp", hostPort(loopback, d.cfg.Network.URLPort))
+// listenURLs binds the function URL port on loopback before the host network is built,
+// so that a port picked at start (network.url_port 0) is known to the firewall, which
+// admits sandboxes to it on the gateway. It writes the port back into cfg.
+func (d *daemon) listenURLs(cfg *daemonConfig) error {
+	lo, err := net.Listen("tcp", hostPort(loopback, cfg.Network.URLPort))
 	if err != nil {
-		return fmt.Errorf("function URLs on loopback: %w", err)
+		return fmt.Errorf("function URLs on loopback: %w (set network.url_port / --url-port to a free port)", err)
 	}
-	port := lo.Addr().(*net.TCPAddr).Port
-	gwAddr := hostPort(d.host.Gateway(), port)
+	d.urlLo, d.urlPort = lo, lo.Addr().(*net.TCPAddr).Port
+	cfg.Network.URLPort, d.cfg.Network.URLPort = d.urlPort, d.urlPort
+	return nil
+}
+
+// startURLs serves function URLs on loopback and on the bridge's gateway address, with
+// the same port on both. Sandboxes reach URLs only on the gateway; the Lambda management
+// API is never bound there.
+func (d *daemon) startURLs() error {
+	lo := d.urlLo
+	gwAddr := hostPort(d.host.Gateway(), d.urlPort)
 	gw, err := net.Listen("tcp", gwAddr)
 	if err != nil {
-		lo.Close()
 		return fmt.Errorf("function URLs on %s: %w (set network.url_port / --url-port to a free port)", gwAddr, err)
 	}
-	d.urlPort = port
 	base := func(ln net.Listener) string { return "http://" + ln.Addr().String() }
 	d.urls, err = urls.Open(filepath.Join(d.cfg.StateDir, "function-urls.json"), base(lo), base(gw))
 	if err != nil {
-		lo.Close()
 		gw.Close()
 		return err
 	}
