@@ -45,6 +45,10 @@ type networkConfig struct {
 	// experiments); HostPorts are host TCP ports sandboxes may reach besides the Runtime API.
 	AllowSandboxToSandbox bool  `yaml:"allow_sandbox_to_sandbox"`
 	HostPorts             []int `yaml:"host_ports"`
+	// Function URLs: port on loopback and on the gateway (0 = pick a free one) and an
+	// optional gateway timeout (0 = only the function's own timeout, as on Lambda).
+	URLPort    int           `yaml:"url_port"`
+	URLTimeout time.Duration `yaml:"url_timeout"`
 }
 
 // policySpec is the shaping policy as the config writes it.

@@ -67,6 +67,8 @@ func addDaemonFlags(f *pflag.FlagSet, c *daemonConfig) {
 	f.StringVar(&c.Network.FixedRate, "fixed-rate", c.Network.FixedRate, "per-sandbox rate of policy fixed, e.g. 100mbit")
 	f.StringVar(&c.Network.NICQueue, "nic-queue", c.Network.NICQueue, "how flows share the NIC under policy none: fair (per flow, as a real host) or fifo (drop-tail)")
 	f.BoolVar(&c.Network.Strict, "strict", c.Network.Strict, "policy proportional: cap each sandbox at its share (not work-conserving)")
+	f.IntVar(&c.Network.URLPort, "url-port", c.Network.URLPort, "function URL port on 127.0.0.1 and on the gateway address (0 = a free one)")
+	f.DurationVar(&c.Network.URLTimeout, "url-timeout", c.Network.URLTimeout, "function URL gateway timeout: answer 504 after this long while the function runs on (0 = none)")
 	f.StringVar(&c.Docker.Image, "docker-image", c.Docker.Image, "default image of the docker backend")
 }
 

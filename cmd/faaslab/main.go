@@ -37,6 +37,7 @@ func newRootCmd() *cobra.Command {
 		newBenchCmd(),
 		newImageCmd(),
 		newServicesCmd(), newServeS3Cmd(), newDataCmd(),
+		newFaasbenchCmd(),
 	)
 	return root
 }

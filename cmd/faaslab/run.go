@@ -23,6 +23,7 @@ import (
 	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/scheduler"
 	"github.com/faaslab/faaslab/scheduler/api"
+	"github.com/faaslab/faaslab/scheduler/urls"
 )
 
 // daemon is one running host: every component and how to stop them in order.
@@ -42,6 +43,11 @@ type daemon struct {
 	apiLn     net.Listener
 	shared    *sharedNet // network mode shared only
 	svc       *daemonServices
+	urlServer *http.Server
+	urls      *urls.Store
+	urlRecent *urls.Recent
+	urlLo     net.Listener // function URLs on loopback, bound before the network
+	urlPort   int          // the function URL listener's port (loopback and gateway)
 }
 
 // runDaemon starts a daemon, serves until ctx ends, then stops it cleanly.
@@ -110,6 +116,9 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 	if err := checkNetworkMode(cfg, policy); err != nil {
 		return nil, err
 	}
+	if err := d.listenURLs(&cfg); err != nil {
+		return nil, err
+	}
 	netCfg, err := netshapeConfig(cfg.Network)
 	if err != nil {
 		return nil, err
@@ -150,6 +159,9 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 		}
 	}
 	if err := d.startScheduler(profile, cpuModel); err != nil {
+		return nil, err
+	}
+	if err := d.startURLs(); err != nil {
 		return nil, err
 	}
 	if d.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -214,7 +226,8 @@ func (d *daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUMod
 
 func (d *daemon) apiHandler() http.Handler {
 	mux := http.NewServeMux()
-	api.Register(mux, api.Deps{Service: d.sched, Logger: d.log})
+	api.Register(mux, api.Deps{Service: d.sched, Logger: d.log, URLs: d.urls})
+	urls.RegisterHostAPI(mux, d.urls, d.urlRecent)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{}))
 	netapi.Register(mux, netapi.Deps{
 		Sample:               d.host.Sample,
@@ -238,6 +251,11 @@ func (d *daemon) stop(ctx context.Context) error {
 		d.apiServer.Shutdown(ctx)
 	} else if d.apiLn != nil {
 		d.apiLn.Close()
+	}
+	if d.urlServer != nil {
+		d.urlServer.Shutdown(ctx)
+	} else if d.urlLo != nil {
+		d.urlLo.Close()
 	}
 	if d.sched != nil {
 		errs = append(errs, d.sched.Close(ctx))
@@ -266,7 +284,11 @@ func netshapeConfig(n networkConfig) (netshape.Config, error) {
 	if err != nil {
 		return netshape.Config{}, fmt.Errorf("--subnet %q: %w", n.Subnet, err)
 	}
+	ports := []int{n.RuntimePort}
+	if n.URLPort > 0 { // function URLs; 0 in a config only before the daemon picked it
+		ports = append(ports, n.URLPort)
+	}
 	c := netshape.Config{Name: n.Prefix, Subnet: subnet, AllowSandboxToSandbox: n.AllowSandboxToSandbox,
-		HostPorts: append([]int{n.RuntimePort}, n.HostPorts...)}.WithDefaults()
+		HostPorts: append(ports, n.HostPorts...)}.WithDefaults()
 	return c, c.Validate()
 }

@@ -23,6 +23,8 @@
 //	                                       "ttfb_seconds", "records", "words", "cpu_seconds",
 //	                                       "throttled_periods", "nr_periods",
 //	                                       "throttled_seconds", "sandbox_id", "host_id"}
+//	faasbench-proxy, faasbench-wordcount, faasbench-sleep, faasbench-cpu, faasbench-timeout:
+//	                                   the benchmarking framework's functions (faasbench.go)
 //	sandboxinfo (ignored)              -> {"hostname", "cgroup", "threads": [{"tid", "uid",
 //	                                       "capEff", "capBnd", "noNewPrivs"}]}
 //

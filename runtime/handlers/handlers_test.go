@@ -36,7 +36,8 @@ func wantInvalid(t *testing.T, err error) {
 }
 
 func TestRegistry(t *testing.T) {
-	want := []string{"alloc", "cpu", "echo", "iperf3", "s3get", "s3get-boto3", "s3put", "s3put-boto3", "sandboxinfo", "sleep", "wordcount"}
+	want := []string{"alloc", "cpu", "echo", "faasbench-cpu", "faasbench-proxy", "faasbench-sleep", "faasbench-timeout",
+		"faasbench-wordcount", "iperf3", "s3get", "s3get-boto3", "s3put", "s3put-boto3", "sandboxinfo", "sleep", "wordcount"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/faaslab/faaslab/scheduler"
+	"github.com/faaslab/faaslab/scheduler/urls"
 )
 
 // Service is what the API needs from the scheduler; *scheduler.Scheduler implements it.
@@ -41,6 +42,7 @@ var _ Service = (*scheduler.Scheduler)(nil)
 type Deps struct {
 	Service Service
 	Logger  *slog.Logger // nil = discard
+	URLs    *urls.Store  // function URL configs; nil = no function URL routes
 }
 
 func (d Deps) logger() *slog.Logger {
@@ -74,6 +76,9 @@ func Register(mux *http.ServeMux, d Deps) {
 	mux.HandleFunc("PUT /2017-10-31/functions/{name}/concurrency", MakePutFunctionConcurrencyHandler(d))
 	mux.HandleFunc("DELETE /2017-10-31/functions/{name}/concurrency", MakeDeleteFunctionConcurrencyHandler(d))
 	mux.HandleFunc("GET /2019-09-30/functions/{name}/concurrency", MakeGetFunctionConcurrencyHandler(d))
+	if d.URLs != nil {
+		registerURLs(mux, d)
+	}
 }
 
 // NewHandler is a mux with every route, answering unknown paths with Lambda's
