@@ -9,8 +9,6 @@ import (
 	"time"
 )
 
-func init() { register("alloc", Alloc) }
-
 // maxAllocMB bounds a request well above any function memory (Lambda's maximum is 10240 MB).
 const maxAllocMB = 64 << 10
 

@@ -7,8 +7,6 @@ import (
 	"time"
 )
 
-func init() { register("cpu", CPU) }
-
 // CPURequest is the cpu handler's payload.
 type CPURequest struct {
 	Ms int64 `json:"ms"`

@@ -25,13 +25,6 @@ import (
 //	faasbench-sleep     {"ms": N}                    -> wire.TargetResult{Result: {"ms"}}
 //	faasbench-cpu       {"ms": N}                    -> wire.TargetResult{Result: cpu's answer}
 //	faasbench-timeout   (ignored)                    -> never answers: runs into the function's timeout
-func init() {
-	register("faasbench-proxy", FaasbenchProxy)
-	register("faasbench-wordcount", instrumented(WordCount))
-	register("faasbench-sleep", instrumented(Sleep))
-	register("faasbench-cpu", instrumented(CPU))
-	register("faasbench-timeout", instrumented(untilDeadline))
-}
 
 // unwrapEvent returns the request body when payload is a function URL's payload format 2.0
 // event, else payload itself.

@@ -1,10 +1,8 @@
 // Package handlers holds faaslab's built-in function workloads, selected by the _HANDLER
 // environment variable of a sandbox running cmd/faaslab-runtime.
 //
-// Each handler lives in its own file and adds itself to the registry from an init
-// function, so a new workload (an iperf3 client, an object store download, the benchmark
-// proxy) is one new file. The registry is written only during package initialisation and
-// read-only afterwards.
+// Each handler lives in its own file; builtins below names them all, so a new workload is
+// one new file and one line there.
 //
 // Payloads and responses are JSON:
 //
@@ -53,27 +51,41 @@ var (
 	ErrInterrupted = errors.New("interrupted")
 )
 
-// registry maps a _HANDLER name to its handler; filled by register from init functions.
-var registry = map[string]Handler{}
-
-// register adds a handler; called from init functions only.
-func register(name string, h Handler) {
-	if _, dup := registry[name]; dup {
-		panic("handlers: duplicate handler " + name)
+// builtins maps each _HANDLER name to its handler. A function, not a variable: nothing
+// can change the table at run time.
+func builtins() map[string]Handler {
+	return map[string]Handler{
+		"echo":        Echo,
+		"sleep":       Sleep,
+		"cpu":         CPU,
+		"alloc":       Alloc,
+		"wordcount":   WordCount,
+		"sandboxinfo": SandboxInfo,
+		"iperf3":      Iperf3,
+		"s3get":       S3Get,
+		"s3put":       S3Put,
+		"s3get-boto3": S3GetBoto3,
+		"s3put-boto3": S3PutBoto3,
+		// The benchmarking framework's functions (faasbench.go).
+		"faasbench-proxy":     FaasbenchProxy,
+		"faasbench-wordcount": instrumented(WordCount),
+		"faasbench-sleep":     instrumented(Sleep),
+		"faasbench-cpu":       instrumented(CPU),
+		"faasbench-timeout":   instrumented(untilDeadline),
 	}
-	registry[name] = h
 }
 
 // Lookup returns the built-in handler called name.
 func Lookup(name string) (Handler, bool) {
-	h, ok := registry[name]
+	h, ok := builtins()[name]
 	return h, ok
 }
 
 // Names lists the built-in handlers, sorted.
 func Names() []string {
-	names := make([]string, 0, len(registry))
-	for n := range registry {
+	table := builtins()
+	names := make([]string, 0, len(table))
+	for n := range table {
 		names = append(names, n)
 	}
 	slices.Sort(names)

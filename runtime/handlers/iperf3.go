@@ -14,8 +14,6 @@ import (
 	"time"
 )
 
-func init() { register("iperf3", Iperf3) }
-
 // Bounds of the iperf3 payload. maxIperfParallel is iperf3's own stream limit.
 const (
 	defaultIperfPort    = 5201

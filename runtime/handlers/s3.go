@@ -21,11 +21,6 @@ import (
 	"github.com/faaslab/faaslab/experiments/services/dataset"
 )
 
-func init() {
-	register("s3get", S3Get)
-	register("s3put", S3Put)
-}
-
 // ErrS3: the object store answered with an error (errorType is S3's code: NoSuchKey,
 // NoSuchBucket, AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId, ...).
 var ErrS3 = errors.New("s3 request failed")

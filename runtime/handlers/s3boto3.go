@@ -14,11 +14,6 @@ import (
 	"time"
 )
 
-func init() {
-	register("s3get-boto3", S3GetBoto3)
-	register("s3put-boto3", S3PutBoto3)
-}
-
 // boto3Script is the Python side of s3get-boto3 / s3put-boto3.
 //
 //go:embed s3_boto3.py

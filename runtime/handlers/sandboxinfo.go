@@ -8,8 +8,6 @@ import (
 	"strings"
 )
 
-func init() { register("sandboxinfo", SandboxInfo) }
-
 // ThreadInfo is the credentials of one thread of the runtime process.
 type ThreadInfo struct {
 	TID        string `json:"tid"`

@@ -7,8 +7,6 @@ import (
 	"time"
 )
 
-func init() { register("sleep", Sleep) }
-
 // maxSleepMs is Lambda's longest timeout (15 min).
 const maxSleepMs = 900_000
 

@@ -8,8 +8,6 @@ import (
 	"unicode/utf8"
 )
 
-func init() { register("wordcount", WordCount) }
-
 // WordCountRequest is the wordcount handler's payload (or send a bare JSON string).
 type WordCountRequest struct {
 	Text string `json:"text"`
