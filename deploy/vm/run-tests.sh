@@ -489,7 +489,7 @@ console_bytes() {
 # SILENCE_SECS, or after WALL_SECS. Sets BOOT_RESULT (exited, kvm-error, silent,
 # timeout, failed) and VM_SECS; returns 0 only when qemu exited with status 0.
 boot_once() {
-	local accel=$1 rc=0 tailpid= pid size=0 now last t0=$SECONDS
+	local accel=$1 rc=0 tailpid= pid size=0 now last t0=$SECONDS QOUT=$OUT/qemu-$1.out
 	local accel_args=(-accel "$accel")
 	[ "$accel" != kvm ] || accel_args+=(-accel tcg) # qemu falls back to TCG when KVM fails to start
 	: >"$LOG"
@@ -505,7 +505,7 @@ boot_once() {
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial "file:$LOG" -serial "file:$BEAT" \
 		-kernel "$KDIR/vmlinuz" -initrd "$OUT/initrd.img" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=3" </dev/null >"$OUT/qemu.out" 2>&1 &
+		-append "console=ttyS0 panic=-1 quiet loglevel=3" </dev/null >"$QOUT" 2>&1 &
 	pid=$!
 	BOOT_RESULT=
 	last=$SECONDS
@@ -516,9 +516,9 @@ boot_once() {
 			size=$now
 			last=$SECONDS
 		fi
-		if grep -q 'KVM internal error' "$OUT/qemu.out" 2>/dev/null; then
+		if grep -q 'KVM internal error' "$QOUT" 2>/dev/null; then
 			BOOT_RESULT=kvm-error
-			log "qemu: $(grep -m 1 -A 1 'KVM internal error' "$OUT/qemu.out" | tr '\n' ' ')- killing the VM (qemu pauses a guest after this; a broken nested KVM?)"
+			log "qemu: $(grep -m 1 -A 1 'KVM internal error' "$QOUT" | tr '\n' ' ')- killing the VM (qemu pauses a guest after this; a broken nested KVM?)"
 		elif [ $((SECONDS - last)) -ge "$SILENCE_SECS" ]; then
 			BOOT_RESULT=silent
 			log "no console output for ${SILENCE_SECS}s under $accel (FAASLAB_VM_SILENCE): killing the stuck VM"
@@ -542,7 +542,7 @@ boot_once() {
 		BOOT_RESULT=exited
 		if [ "$rc" != 0 ]; then
 			BOOT_RESULT=failed
-			log "qemu exited with $rc: $(tail -n 5 "$OUT/qemu.out")"
+			log "qemu exited with $rc: $(tail -n 5 "$QOUT")"
 		fi
 	fi
 	log "VM ran ${VM_SECS}s under $accel ($BOOT_RESULT)"

@@ -41,6 +41,7 @@ var _ Service = (*scheduler.Scheduler)(nil)
 type Deps struct {
 	Service Service
 	Logger  *slog.Logger // nil = discard
+	Limits  Limits       // NewHandler's body bounds; zero = defaults
 }
 
 func (d Deps) logger() *slog.Logger {
@@ -81,11 +82,8 @@ func Register(mux *http.ServeMux, d Deps) {
 func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	Register(mux, d)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		writeError(w, http.StatusNotFound, "UnknownOperationException", "Unknown operation "+r.Method+" "+r.URL.Path)
-	})
-	return mux
+	mux.HandleFunc("/", UnknownOperation)
+	return Guard(mux, d.Limits)
 }
 
 // Header names as Lambda spells them (Go canonicalizes on the wire; HTTP is case-insensitive).
@@ -219,17 +217,33 @@ func functionName(w http.ResponseWriter, r *http.Request, d Deps) (string, bool)
 }
 
 // decodeBody reads a JSON request body of at most limit bytes into v, writing the error.
+// A declared Content-Length above limit is refused before reading anything.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	if r.ContentLength > limit {
+		writeBodyTooLarge(w, limit)
+		return false
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException",
-				fmt.Sprintf("Request must be smaller than %d bytes for this operation", limit))
+			writeBodyTooLarge(w, limit)
+			return false
+		}
+		if isBodyTimeout(err) {
+			writeBodyTimeout(w)
 			return false
 		}
 		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: "+err.Error())
 		return false
 	}
 	return true
+}
+
+// writeBodyTooLarge refuses a body; the connection closes after the answer, so net/http
+// does not try to read (discard) the rest first.
+func writeBodyTooLarge(w http.ResponseWriter, limit int64) {
+	w.Header()["Connection"] = []string{"close"}
+	writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException",
+		fmt.Sprintf("Request must be smaller than %d bytes for this operation", limit))
 }
