@@ -5,8 +5,9 @@
 #   1. fetch linux-image-6.1.0-*-cloud-amd64 once into a cache (apt-get download, dpkg -x);
 #   2. build static test binaries (go test -c) and the helper programs they run;
 #   3. pack them with busybox, deploy/vm/init and the needed kernel modules into an initramfs;
-#   4. boot it with no network device at all, under KVM when /dev/kvm is accessible;
-#      a KVM run that reports a KVM internal error or stays silent is retried under TCG;
+#   4. boot it with no network device at all, under KVM when /dev/kvm is accessible and a
+#      short probe boot of the kernel reaches the console, else under TCG; a KVM run that
+#      reports a KVM internal error or whose console stays silent is retried under TCG;
 #   5. turn the console log into an exit code, naming failed tests and unfinished packages.
 #
 # Inside the VM: cgroup2 at /sys/fs/cgroup (cpu memory pids io enabled in the root's
@@ -27,6 +28,7 @@
 #   FAASLAB_VM_TEST_TIMEOUT  -test.timeout per binary (3m)
 #   FAASLAB_VM_TIMEOUT     wall-clock seconds for the VM (600)
 #   FAASLAB_VM_SILENCE     seconds without guest output before the VM counts as stuck (90)
+#   FAASLAB_VM_KVM_PROBE_SECS  bound of the KVM probe boot (20)
 #   FAASLAB_VM_QEMU        the qemu binary            (qemu-system-x86_64)
 #   FAASLAB_VM_KVM_DEV     the KVM device             (/dev/kvm; missing or inaccessible = TCG)
 #   FAASLAB_VM_CACHE       kernel cache directory     (/var/cache/faaslab-vm)
@@ -53,6 +55,7 @@ SHORT=${FAASLAB_VM_SHORT:-1}
 TEST_TIMEOUT=${FAASLAB_VM_TEST_TIMEOUT:-3m}
 WALL_SECS=${FAASLAB_VM_TIMEOUT:-600}
 SILENCE_SECS=${FAASLAB_VM_SILENCE:-90}
+PROBE_SECS=${FAASLAB_VM_KVM_PROBE_SECS:-20}
 QEMU=${FAASLAB_VM_QEMU:-qemu-system-x86_64}
 KVM_DEV=${FAASLAB_VM_KVM_DEV:-/dev/kvm}
 MEM_MIB=${FAASLAB_VM_MEM:-2048}
@@ -446,15 +449,42 @@ kvm_usable() {
 	[ -e "$KVM_DEV" ] && [ -r "$KVM_DEV" ] && [ -w "$KVM_DEV" ]
 }
 
+# kvm_boots boots the kernel alone under KVM (no initramfs: it panics at once, and
+# panic=-1 with -no-reboot ends qemu) and says whether it printed its banner and ended
+# within PROBE_SECS. On a broken nested KVM the guest stops after the real-mode setup
+# code (console: "Probing EDD ... ok", then nothing) or qemu reports a KVM internal error.
+kvm_boots() {
+	local pid t0=$SECONDS ok=1 out=$OUT/kvm-probe
+	: >"$out.console"
+	setsid "$QEMU" -accel kvm -cpu max -m 256 -nodefaults -no-user-config -display none -no-reboot \
+		-serial "file:$out.console" -kernel "$KDIR/vmlinuz" \
+		-append "console=ttyS0 panic=-1 loglevel=4" </dev/null >"$out.qemu" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ $((SECONDS - t0)) -ge "$PROBE_SECS" ] || grep -q 'KVM internal error' "$out.qemu" 2>/dev/null; then
+			ok=0
+			stop_qemu "$pid"
+			break
+		fi
+		sleep 0.2
+	done
+	wait "$pid" 2>/dev/null || true
+	grep -q 'Linux version' "$out.console" || ok=0
+	log "KVM probe boot: $([ "$ok" = 1 ] && echo "reached the console in $((SECONDS - t0))s" || echo "FAILED ($(tail -c 200 "$out.console" | tr '\n' ' ')$(grep -m 1 'KVM internal error' "$out.qemu"))")"
+	[ "$ok" = 1 ]
+}
+
 # boot runs the VM once under KVM when kvm_usable, else under TCG; a KVM run that hits a
 # KVM internal error or whose console stays silent is killed and retried once under TCG.
 # Returns non-zero when no run reached a normal qemu exit (the verdict says what is missing).
 boot() {
 	local accels=(tcg) a
-	if kvm_usable; then
+	if ! kvm_usable; then
+		log "KVM: $KVM_DEV missing or not accessible: TCG (software emulation)"
+	elif kvm_boots; then
 		accels=(kvm tcg)
 	else
-		log "KVM: $KVM_DEV missing or not accessible: TCG (software emulation)"
+		log "KVM: $KVM_DEV is there but a test boot did not reach the console: TCG (software emulation)"
 	fi
 	for a in "${accels[@]}"; do
 		if boot_once "$a"; then return 0; fi

@@ -4,17 +4,19 @@
 // while every guest stops on its first emulated instruction ("KVM internal error.
 // Suberror: 1 … emulation failure" in qemu, which then pauses the guest forever). Probe
 // creates a VM, runs a few real-mode instructions (two port writes and hlt, the classic
-// minimal KVM guest) and checks that the vCPU exits where the code says it must.
+// minimal KVM guest), then the same in 64-bit long mode with paging, and checks that the
+// vCPU exits where the code says it must, within a bounded time.
 package kvm
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/faaslab/faaslab/internal/probe"
 )
 
 // DefaultDevice is the KVM character device.
@@ -49,12 +51,24 @@ const (
 var exitNames = map[uint32]string{0: "UNKNOWN", 1: "EXCEPTION", 2: "IO", 5: "HLT", 8: "SHUTDOWN",
 	9: "FAIL_ENTRY", 17: "INTERNAL_ERROR"}
 
-// guestCode at guestAddr, 16-bit real mode:
-//
-//	mov dx, 0x3f8 ; out dx, al ; out dx, al ; hlt
-var guestCode = []byte{0xba, 0xf8, 0x03, 0xee, 0xee, 0xf4}
+// Guest programs: two writes to port 0x3f8 and hlt, in 16-bit real mode (where the CPU
+// starts; under nested virtualization KVM may have to emulate it) and in 64-bit long
+// mode with paging (where a Linux kernel runs after its setup code).
+var (
+	realModeCode = []byte{0xba, 0xf8, 0x03, 0xee, 0xee, 0xf4}             // mov dx,0x3f8; out dx,al ×2; hlt
+	longModeCode = []byte{0xba, 0xf8, 0x03, 0x00, 0x00, 0xee, 0xee, 0xf4} // mov edx,0x3f8; out dx,al ×2; hlt
+)
 
-const guestAddr = 0x1000
+// Guest physical layout: page tables at 0x1000-0x3fff (PML4, PDPT, PD with one 2 MB
+// identity page), code at guestAddr, 2 MB of memory.
+const (
+	guestAddr = 0x4000
+	guestMem  = 2 << 20
+	pml4Addr  = 0x1000
+)
+
+// runTimeout bounds each KVM_RUN: a guest that neither exits nor halts is broken too.
+const runTimeout = 2 * time.Second
 
 // kvmRegs is struct kvm_regs (18 × u64).
 type kvmRegs struct {
@@ -69,9 +83,10 @@ type userMemoryRegion struct {
 	GuestPhysAddr, MemorySize, UserAddr uint64
 }
 
-// Probe runs the minimal guest on dev (DefaultDevice when empty). It returns nil when the
-// guest ran to its hlt, an error wrapping ErrNoDevice when dev cannot be opened, and one
-// wrapping ErrBroken (with the vCPU's exit reason) when the guest could not run.
+// Probe runs the minimal guests on dev (DefaultDevice when empty), first in real mode,
+// then in long mode. It returns nil when both ran to their hlt, an error wrapping
+// ErrNoDevice when dev cannot be opened, and one wrapping ErrBroken (naming the mode and
+// the vCPU's exit reason, or a hang) when a guest could not run.
 func Probe(dev string) error {
 	if dev == "" {
 		dev = DefaultDevice
@@ -84,21 +99,26 @@ func Probe(dev string) error {
 	if v, err := ioctl(kfd, kvmGetAPIVersion, 0); err != nil || v != kvmAPIVersion {
 		return fmt.Errorf("%w: %s: KVM_GET_API_VERSION = %d, %v", ErrNoDevice, dev, v, err)
 	}
-	return runGuest(kfd)
+	if err := runGuest(kfd, false); err != nil {
+		return fmt.Errorf("real mode: %w", err)
+	}
+	if err := runGuest(kfd, true); err != nil {
+		return fmt.Errorf("long mode: %w", err)
+	}
+	return nil
 }
 
-func runGuest(kfd int) error {
+func runGuest(kfd int, long bool) error {
 	vmfd, err := ioctl(kfd, kvmCreateVM, 0)
 	if err != nil {
 		return fmt.Errorf("%w: KVM_CREATE_VM: %v", ErrBroken, err)
 	}
 	defer unix.Close(int(vmfd))
-	mem, err := unix.Mmap(-1, 0, 0x2000, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	mem, err := unix.Mmap(-1, 0, guestMem, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return fmt.Errorf("kvm: guest memory: %w", err)
 	}
 	defer unix.Munmap(mem)
-	copy(mem[guestAddr:], guestCode)
 	region := userMemoryRegion{MemorySize: uint64(len(mem)), UserAddr: uint64(uintptr(unsafe.Pointer(&mem[0])))}
 	if _, err := ioctl(int(vmfd), kvmSetUserMemoryRegion, uintptr(unsafe.Pointer(&region))); err != nil {
 		return fmt.Errorf("%w: KVM_SET_USER_MEMORY_REGION: %v", ErrBroken, err)
@@ -117,20 +137,67 @@ func runGuest(kfd int) error {
 		return fmt.Errorf("%w: mmap kvm_run: %v", ErrBroken, err)
 	}
 	defer unix.Munmap(run)
-	if err := realMode(int(cpufd)); err != nil {
+	code := realModeCode
+	if long {
+		code = longModeCode
+		identityMap(mem)
+	}
+	copy(mem[guestAddr:], code)
+	if err := setMode(int(cpufd), long); err != nil {
 		return err
 	}
 	return step(int(cpufd), run)
 }
 
-// realMode points the vCPU at guestCode: CS base and selector 0, RIP = guestAddr.
-func realMode(cpufd int) error {
-	var sregs [312]byte // struct kvm_sregs; CS (struct kvm_segment) comes first: base u64, ..., selector u16 at 12
+// identityMap writes 4-level page tables mapping the first 2 MB 1:1 (one large page).
+func identityMap(mem []byte) {
+	const present, writable, large = 1, 2, 0x80
+	le := binary.LittleEndian
+	le.PutUint64(mem[pml4Addr:], 0x2000|present|writable) // PML4[0] -> PDPT
+	le.PutUint64(mem[0x2000:], 0x3000|present|writable)   // PDPT[0] -> PD
+	le.PutUint64(mem[0x3000:], 0|present|writable|large)  // PD[0]: 2 MB at 0
+}
+
+// struct kvm_sregs offsets: 8 struct kvm_segment of 24 bytes (cs ds es fs gs ss tr ldt),
+// 2 struct kvm_dtable of 16 (gdt idt), then cr0 cr2 cr3 cr4 cr8 efer (u64 each).
+const (
+	segSize   = 24
+	offCR0    = 8*segSize + 2*16
+	offCR3    = offCR0 + 16
+	offCR4    = offCR0 + 24
+	offEFER   = offCR0 + 40
+	sregsSize = 312
+)
+
+// setMode points the vCPU at the code: real mode with CS base 0, or long mode with
+// paging (CR0.PE|PG, CR4.PAE, EFER.LME|LMA) and flat 64-bit segments.
+func setMode(cpufd int, long bool) error {
+	var sregs [sregsSize]byte
 	if _, err := ioctl(cpufd, kvmGetSregs, uintptr(unsafe.Pointer(&sregs[0]))); err != nil {
 		return fmt.Errorf("%w: KVM_GET_SREGS: %v", ErrBroken, err)
 	}
-	clear(sregs[0:8])   // cs.base
-	clear(sregs[12:14]) // cs.selector
+	le := binary.LittleEndian
+	if !long {
+		clear(sregs[0:8])   // cs.base
+		clear(sregs[12:14]) // cs.selector
+	} else {
+		// kvm_segment: base u64, limit u32, selector u16, type, present, dpl, db, s, l, g, avl, unusable, pad.
+		seg := func(i int, selector uint16, typ, db, l byte) {
+			b := sregs[i*segSize : (i+1)*segSize]
+			clear(b)
+			le.PutUint32(b[8:], 0xffffffff)
+			le.PutUint16(b[12:], selector)
+			b[14], b[15], b[17], b[18], b[19], b[20] = typ, 1, db, 1, l, 1
+		}
+		seg(0, 8, 11, 0, 1) // cs: execute/read, accessed, 64-bit
+		for i := 1; i <= 5; i++ {
+			seg(i, 16, 3, 1, 0) // ds es fs gs ss: read/write, accessed
+		}
+		le.PutUint64(sregs[offCR3:], pml4Addr)
+		le.PutUint64(sregs[offCR4:], 1<<5)        // PAE
+		le.PutUint64(sregs[offCR0:], 0x80050033)  // PG AM WP NE ET MP PE
+		le.PutUint64(sregs[offEFER:], 1<<8|1<<10) // LME LMA
+	}
 	if _, err := ioctl(cpufd, kvmSetSregs, uintptr(unsafe.Pointer(&sregs[0]))); err != nil {
 		return fmt.Errorf("%w: KVM_SET_SREGS: %v", ErrBroken, err)
 	}
@@ -145,8 +212,8 @@ func realMode(cpufd int) error {
 func step(cpufd int, run []byte) error {
 	want := []uint32{exitIO, exitIO, exitHLT}
 	for i, w := range want {
-		if _, err := ioctl(cpufd, kvmRun, 0); err != nil {
-			return fmt.Errorf("%w: KVM_RUN: %v", ErrBroken, err)
+		if err := runBounded(cpufd); err != nil {
+			return err
 		}
 		got := *(*uint32)(unsafe.Pointer(&run[8])) // kvm_run.exit_reason
 		if got != w {
@@ -158,6 +225,41 @@ func step(cpufd int, run []byte) error {
 		}
 	}
 	return nil
+}
+
+// runBounded is KVM_RUN with runTimeout: the ioctl runs on a locked OS thread and, when
+// it does not return in time, that thread gets SIGURG (which the Go runtime already
+// handles) until KVM_RUN gives up with EINTR.
+func runBounded(cpufd int) error {
+	type result struct{ err error }
+	done := make(chan result, 1)
+	tidc := make(chan int, 1)
+	go func() {
+		runtime.LockOSThread() // the thread exits with the goroutine: it may hold a pending signal
+		tidc <- unix.Gettid()
+		_, err := ioctl(cpufd, kvmRun, 0)
+		done <- result{err}
+	}()
+	tid := <-tidc
+	timer := time.NewTimer(runTimeout)
+	defer timer.Stop()
+	hung := false
+	for {
+		select {
+		case r := <-done:
+			if hung {
+				return fmt.Errorf("%w: the vCPU neither exited nor halted within %v", ErrBroken, runTimeout)
+			}
+			if r.err != nil {
+				return fmt.Errorf("%w: KVM_RUN: %v", ErrBroken, r.err)
+			}
+			return nil
+		case <-timer.C:
+			hung = true
+			_ = unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
+			timer.Reset(50 * time.Millisecond)
+		}
+	}
 }
 
 func exitName(r uint32) string {
@@ -173,23 +275,4 @@ func ioctl(fd int, req, arg uintptr) (uintptr, error) {
 		return r, errno
 	}
 	return r, nil
-}
-
-// Check is the doctor line: whether the device can run a guest.
-func Check(dev string) probe.Check {
-	ok, detail := Status(dev)
-	return probe.Check{Name: "kvm", OK: ok, Detail: detail}
-}
-
-// Status summarises Probe for `faaslab doctor`: whether KVM can run a guest and why.
-func Status(dev string) (ok bool, detail string) {
-	err := Probe(dev)
-	switch {
-	case err == nil:
-		return true, "works (a real-mode test guest ran to hlt): make test-vm boots under KVM"
-	case errors.Is(err, ErrNoDevice):
-		return false, err.Error() + ": make test-vm uses TCG (slower, still correct)"
-	default:
-		return false, err.Error() + ": make test-vm falls back to TCG"
-	}
 }
