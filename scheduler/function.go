@@ -44,6 +44,8 @@ type FunctionConfig struct {
 	Image string `json:"image,omitempty"`
 	// ReservedConcurrency caps concurrent invocations; nil = unreserved.
 	ReservedConcurrency *int `json:"reserved_concurrency,omitempty"`
+	// EventInvoke is the asynchronous invocation config; nil = Lambda's defaults.
+	EventInvoke *EventInvokeConfig `json:"event_invoke,omitempty"`
 	// CodeSha256 is the base64 SHA-256 of the deployment package, as Lambda reports it.
 	CodeSha256 string `json:"code_sha256"`
 	CodeSize   int64  `json:"code_size"`
@@ -65,6 +67,9 @@ func (f *FunctionConfig) clone() *FunctionConfig {
 	if f.ReservedConcurrency != nil {
 		n := *f.ReservedConcurrency
 		c.ReservedConcurrency = &n
+	}
+	if f.EventInvoke != nil {
+		c.EventInvoke = f.EventInvoke.clone()
 	}
 	return &c
 }

@@ -28,6 +28,9 @@ type Service interface {
 	UpdateFunctionConfiguration(ctx context.Context, name string, u scheduler.ConfigUpdate) (scheduler.FunctionConfig, error)
 	UpdateFunctionCode(ctx context.Context, name string, code scheduler.Code) (scheduler.FunctionConfig, error)
 	PutFunctionConcurrency(name string, n *int) (scheduler.FunctionConfig, error)
+	PutFunctionEventInvokeConfig(name string, c scheduler.EventInvokeConfig, merge bool) (scheduler.EventInvokeConfig, error)
+	GetFunctionEventInvokeConfig(name string) (scheduler.EventInvokeConfig, error)
+	DeleteFunctionEventInvokeConfig(name string) error
 	Invoke(ctx context.Context, req *scheduler.InvokeRequest) (*scheduler.InvokeResult, error)
 	InvokeAsync(req *scheduler.InvokeRequest) error
 	FunctionARN(name string) string
@@ -75,6 +78,10 @@ func Register(mux *http.ServeMux, d Deps) {
 	mux.HandleFunc("PUT /2017-10-31/functions/{name}/concurrency", MakePutFunctionConcurrencyHandler(d))
 	mux.HandleFunc("DELETE /2017-10-31/functions/{name}/concurrency", MakeDeleteFunctionConcurrencyHandler(d))
 	mux.HandleFunc("GET /2019-09-30/functions/{name}/concurrency", MakeGetFunctionConcurrencyHandler(d))
+	mux.HandleFunc("PUT /2019-09-25/functions/{name}/event-invoke-config", MakePutFunctionEventInvokeConfigHandler(d, false))
+	mux.HandleFunc("POST /2019-09-25/functions/{name}/event-invoke-config", MakePutFunctionEventInvokeConfigHandler(d, true))
+	mux.HandleFunc("GET /2019-09-25/functions/{name}/event-invoke-config", MakeGetFunctionEventInvokeConfigHandler(d))
+	mux.HandleFunc("DELETE /2019-09-25/functions/{name}/event-invoke-config", MakeDeleteFunctionEventInvokeConfigHandler(d))
 }
 
 // NewHandler is a mux with every route, answering unknown paths with Lambda's
@@ -141,6 +148,9 @@ func writeServiceError(w http.ResponseWriter, d Deps, err error, name string) {
 	switch {
 	case errors.Is(err, scheduler.ErrFunctionNotFound):
 		writeError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+d.Service.FunctionARN(name))
+	case errors.Is(err, scheduler.ErrNoEventInvokeConfig):
+		writeError(w, http.StatusNotFound, "ResourceNotFoundException",
+			"The function "+d.Service.FunctionARN(name)+" doesn't have an EventInvokeConfig")
 	case errors.Is(err, scheduler.ErrFunctionExists):
 		writeError(w, http.StatusConflict, "ResourceConflictException", "Function already exist: "+name)
 	case errors.As(err, &pe):
