@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/google/uuid"
@@ -31,6 +33,7 @@ type Service interface {
 	PutFunctionEventInvokeConfig(name string, c scheduler.EventInvokeConfig, merge bool) (scheduler.EventInvokeConfig, error)
 	GetFunctionEventInvokeConfig(name string) (scheduler.EventInvokeConfig, error)
 	DeleteFunctionEventInvokeConfig(name string) error
+	NewCodeUpload() (*os.File, error)
 	Invoke(ctx context.Context, req *scheduler.InvokeRequest) (*scheduler.InvokeResult, error)
 	InvokeAsync(req *scheduler.InvokeRequest) error
 	FunctionARN(name string) string
@@ -233,21 +236,27 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) bool
 		writeBodyTooLarge(w, limit)
 		return false
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeBodyTooLarge(w, limit)
-			return false
-		}
-		if isBodyTimeout(err) {
-			writeBodyTimeout(w)
-			return false
-		}
-		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: "+err.Error())
-		return false
+	return decodeJSON(w, http.MaxBytesReader(w, r.Body, limit), limit, v, nil)
+}
+
+// decodeJSON decodes body into v, writing the error: special's answer when it has one,
+// else 413 (over limit), 408 (Guard's deadline) or 400.
+func decodeJSON(w http.ResponseWriter, body io.Reader, limit int64, v any, special func(http.ResponseWriter, error) bool) bool {
+	err := json.NewDecoder(body).Decode(v)
+	if err == nil {
+		return true
 	}
-	return true
+	var mbe *http.MaxBytesError
+	switch {
+	case special != nil && special(w, err):
+	case errors.As(err, &mbe):
+		writeBodyTooLarge(w, limit)
+	case isBodyTimeout(err):
+		writeBodyTimeout(w)
+	default:
+		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: "+err.Error())
+	}
+	return false
 }
 
 // writeBodyTooLarge refuses a body; the connection closes after the answer, so net/http
