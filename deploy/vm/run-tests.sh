@@ -470,7 +470,11 @@ kvm_boots() {
 	done
 	wait "$pid" 2>/dev/null || true
 	grep -q 'Linux version' "$out.console" || ok=0
-	log "KVM probe boot: $([ "$ok" = 1 ] && echo "reached the console in $((SECONDS - t0))s" || echo "FAILED ($(tail -c 200 "$out.console" | tr '\n' ' ')$(grep -m 1 'KVM internal error' "$out.qemu"))")"
+	if [ "$ok" = 1 ]; then
+		log "KVM probe boot: the kernel reached the console in $((SECONDS - t0))s"
+	else
+		log "KVM probe boot: FAILED: no kernel banner within ${PROBE_SECS}s (console: '$(tail -c 200 "$out.console" | tr '\n' ' ')') $(grep -m 1 'KVM internal error' "$out.qemu" || true)"
+	fi
 	[ "$ok" = 1 ]
 }
 
