@@ -137,8 +137,8 @@ func TestE2ELargeUploadMemory(t *testing.T) {
 	if after > 150<<20 {
 		t.Errorf("daemon peak RSS %d MB after two 64 MB uploads, want < 150 MB", after>>20)
 	}
-	var cfg struct{ CodeSize int64 }
-	if err := d.client.do(t.Context(), "GET", "/2015-03-31/functions/big/configuration", nil, &cfg); err != nil || cfg.CodeSize < 48<<20 {
+	cfg, err := d.client.GetFunctionConfiguration(t.Context(), "big")
+	if err != nil || cfg.CodeSize < 48<<20 {
 		t.Errorf("stored code: size %d, %v", cfg.CodeSize, err)
 	}
 }
