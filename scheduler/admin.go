@@ -137,7 +137,7 @@ func (s *Scheduler) UpdateFunctionCode(_ context.Context, name string, code Code
 		switch {
 		case c.PackageType == PackageTypeImage && code.ImageURI == "":
 			return nil, paramErr("ImageUri", "ImageUri is required to update the code of an Image function")
-		case c.PackageType == PackageTypeZip && len(code.ZipFile) == 0:
+		case c.PackageType == PackageTypeZip && !code.hasZip():
 			return nil, paramErr("ZipFile", "ZipFile is required to update the code of a Zip function")
 		}
 		c.RevisionID = newRevision()

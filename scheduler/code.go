@@ -28,15 +28,69 @@ func codeSha256(b []byte) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// extractZip unpacks data into dir (created, must not exist). Entries that would land
-// outside dir (zip-slip: absolute paths, "..", or symlinks pointing out) are rejected.
-// Symlinks are created last so that no regular file is ever written through one. Files
-// are made world-readable because sandboxes run as an unprivileged uid.
-func extractZip(data []byte, dir string) error {
-	if len(data) > MaxZipBytes {
-		return fmt.Errorf("%w: Code.ZipFile is %d bytes, more than %d", ErrCodeTooLarge, len(data), MaxZipBytes)
+// uploadsDir (under StateDir) holds zips being uploaded.
+const uploadsDir = "uploads"
+
+// NewCodeUpload creates an empty file in the state directory for a zip streamed from a
+// request (Code.ZipPath): the same filesystem as the code store, so storing it is a
+// rename. The caller removes the file when it was not stored.
+func (s *Scheduler) NewCodeUpload() (*os.File, error) {
+	dir := filepath.Join(s.cfg.StateDir, uploadsDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("code upload: %w", err)
 	}
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	return os.CreateTemp(dir, "code-*.zip")
+}
+
+func (c Code) hasZip() bool { return len(c.ZipFile) > 0 || c.ZipPath != "" }
+
+// storeZip unpacks code's zip into dir and keeps the package as dir.zip (a ZipPath is
+// moved there, so an upload is never held in memory). It returns Lambda's CodeSha256
+// and the package size.
+func storeZip(code Code, dir string) (sum string, size int64, err error) {
+	var src io.ReaderAt
+	if code.ZipPath == "" {
+		src, size = bytes.NewReader(code.ZipFile), int64(len(code.ZipFile))
+	} else {
+		f, err := os.Open(code.ZipPath)
+		if err != nil {
+			return "", 0, fmt.Errorf("store code: %w", err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return "", 0, fmt.Errorf("store code: %w", err)
+		}
+		src, size = f, st.Size()
+	}
+	if err := extractZip(src, size, dir); err != nil {
+		return "", 0, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(src, 0, size)); err != nil {
+		return "", 0, fmt.Errorf("store code: %w", err)
+	}
+	if code.ZipPath == "" {
+		err = os.WriteFile(dir+".zip", code.ZipFile, 0o644)
+	} else if err = os.Rename(code.ZipPath, dir+".zip"); err == nil {
+		err = os.Chmod(dir+".zip", 0o644)
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("store code: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(h.Sum(nil)), size, nil
+}
+
+// extractZip unpacks the zip in src (size bytes) into dir (created, must not exist).
+// Entries that would land outside dir (zip-slip: absolute paths, "..", or symlinks
+// pointing out) are rejected. Symlinks are created last so that no regular file is ever
+// written through one. Files are made world-readable because sandboxes run as an
+// unprivileged uid.
+func extractZip(src io.ReaderAt, size int64, dir string) error {
+	if size > MaxZipBytes {
+		return fmt.Errorf("%w: Code.ZipFile is %d bytes, more than %d", ErrCodeTooLarge, size, MaxZipBytes)
+	}
+	zr, err := zip.NewReader(src, size)
 	if err != nil {
 		return paramErr("Code.ZipFile", "Code.ZipFile is not a valid zip archive: %v", err)
 	}

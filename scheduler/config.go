@@ -35,6 +35,8 @@ const (
 	DefaultRegion         = "us-east-1"
 	DefaultAccountID      = "000000000000"
 	DefaultSandboxPrefix  = sandbox.NamePrefix
+	// DefaultEventRetryDelay is Lambda's wait before retrying a failed Event invocation.
+	DefaultEventRetryDelay = time.Minute
 	// LogTailBytes is how much of an invocation's log X-Amz-Log-Type: Tail returns.
 	LogTailBytes = 4096
 	// RuntimeBootstrapPath is where the faaslab bootstrap is mounted (runtime "faaslab").
@@ -69,6 +71,11 @@ type Config struct {
 	MaxQueue int
 	// MaxAsync bounds Event invocations accepted but not finished.
 	MaxAsync int
+	// EventRetryDelay is the wait before the first retry of an Event invocation that
+	// ended in a function error; the second retry waits twice as long (Lambda: 1 and 2
+	// minutes). Throttled or platform-failed events back off from it too, up to the
+	// function's MaximumEventAgeInSeconds.
+	EventRetryDelay time.Duration
 	// TmpBytes sizes each sandbox's /tmp.
 	TmpBytes int64
 	// Region and AccountID make ARNs and AWS_REGION.
@@ -91,17 +98,18 @@ type Config struct {
 // RuntimeBin.
 func DefaultConfig() Config {
 	return Config{
-		Profile:       sandbox.DefaultHostProfile(),
-		CPUModel:      sandbox.CPUModelPaper,
-		KeepAlive:     DefaultKeepAlive,
-		InitTimeout:   DefaultInitTimeout,
-		MaxQueue:      DefaultMaxQueue,
-		MaxAsync:      DefaultMaxAsync,
-		TmpBytes:      DefaultTmpBytes,
-		Region:        DefaultRegion,
-		AccountID:     DefaultAccountID,
-		HostID:        "faaslab-host",
-		SandboxPrefix: DefaultSandboxPrefix,
+		Profile:         sandbox.DefaultHostProfile(),
+		CPUModel:        sandbox.CPUModelPaper,
+		KeepAlive:       DefaultKeepAlive,
+		InitTimeout:     DefaultInitTimeout,
+		MaxQueue:        DefaultMaxQueue,
+		MaxAsync:        DefaultMaxAsync,
+		EventRetryDelay: DefaultEventRetryDelay,
+		TmpBytes:        DefaultTmpBytes,
+		Region:          DefaultRegion,
+		AccountID:       DefaultAccountID,
+		HostID:          "faaslab-host",
+		SandboxPrefix:   DefaultSandboxPrefix,
 	}
 }
 
@@ -128,6 +136,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxAsync <= 0 {
 		c.MaxAsync = d.MaxAsync
+	}
+	if c.EventRetryDelay <= 0 {
+		c.EventRetryDelay = d.EventRetryDelay
 	}
 	if c.TmpBytes <= 0 {
 		c.TmpBytes = d.TmpBytes

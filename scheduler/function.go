@@ -44,6 +44,8 @@ type FunctionConfig struct {
 	Image string `json:"image,omitempty"`
 	// ReservedConcurrency caps concurrent invocations; nil = unreserved.
 	ReservedConcurrency *int `json:"reserved_concurrency,omitempty"`
+	// EventInvoke is the asynchronous invocation config; nil = Lambda's defaults.
+	EventInvoke *EventInvokeConfig `json:"event_invoke,omitempty"`
 	// CodeSha256 is the base64 SHA-256 of the deployment package, as Lambda reports it.
 	CodeSha256 string `json:"code_sha256"`
 	CodeSize   int64  `json:"code_size"`
@@ -66,6 +68,9 @@ func (f *FunctionConfig) clone() *FunctionConfig {
 		n := *f.ReservedConcurrency
 		c.ReservedConcurrency = &n
 	}
+	if f.EventInvoke != nil {
+		c.EventInvoke = f.EventInvoke.clone()
+	}
 	return &c
 }
 
@@ -79,7 +84,10 @@ func (f *FunctionConfig) concurrencyLimit() int {
 
 // Code is a deployment package: a zip (ZipFile) or a container image (ImageURI).
 type Code struct {
-	ZipFile  []byte
+	ZipFile []byte
+	// ZipPath, instead of ZipFile, is a file holding the zip (a streamed upload, see
+	// NewCodeUpload); storing the code moves it into the function's directory.
+	ZipPath  string
 	ImageURI string
 }
 
@@ -229,7 +237,7 @@ func (in *CreateFunctionInput) normalize(p sandbox.Profile) error {
 	if in.PackageType == PackageTypeImage && in.Code.ImageURI == "" {
 		return paramErr("Code", "Code.ImageUri is required when PackageType is Image")
 	}
-	if IsCustomRuntime(in.Runtime) && len(in.Code.ZipFile) == 0 {
+	if IsCustomRuntime(in.Runtime) && !in.Code.hasZip() {
 		return paramErr("Code", "Code.ZipFile is required for runtime %s: a zip with an executable bootstrap at its root", in.Runtime)
 	}
 	for _, err := range []error{validateMemory(p, in.MemoryMB), validateTimeout(in.TimeoutSec),

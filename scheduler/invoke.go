@@ -55,7 +55,8 @@ func (s *Scheduler) Invoke(ctx context.Context, req *InvokeRequest) (*InvokeResu
 		req.InvocationType = InvocationRequestResponse
 	}
 	startWait := time.Now()
-	g, err := s.acquire(ctx, req.Function)
+	sync := req.InvocationType != InvocationEvent
+	g, err := s.acquire(ctx, req.Function, sync)
 	if err != nil {
 		if errors.Is(err, ErrTooManyRequests) {
 			s.finishRecord(nil, &Record{RequestID: req.RequestID, Function: req.Function,
@@ -69,7 +70,7 @@ func (s *Scheduler) Invoke(ctx context.Context, req *InvokeRequest) (*InvokeResu
 	for !g.cold && g.inst.ctx.Err() != nil {
 		s.release(g.inst, true, "process exited while idle")
 		s.wg.Done()
-		if g, err = s.acquire(ctx, req.Function); err != nil {
+		if g, err = s.acquire(ctx, req.Function, sync); err != nil {
 			return nil, err
 		}
 	}
@@ -90,8 +91,9 @@ func (s *Scheduler) Invoke(ctx context.Context, req *InvokeRequest) (*InvokeResu
 	return res, s.run(inst, req, res, initDur)
 }
 
-// InvokeAsync accepts an Event invocation and runs it in the background (no retries).
-// It fails at once when the function does not exist or too many events are pending.
+// InvokeAsync accepts an Event invocation and runs it in the background, retrying it as
+// Lambda does (see runEvent). It fails at once when the function does not exist or too
+// many events are pending.
 func (s *Scheduler) InvokeAsync(req *InvokeRequest) error {
 	if req.RequestID == "" {
 		req.RequestID = uuid.NewString()
@@ -115,10 +117,7 @@ func (s *Scheduler) InvokeAsync(req *InvokeRequest) error {
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
-		_, err := s.Invoke(s.ctx, req)
-		if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
-			s.log.Warn("asynchronous invocation failed", "function", req.Function, "request_id", req.RequestID, "err", err)
-		}
+		s.runEvent(req, time.Now())
 		s.mu.Lock()
 		s.asyncN--
 		s.mu.Unlock()

@@ -34,8 +34,11 @@ func (w *waiter) finish(g grant, err error) {
 }
 
 // acquire returns a grant for function name, queueing (FIFO) while the host is full or
-// the function is at its reserved concurrency. A grant adds one to s.wg.
-func (s *Scheduler) acquire(ctx context.Context, name string) (grant, error) {
+// the function is at its reserved concurrency. With throttle (synchronous invocations)
+// a function at its reserved concurrency fails at once with a ThrottleError instead, as
+// Lambda throttles; Event invocations wait, as Lambda's event queue does. A grant adds
+// one to s.wg.
+func (s *Scheduler) acquire(ctx context.Context, name string, throttle bool) (grant, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -46,9 +49,14 @@ func (s *Scheduler) acquire(ctx context.Context, name string) (grant, error) {
 		s.mu.Unlock()
 		return grant{}, fmt.Errorf("%w: %s", ErrFunctionNotFound, name)
 	}
-	if fs.cfg.concurrencyLimit() == 0 {
+	lim := fs.cfg.concurrencyLimit()
+	if lim == 0 {
 		s.mu.Unlock()
 		return grant{}, reservedZero(name)
+	}
+	if throttle && lim > 0 && fs.busy+fs.starting >= lim {
+		s.mu.Unlock()
+		return grant{}, &ThrottleError{Reason: ReasonReservedConcurrency, Msg: "Rate Exceeded."}
 	}
 	if need := fs.cfg.MemoryMB; need > s.capMB {
 		// Possible after a restart with a smaller profile; queueing would block the host forever.

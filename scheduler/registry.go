@@ -107,25 +107,22 @@ func (r *registry) remove(name string) error {
 func (r *registry) storeCode(f *FunctionConfig, code Code, rev string) error {
 	f.CodeDir = ""
 	switch {
-	case len(code.ZipFile) > 0:
+	case code.hasZip():
 		dir := filepath.Join(r.fnDir(f.Name), "code", rev)
-		if err := extractZip(code.ZipFile, dir); err != nil {
+		sum, size, err := storeZip(code, dir)
+		if err != nil {
 			os.RemoveAll(dir)
+			os.Remove(dir + ".zip")
 			return err
 		}
 		if IsCustomRuntime(f.Runtime) {
 			if err := checkBootstrap(dir); err != nil {
 				os.RemoveAll(dir)
+				os.Remove(dir + ".zip")
 				return err
 			}
 		}
-		if err := os.WriteFile(dir+".zip", code.ZipFile, 0o644); err != nil {
-			os.RemoveAll(dir)
-			return fmt.Errorf("store code: %w", err)
-		}
-		f.CodeDir = dir
-		f.CodeSha256 = codeSha256(code.ZipFile)
-		f.CodeSize = int64(len(code.ZipFile))
+		f.CodeDir, f.CodeSha256, f.CodeSize = dir, sum, size
 	case code.ImageURI != "":
 		f.Image = code.ImageURI
 		f.CodeSha256 = codeSha256([]byte(code.ImageURI))

@@ -115,6 +115,7 @@ func New(cfg Config, deps Deps, reg prometheus.Registerer) (*Scheduler, error) {
 	if deps.Backend == nil || deps.Network == nil || deps.Runtime == nil {
 		return nil, errors.New("scheduler: Deps needs Backend, Network and Runtime")
 	}
+	os.RemoveAll(filepath.Join(cfg.StateDir, uploadsDir)) // uploads a crash left behind
 	r, err := newRegistry(cfg.StateDir)
 	if err != nil {
 		return nil, err

@@ -480,17 +480,26 @@ func TestReservedConcurrency(t *testing.T) {
 	if _, err := e.s.PutFunctionConcurrency("r", &one); err != nil {
 		t.Fatal(err)
 	}
-	results := make(chan *scheduler.InvokeResult, 2)
-	for i := 0; i < 2; i++ {
-		go func() { results <- e.invoke("r", "{}") }()
-	}
+	// Reserved concurrency 1, two concurrent sync calls: the second is throttled at
+	// once (Lambda's 429), not queued behind the first.
+	first := make(chan *scheduler.InvokeResult, 1)
+	go func() { first <- e.invoke("r", "{}") }()
 	g.wait(t, 1)
-	eventually(t, "second invocation queued behind the limit", func() bool {
+	_, err := e.s.Invoke(context.Background(), &scheduler.InvokeRequest{Function: "r"})
+	var te *scheduler.ThrottleError
+	if !errors.As(err, &te) || te.Reason != scheduler.ReasonReservedConcurrency || te.Msg != "Rate Exceeded." {
+		t.Fatalf("second sync call at reserved concurrency 1: %v, want a ThrottleError %s", err, scheduler.ReasonReservedConcurrency)
+	}
+	// An Event invocation at the limit waits for the slot instead, as in Lambda's event queue.
+	if err := e.s.InvokeAsync(&scheduler.InvokeRequest{Function: "r", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "event queued behind the limit", func() bool {
 		return gaugeValue(t, e.reg, "faaslab_queue_length", nil) == 1
 	})
 	close(g.open)
-	<-results
-	<-results
+	<-first
+	g.wait(t, 1) // the event ran after the first call
 	if got := len(e.fake.Created()); got != 1 {
 		t.Errorf("reserved concurrency 1 made %d sandboxes", got)
 	}
@@ -498,8 +507,7 @@ func TestReservedConcurrency(t *testing.T) {
 	if _, err := e.s.PutFunctionConcurrency("r", &zero); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.s.Invoke(context.Background(), &scheduler.InvokeRequest{Function: "r"})
-	var te *scheduler.ThrottleError
+	_, err = e.s.Invoke(context.Background(), &scheduler.InvokeRequest{Function: "r"})
 	if !errors.As(err, &te) || te.Reason != scheduler.ReasonReservedConcurrency {
 		t.Errorf("reserved concurrency 0: %v", err)
 	}

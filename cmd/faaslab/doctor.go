@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/faaslab/faaslab/internal/kvm"
 	"github.com/faaslab/faaslab/internal/probe"
 	"github.com/faaslab/faaslab/netshape"
 	"github.com/faaslab/faaslab/netshape/shape"
@@ -26,6 +27,7 @@ func newDoctorCmd() *cobra.Command {
 					probe.Tool("iperf3", "micro-benchmark experiments and shaping accuracy bench"),
 					probe.Tool("nsenter", "child processes in the remote namespace"),
 					probe.Tool("qemu-system-x86_64", "make test-vm (cgroup v2 tests)"),
+					kvm.Check(kvm.DefaultDevice),
 				}},
 				netshape.ProbeHostRules(cmd.Context()),
 			)

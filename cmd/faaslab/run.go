@@ -167,7 +167,7 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 	if d.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	d.apiServer = &http.Server{Handler: d.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
+	d.apiServer = &http.Server{Handler: api.Guard(d.apiHandler(), api.Limits{}), ReadHeaderTimeout: 10 * time.Second}
 	return d, nil
 }
 
@@ -241,6 +241,7 @@ func (d *daemon) apiHandler() http.Handler {
 		},
 	})
 	registerServicesAPI(mux, d)
+	mux.HandleFunc("/", api.UnknownOperation)
 	return mux
 }
 

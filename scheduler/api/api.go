@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/google/uuid"
@@ -29,6 +31,10 @@ type Service interface {
 	UpdateFunctionConfiguration(ctx context.Context, name string, u scheduler.ConfigUpdate) (scheduler.FunctionConfig, error)
 	UpdateFunctionCode(ctx context.Context, name string, code scheduler.Code) (scheduler.FunctionConfig, error)
 	PutFunctionConcurrency(name string, n *int) (scheduler.FunctionConfig, error)
+	PutFunctionEventInvokeConfig(name string, c scheduler.EventInvokeConfig, merge bool) (scheduler.EventInvokeConfig, error)
+	GetFunctionEventInvokeConfig(name string) (scheduler.EventInvokeConfig, error)
+	DeleteFunctionEventInvokeConfig(name string) error
+	NewCodeUpload() (*os.File, error)
 	Invoke(ctx context.Context, req *scheduler.InvokeRequest) (*scheduler.InvokeResult, error)
 	InvokeAsync(req *scheduler.InvokeRequest) error
 	FunctionARN(name string) string
@@ -43,6 +49,7 @@ type Deps struct {
 	Service Service
 	Logger  *slog.Logger // nil = discard
 	URLs    *urls.Store  // function URL configs; nil = no function URL routes
+	Limits  Limits       // NewHandler's body bounds; zero = defaults
 }
 
 func (d Deps) logger() *slog.Logger {
@@ -79,6 +86,10 @@ func Register(mux *http.ServeMux, d Deps) {
 	if d.URLs != nil {
 		registerURLs(mux, d)
 	}
+	mux.HandleFunc("PUT /2019-09-25/functions/{name}/event-invoke-config", MakePutFunctionEventInvokeConfigHandler(d, false))
+	mux.HandleFunc("POST /2019-09-25/functions/{name}/event-invoke-config", MakePutFunctionEventInvokeConfigHandler(d, true))
+	mux.HandleFunc("GET /2019-09-25/functions/{name}/event-invoke-config", MakeGetFunctionEventInvokeConfigHandler(d))
+	mux.HandleFunc("DELETE /2019-09-25/functions/{name}/event-invoke-config", MakeDeleteFunctionEventInvokeConfigHandler(d))
 }
 
 // NewHandler is a mux with every route, answering unknown paths with Lambda's
@@ -86,11 +97,8 @@ func Register(mux *http.ServeMux, d Deps) {
 func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	Register(mux, d)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		writeError(w, http.StatusNotFound, "UnknownOperationException", "Unknown operation "+r.Method+" "+r.URL.Path)
-	})
-	return mux
+	mux.HandleFunc("/", UnknownOperation)
+	return Guard(mux, d.Limits)
 }
 
 // Header names as Lambda spells them (Go canonicalizes on the wire; HTTP is case-insensitive).
@@ -148,6 +156,9 @@ func writeServiceError(w http.ResponseWriter, d Deps, err error, name string) {
 	switch {
 	case errors.Is(err, scheduler.ErrFunctionNotFound):
 		writeError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+d.Service.FunctionARN(name))
+	case errors.Is(err, scheduler.ErrNoEventInvokeConfig):
+		writeError(w, http.StatusNotFound, "ResourceNotFoundException",
+			"The function "+d.Service.FunctionARN(name)+" doesn't have an EventInvokeConfig")
 	case errors.Is(err, scheduler.ErrFunctionExists):
 		writeError(w, http.StatusConflict, "ResourceConflictException", "Function already exist: "+name)
 	case errors.As(err, &pe):
@@ -224,17 +235,39 @@ func functionName(w http.ResponseWriter, r *http.Request, d Deps) (string, bool)
 }
 
 // decodeBody reads a JSON request body of at most limit bytes into v, writing the error.
+// A declared Content-Length above limit is refused before reading anything.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException",
-				fmt.Sprintf("Request must be smaller than %d bytes for this operation", limit))
-			return false
-		}
-		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: "+err.Error())
+	if r.ContentLength > limit {
+		writeBodyTooLarge(w, limit)
 		return false
 	}
-	return true
+	return decodeJSON(w, http.MaxBytesReader(w, r.Body, limit), limit, v, nil)
+}
+
+// decodeJSON decodes body into v, writing the error: special's answer when it has one,
+// else 413 (over limit), 408 (Guard's deadline) or 400.
+func decodeJSON(w http.ResponseWriter, body io.Reader, limit int64, v any, special func(http.ResponseWriter, error) bool) bool {
+	err := json.NewDecoder(body).Decode(v)
+	if err == nil {
+		return true
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case special != nil && special(w, err):
+	case errors.As(err, &mbe):
+		writeBodyTooLarge(w, limit)
+	case isBodyTimeout(err):
+		writeBodyTimeout(w)
+	default:
+		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: "+err.Error())
+	}
+	return false
+}
+
+// writeBodyTooLarge refuses a body; the connection closes after the answer, so net/http
+// does not try to read (discard) the rest first.
+func writeBodyTooLarge(w http.ResponseWriter, limit int64) {
+	w.Header()["Connection"] = []string{"close"}
+	writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException",
+		fmt.Sprintf("Request must be smaller than %d bytes for this operation", limit))
 }

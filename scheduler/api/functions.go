@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 
@@ -131,9 +132,11 @@ func MakeCreateFunctionHandler(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		setRequestID(w)
 		var req createFunctionRequest
-		if !decodeBody(w, r, maxCreateBodyBytes, &req) {
+		zipPath, ok := decodeCodeBody(w, r, d, &req, "Code", "ZipFile")
+		if !ok {
 			return
 		}
+		defer removeUpload(zipPath)
 		if _, msg := req.unsupported(); msg != "" {
 			writeError(w, http.StatusBadRequest, "InvalidParameterValueException", msg)
 			return
@@ -145,7 +148,7 @@ func MakeCreateFunctionHandler(d Deps) http.HandlerFunc {
 			Name: req.FunctionName, Runtime: req.Runtime, Handler: req.Handler, Role: req.Role,
 			Description: req.Description, MemoryMB: req.MemorySize, TimeoutSec: req.Timeout,
 			PackageType: req.PackageType, EphemeralStorageMB: req.ephemeralStorageMB(),
-			Code: scheduler.Code{ZipFile: req.Code.ZipFile, ImageURI: req.Code.ImageUri},
+			Code: scheduler.Code{ZipFile: req.Code.ZipFile, ZipPath: zipPath, ImageURI: req.Code.ImageUri},
 		}
 		if req.Environment != nil {
 			in.Environment = req.Environment.Variables
@@ -339,14 +342,16 @@ func MakeUpdateFunctionCodeHandler(d Deps) http.HandlerFunc {
 			ImageUri        string
 			S3Bucket, S3Key string
 		}
-		if !decodeBody(w, r, maxCreateBodyBytes, &req) {
+		zipPath, ok := decodeCodeBody(w, r, d, &req, "ZipFile")
+		if !ok {
 			return
 		}
+		defer removeUpload(zipPath)
 		if req.S3Bucket != "" || req.S3Key != "" {
 			writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "S3Bucket/S3Key are not supported by faaslab: send ZipFile")
 			return
 		}
-		f, err := d.Service.UpdateFunctionCode(r.Context(), name, scheduler.Code{ZipFile: req.ZipFile, ImageURI: req.ImageUri})
+		f, err := d.Service.UpdateFunctionCode(r.Context(), name, scheduler.Code{ZipFile: req.ZipFile, ZipPath: zipPath, ImageURI: req.ImageUri})
 		if err != nil {
 			writeServiceError(w, d, err, name)
 			return
@@ -410,5 +415,12 @@ func MakeDeleteFunctionConcurrencyHandler(d Deps) http.HandlerFunc {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// removeUpload deletes a streamed zip the scheduler did not move into its store.
+func removeUpload(path string) {
+	if path != "" {
+		os.Remove(path)
 	}
 }

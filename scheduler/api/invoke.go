@@ -48,6 +48,10 @@ func MakeInvokeHandler(d Deps) http.HandlerFunc {
 					"Request must be smaller than "+strconv.FormatInt(limit, 10)+" bytes for the "+op+" operation")
 				return
 			}
+			if isBodyTimeout(err) {
+				writeBodyTimeout(w)
+				return
+			}
 			writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not read the request body: "+err.Error())
 			return
 		}
