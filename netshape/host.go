@@ -5,12 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/faaslab/faaslab/netshape/ns"
 	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
 	"sync"
+
+	"github.com/faaslab/faaslab/netshape/ns"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"

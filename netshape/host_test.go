@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/faaslab/faaslab/netshape/ns"
 	"io"
 	"net"
 	"net/netip"
@@ -18,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaslab/faaslab/internal/testutil"
+	"github.com/faaslab/faaslab/netshape/ns"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -27,9 +29,7 @@ import (
 // requireRoot skips tests that create kernel network objects.
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create bridges, veths and network namespaces")
-	}
+	testutil.RequireRoot(t, "creates bridges, veths and network namespaces")
 }
 
 // testConfig is a Config with a unique prefix and a /24 not on this host, reaped in

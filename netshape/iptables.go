@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/faaslab/faaslab/internal/probe"
 	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faaslab/faaslab/internal/probe"
 )
 
 // brNFCallIPTables says whether bridged IPv4 traffic passes through iptables.

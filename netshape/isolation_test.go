@@ -2,7 +2,6 @@ package netshape
 
 import (
 	"context"
-	"github.com/faaslab/faaslab/netshape/ns"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faaslab/faaslab/netshape/ns"
 )
 
 // attachTestNS attaches a throw-away netns standing in for sandbox n.

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/faaslab/faaslab/netshape/ns"
 	"log/slog"
+
+	"github.com/faaslab/faaslab/netshape/ns"
 
 	"github.com/vishvananda/netlink"
 )

@@ -3,9 +3,10 @@ package netshape
 import (
 	"context"
 	"fmt"
-	"github.com/faaslab/faaslab/netshape/ns"
 	"net"
 	"os/exec"
+
+	"github.com/faaslab/faaslab/netshape/ns"
 )
 
 // DoRemote runs fn on a thread inside the remote netns (see Do).

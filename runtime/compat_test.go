@@ -4,34 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// buildCommand compiles a main package of this module into the test's temp dir.
-// A prebuilt copy in $FAASLAB_PREBUILT_DIR (named after the package's directory) wins:
-// the cgroup v2 VM has no go toolchain.
-func buildCommand(t *testing.T, pkg string) string {
-	t.Helper()
-	if dir := os.Getenv("FAASLAB_PREBUILT_DIR"); dir != "" {
-		if p := filepath.Join(dir, filepath.Base(pkg)); fileExists(p) {
-			return p
-		}
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("needs the go tool on PATH to build %s: %v", pkg, err)
-	}
-	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command(goBin, "build", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return out
-}
+	"github.com/faaslab/faaslab/internal/testutil"
+)
 
 // startRuntime runs bin as a sandbox's runtime would be run, against f's server.
 func startRuntime(t *testing.T, f *fixture, bin string, env ...string) *exec.Cmd {
@@ -65,7 +43,7 @@ func startRuntime(t *testing.T, f *fixture, bin string, env ...string) *exec.Cmd
 }
 
 func TestAWSLambdaGoCompat(t *testing.T) {
-	bin := buildCommand(t, "./testdata/awslambdago")
+	bin := testutil.Binary(t, testutil.Module+"/runtime/testdata/awslambdago")
 	f := newFixture(t)
 	startRuntime(t, f, bin)
 

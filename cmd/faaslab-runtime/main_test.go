@@ -10,21 +10,14 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/faaslab/faaslab/internal/testutil"
 	"github.com/faaslab/faaslab/runtime"
-)
-
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
 )
 
 // bootstrapBinary is $FAASLAB_RUNTIME_BIN (make test builds it) or a fresh static build.
@@ -33,35 +26,12 @@ func bootstrapBinary(t testing.TB) string {
 	if p := os.Getenv("FAASLAB_RUNTIME_BIN"); p != "" {
 		return p
 	}
-	binOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			binErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "faaslabt-bootstrap")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "faaslab-runtime")
-		cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", binPath, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = errors.New(string(out))
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("build faaslab-runtime (needs the go tool): %v", binErr)
-	}
-	return binPath
+	return testutil.Binary(t, testutil.Module+"/cmd/faaslab-runtime")
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
+	testutil.RemoveBuilt()
 	os.Exit(code)
 }
 

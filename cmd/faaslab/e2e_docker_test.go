@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaslab/faaslab/internal/testutil"
 	"github.com/faaslab/faaslab/sandbox"
 )
 
@@ -20,9 +21,9 @@ func dockerImage(t *testing.T) string {
 	if err := exec.CommandContext(ctx, "docker", "info").Run(); err != nil {
 		t.Skip("no Docker Engine answers (make docker-up starts one)")
 	}
-	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab", false)
-	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime", true)
-	tag := "faaslab-runtime:e2e-" + randHex(6)
+	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
+	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
+	tag := "faaslab-runtime:e2e-" + testutil.RandomHex(6)
 	out, err := exec.Command(bin, "image", "build", "--with-iperf3", "--tag", tag, "--runtime-bin", rt).CombinedOutput()
 	if err != nil {
 		t.Fatalf("image build: %v\n%s", err, out)

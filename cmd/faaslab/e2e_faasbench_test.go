@@ -22,6 +22,7 @@ import (
 
 	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/experiments/faasbench"
+	"github.com/faaslab/faaslab/internal/testutil"
 	"github.com/faaslab/faaslab/scheduler/urls"
 )
 
@@ -194,7 +195,7 @@ func split(b []byte) (header, body int64) {
 func TestE2EFaasbench(t *testing.T) {
 	d := launchDaemon(t, "--url-timeout", "3s", "--keep-alive", "1s")
 	ctx := context.Background()
-	prefix := "fb" + randHex(4)
+	prefix := "fb" + testutil.RandomHex(4)
 
 	t.Run("responsiveness-shows-keep-alive", func(t *testing.T) {
 		// Back-to-back calls reuse the warm proxy; after 3 s idle (keep-alive 1 s, reaped

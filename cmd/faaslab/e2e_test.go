@@ -8,8 +8,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -23,6 +21,7 @@ import (
 	"time"
 
 	"github.com/faaslab/faaslab/client"
+	"github.com/faaslab/faaslab/internal/testutil"
 	"github.com/faaslab/faaslab/sandbox"
 )
 
@@ -40,49 +39,17 @@ type testDaemon struct {
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the daemon creates cgroups, namespaces and links")
-	}
+	testutil.RequireRoot(t, "the daemon creates cgroups, namespaces and links")
 }
 
-func randHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)[:n]
-}
-
-// buildOnce builds a binary the tests run, unless the Makefile already did (env var).
-var buildMu sync.Mutex
-var built = map[string]string{}
-
-func binary(t *testing.T, envVar, pkg string, static bool) string {
+// binary is the binary envVar names (the Makefile builds them once for the whole suite),
+// else testutil.Binary's build of pkg.
+func binary(t *testing.T, envVar, pkg string) string {
 	t.Helper()
 	if p := os.Getenv(envVar); p != "" {
 		return p
 	}
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if p, ok := built[pkg]; ok {
-		return p
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skipf("no go toolchain to build %s and %s is not set", pkg, envVar)
-	}
-	dir, err := os.MkdirTemp("", "faaslab-e2e-bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Env = os.Environ()
-	if static {
-		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
-	}
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", pkg, err, b)
-	}
-	built[pkg] = out
-	return out
+	return testutil.Binary(t, pkg)
 }
 
 func freePort(t *testing.T) int {
@@ -99,9 +66,9 @@ func freePort(t *testing.T) int {
 func launchDaemon(t *testing.T, extra ...string) *testDaemon {
 	t.Helper()
 	requireRoot(t)
-	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab", false)
-	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime", true)
-	id := randHex(4)
+	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
+	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
+	id := testutil.RandomHex(4)
 	d := &testDaemon{
 		t:        t,
 		prefix:   "faaslabe" + id[:3],
@@ -464,29 +431,7 @@ func TestE2EAWSCLI(t *testing.T) {
 	run("delete-function", "--function-name", "cli")
 }
 
-// awsLambdaGoBinary is runtime/testdata/awslambdago built static: prebuilt in
-// $FAASLAB_PREBUILT_DIR (the cgroup v2 VM has no go toolchain) or built now.
+// awsLambdaGoBinary is runtime/testdata/awslambdago built static.
 func awsLambdaGoBinary(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("FAASLAB_PREBUILT_DIR"); dir != "" {
-		if p := filepath.Join(dir, "awslambdago"); fileExists(p) {
-			return p
-		}
-	}
-	src := filepath.Join("..", "..", "runtime", "testdata", "awslambdago")
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go toolchain to build the aws-lambda-go function and no prebuilt copy")
-	}
-	boot := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-o", boot, "./"+src)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, b)
-	}
-	return boot
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
+	return testutil.Binary(t, testutil.Module+"/runtime/testdata/awslambdago")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/faaslab/faaslab/experiments/stats"
 	"io"
 	"math"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/faaslab/faaslab/experiments/stats"
 )
 
 // GoodputFactor is the best iperf3 goodput per configured bit on Ethernet:

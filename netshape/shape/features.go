@@ -3,13 +3,14 @@ package shape
 import (
 	"errors"
 	"fmt"
-	"github.com/prometheus/procfs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/prometheus/procfs"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"

@@ -2,16 +2,15 @@ package shape
 
 import (
 	"errors"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/faaslab/faaslab/internal/testutil"
 )
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces")
-	}
+	testutil.RequireRoot(t, "CAP_NET_ADMIN and CAP_SYS_ADMIN create network namespaces")
 }
 
 func TestDetectFeatures(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	fns "github.com/faaslab/faaslab/netshape/ns"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	fns "github.com/faaslab/faaslab/netshape/ns"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"

@@ -5,12 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/faaslab/faaslab/netshape/ns"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/faaslab/faaslab/netshape/ns"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"

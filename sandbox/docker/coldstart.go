@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/faaslab/faaslab/experiments/stats"
 	"time"
+
+	"github.com/faaslab/faaslab/experiments/stats"
 
 	"github.com/docker/docker/api/types/container"
 

@@ -2,9 +2,10 @@ package docker
 
 import (
 	"context"
-	"github.com/faaslab/faaslab/experiments/stats"
 	"testing"
 	"time"
+
+	"github.com/faaslab/faaslab/experiments/stats"
 )
 
 // BenchmarkColdStart reports the medians of the backend's cold start and of a raw

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaslab/faaslab/internal/testutil"
+
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -364,7 +366,7 @@ func TestCreateRejectsBadSpec(t *testing.T) {
 		t.Error("Create accepted an id without the faaslab prefix")
 	}
 	spec = testSpec(t, image.BootstrapPath)
-	spec.Image = "faaslabt-no-such-image:" + randHex(t, 3)
+	spec.Image = "faaslabt-no-such-image:" + testutil.RandomHex(6)
 	if _, err := b.Create(ctxT(t), spec); err == nil || !strings.Contains(err.Error(), "faaslab image build") {
 		t.Errorf("Create with a missing image = %v, want a hint to build it", err)
 	}
@@ -414,7 +416,7 @@ func leftContainers(t *testing.T, b *Backend) []string {
 func TestDerivedImage(t *testing.T) {
 	b := newTestBackend(t)
 	ctx := ctxT(t)
-	tag := "faaslabt-derived:" + randHex(t, 3)
+	tag := "faaslabt-derived:" + testutil.RandomHex(6)
 	files := []ctxFile{
 		{name: "Dockerfile", data: []byte("FROM " + b.cfg.Image + "\nCOPY handler.txt /var/task/handler.txt\n"), mode: 0o644},
 		{name: "handler.txt", data: []byte("derived"), mode: 0o644},

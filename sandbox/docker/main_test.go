@@ -3,16 +3,15 @@ package docker
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/faaslab/faaslab/internal/testutil"
 
 	dimage "github.com/docker/docker/api/types/image"
 
@@ -25,7 +24,6 @@ var (
 	testImageTag  string
 	testImageErr  error
 	testImageSkip string
-	testTmpDir    string
 )
 
 func TestMain(m *testing.M) {
@@ -38,18 +36,8 @@ func TestMain(m *testing.M) {
 		}
 		cancel()
 	}
-	if testTmpDir != "" {
-		os.RemoveAll(testTmpDir)
-	}
+	testutil.RemoveBuilt()
 	os.Exit(code)
-}
-
-func randHex(t testing.TB, n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 // requireEngine skips unless the test runs as root with a Docker Engine answering.
@@ -77,22 +65,10 @@ func testImage(t testing.TB) string {
 	testImageOnce.Do(func() {
 		bin := os.Getenv("FAASLAB_RUNTIME_BIN")
 		if bin == "" {
-			dir, err := os.MkdirTemp("", "faaslabt-docker-")
-			if err != nil {
-				testImageErr = err
-				return
-			}
-			testTmpDir = dir
-			bin = filepath.Join(dir, "faaslab-runtime")
-			cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "../../cmd/faaslab-runtime")
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				testImageErr = fmt.Errorf("build faaslab-runtime: %v\n%s", err, out)
-				return
-			}
+			bin = testutil.Binary(t, testutil.Module+"/cmd/faaslab-runtime")
 		}
 		_, iperfErr := exec.LookPath("iperf3")
-		tag := "faaslabt-runtime:" + randHex(t, 4)
+		tag := "faaslabt-runtime:" + testutil.RandomHex(8)
 		var progress bytes.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -116,7 +92,7 @@ func testImage(t testing.TB) string {
 func newTestBackend(t testing.TB) *Backend {
 	t.Helper()
 	img := testImage(t)
-	scope := "faaslabt" + randHex(t, 3)
+	scope := "faaslabt" + testutil.RandomHex(6)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := New(ctx, Config{
@@ -148,5 +124,5 @@ func testSpec(t testing.TB, argv ...string) sandbox.Spec {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sandbox.Spec{ID: "faaslabt-" + randHex(t, 5), Function: "test", Resources: res, Command: argv}
+	return sandbox.Spec{ID: "faaslabt-" + testutil.RandomHex(10), Function: "test", Resources: res, Command: argv}
 }

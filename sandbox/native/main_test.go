@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/faaslab/faaslab/internal/testutil"
 	"github.com/faaslab/faaslab/sandbox/native/nsinit"
 )
 
@@ -11,5 +12,7 @@ import (
 // with InitBinary "" (/proc/self/exe), which re-enters here.
 func TestMain(m *testing.M) {
 	nsinit.MaybeRun()
-	os.Exit(m.Run())
+	code := m.Run()
+	testutil.RemoveBuilt()
+	os.Exit(code)
 }

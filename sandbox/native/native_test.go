@@ -7,15 +7,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/faaslab/faaslab/internal/testutil"
+
 	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/sandbox/sandboxtest"
 )
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates cgroups and namespaces")
-	}
+	testutil.RequireRoot(t, "creates cgroups and namespaces")
 	if !sandbox.CgroupV2() {
 		if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
 			t.Skip("no cgroup v1 memory hierarchy and not cgroup v2")
@@ -27,7 +27,7 @@ func requireRoot(t *testing.T) {
 func newTestBackend(t *testing.T) sandbox.Backend {
 	t.Helper()
 	requireRoot(t)
-	parent := "/faaslabt-" + sandboxtest.RandomHex(6)
+	parent := "/faaslabt-" + testutil.RandomHex(6)
 	b, err := New(Config{CgroupParent: parent, Host: sandbox.DefaultHostProfile().HostResources()})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestIsolation(t *testing.T) {
 
 func TestReapRemovesLeftovers(t *testing.T) {
 	requireRoot(t)
-	parent := "/faaslabt-" + sandboxtest.RandomHex(6)
+	parent := "/faaslabt-" + testutil.RandomHex(6)
 	crashed, err := New(Config{CgroupParent: parent})
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func BenchmarkCreateStartExit(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
 	}
-	parent := "/faaslabt-" + sandboxtest.RandomHex(6)
+	parent := "/faaslabt-" + testutil.RandomHex(6)
 	be, err := New(Config{CgroupParent: parent, Host: sandbox.DefaultHostProfile().HostResources()})
 	if err != nil {
 		b.Fatal(err)
@@ -135,7 +135,7 @@ func BenchmarkCreateStartExit(b *testing.B) {
 	spec.Resources, _ = sandbox.DefaultHostProfile().ResourcesFor(sandbox.CPUModelPaper, 3008)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		spec.ID = "faaslabt-" + sandboxtest.RandomHex(8)
+		spec.ID = "faaslabt-" + testutil.RandomHex(8)
 		sb, err := be.Create(context.Background(), spec)
 		if err != nil {
 			b.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaslab/faaslab/internal/testutil"
+
 	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/sandbox/sandboxtest"
 )
@@ -28,7 +30,7 @@ func runAttack(t *testing.T, b sandbox.Backend, args ...string) string {
 // function's sandbox, even after the first has gone (docs/security.md, attack 1).
 func TestKeyringNotShared(t *testing.T) {
 	b := newTestBackend(t)
-	desc := "faaslabt-secret-" + sandboxtest.RandomHex(8)
+	desc := "faaslabt-secret-" + testutil.RandomHex(8)
 	added := runAttack(t, b, "keyring-add", desc, "hunter2")
 	found := runAttack(t, b, "keyring-find", desc)
 	if strings.Contains(found, "found=hunter2") {

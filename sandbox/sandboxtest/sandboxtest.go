@@ -5,17 +5,14 @@ package sandboxtest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/faaslab/faaslab/internal/testutil"
 
 	"github.com/faaslab/faaslab/sandbox"
 )
@@ -23,53 +20,11 @@ import (
 // TestProgTarget is where the test program is mounted inside sandboxes.
 const TestProgTarget = "/opt/faaslab-testprog/testprog"
 
-// TestProgDirEnv names a directory holding a prebuilt testprog binary (for hosts without
-// a Go toolchain, e.g. the cgroup v2 VM).
-const TestProgDirEnv = "FAASLAB_PREBUILT_DIR"
-
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
-// TestProg returns the host path of the static test program, building it once.
+// TestProg returns the host path of the static test program (prebuilt in
+// $FAASLAB_PREBUILT_DIR, or built once).
 func TestProg(t testing.TB) string {
 	t.Helper()
-	if dir := os.Getenv(TestProgDirEnv); dir != "" {
-		p := filepath.Join(dir, "testprog")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	buildOnce.Do(func() {
-		if _, err := exec.LookPath("go"); err != nil {
-			buildErr = fmt.Errorf("no go toolchain and no %s", TestProgDirEnv)
-			return
-		}
-		buildDir, buildErr = os.MkdirTemp("", "faaslab-testprog")
-		if buildErr != nil {
-			return
-		}
-		_, file, _, _ := runtime.Caller(0)
-		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, "testprog"), "./testprog")
-		cmd.Dir = filepath.Dir(file)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build testprog: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Skipf("test program unavailable: %v", buildErr)
-	}
-	return filepath.Join(buildDir, "testprog")
-}
-
-// RandomHex returns n random hex characters (unique names for kernel objects).
-func RandomHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	rand.Read(b)
-	return hex.EncodeToString(b)[:n]
+	return testutil.Binary(t, testutil.Module+"/sandbox/sandboxtest/testprog")
 }
 
 // LogBuffer is a Log writer tests can read while the sandbox writes.
@@ -99,7 +54,7 @@ func Spec(t testing.TB, args ...string) (sandbox.Spec, *LogBuffer) {
 	}
 	log := &LogBuffer{}
 	return sandbox.Spec{
-		ID:        "faaslabt-" + RandomHex(8),
+		ID:        "faaslabt-" + testutil.RandomHex(8),
 		Function:  "contract",
 		Resources: res,
 		Command:   append([]string{TestProgTarget}, args...),
