@@ -212,6 +212,19 @@ func resolveName(raw, qualifier string) (name string, ok bool) {
 	return name, name != ""
 }
 
+// withFunction is the preamble of every route on one function: it gives the response its
+// x-amzn-RequestId and resolves the {name} path value (answering 404 itself), then calls h.
+func withFunction(d Deps, h func(w http.ResponseWriter, r *http.Request, name string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		setRequestID(w)
+		name, ok := functionName(w, r, d)
+		if !ok {
+			return
+		}
+		h(w, r, name)
+	}
+}
+
 // functionName resolves the {name} path value; on failure it writes the 404 and returns false.
 func functionName(w http.ResponseWriter, r *http.Request, d Deps) (string, bool) {
 	raw := r.PathValue("name")

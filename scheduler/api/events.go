@@ -38,12 +38,7 @@ func toEventInvokeConfig(d Deps, name string, c scheduler.EventInvokeConfig) Fun
 // the defaults) and, with merge, POST (UpdateFunctionEventInvokeConfig: only the given
 // fields change) on /2019-09-25/functions/{name}/event-invoke-config.
 func MakePutFunctionEventInvokeConfigHandler(d Deps, merge bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		var req eventInvokeConfigRequest
 		if !decodeBody(w, r, maxConfigBodyBytes, &req) {
 			return
@@ -60,38 +55,28 @@ func MakePutFunctionEventInvokeConfigHandler(d Deps, merge bool) http.HandlerFun
 			return
 		}
 		writeJSON(w, http.StatusOK, toEventInvokeConfig(d, name, c))
-	}
+	})
 }
 
 // MakeGetFunctionEventInvokeConfigHandler serves GET /2019-09-25/functions/{name}/event-invoke-config.
 func MakeGetFunctionEventInvokeConfigHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		c, err := d.Service.GetFunctionEventInvokeConfig(name)
 		if err != nil {
 			writeServiceError(w, d, err, name)
 			return
 		}
 		writeJSON(w, http.StatusOK, toEventInvokeConfig(d, name, c))
-	}
+	})
 }
 
 // MakeDeleteFunctionEventInvokeConfigHandler serves DELETE /2019-09-25/functions/{name}/event-invoke-config → 204.
 func MakeDeleteFunctionEventInvokeConfigHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		if err := d.Service.DeleteFunctionEventInvokeConfig(name); err != nil {
 			writeServiceError(w, d, err, name)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	}
+	})
 }

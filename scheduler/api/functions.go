@@ -114,13 +114,19 @@ func (req *createFunctionRequest) ephemeralStorageMB() int {
 	return req.EphemeralStorage.Size
 }
 
+// What faaslab does not emulate, said once for every request that can ask for it.
+const (
+	msgNoS3Code = "S3Bucket/S3Key are not supported by faaslab: upload the zip as ZipFile"
+	msgNoLayers = "Layers are not supported by faaslab: put everything in the function's zip"
+)
+
 // unsupported reports request features faaslab does not emulate, naming the field.
 func (req *createFunctionRequest) unsupported() (field, msg string) {
 	switch {
 	case req.Code.S3Bucket != "" || req.Code.S3Key != "":
-		return "Code.S3Bucket", "Code.S3Bucket/S3Key are not supported by faaslab: upload the zip as Code.ZipFile"
+		return "Code.S3Bucket", "Code." + msgNoS3Code
 	case len(req.Layers) > 0:
-		return "Layers", "Layers are not supported by faaslab: put everything in the function's zip"
+		return "Layers", msgNoLayers
 	case len(req.Architectures) > 1 || len(req.Architectures) == 1 && req.Architectures[0] != "x86_64":
 		return "Architectures", "Architectures must be [\"x86_64\"] on faaslab"
 	}
@@ -182,12 +188,7 @@ type concurrency struct {
 
 // MakeGetFunctionHandler serves GetFunction: GET /2015-03-31/functions/{name}.
 func MakeGetFunctionHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		f, err := d.Service.GetFunction(name)
 		if err != nil {
 			writeServiceError(w, d, err, name)
@@ -203,24 +204,19 @@ func MakeGetFunctionHandler(d Deps) http.HandlerFunc {
 			resp.Concurrency = &concurrency{ReservedConcurrentExecutions: f.ReservedConcurrency}
 		}
 		writeJSON(w, http.StatusOK, resp)
-	}
+	})
 }
 
 // MakeGetFunctionConfigurationHandler serves GET /2015-03-31/functions/{name}/configuration.
 func MakeGetFunctionConfigurationHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		f, err := d.Service.GetFunction(name)
 		if err != nil {
 			writeServiceError(w, d, err, name)
 			return
 		}
 		writeJSON(w, http.StatusOK, toConfiguration(d, f))
-	}
+	})
 }
 
 // listFunctionsResponse is ListFunctions' document.
@@ -264,18 +260,13 @@ func MakeListFunctionsHandler(d Deps) http.HandlerFunc {
 
 // MakeDeleteFunctionHandler serves DeleteFunction: DELETE /2015-03-31/functions/{name} → 204.
 func MakeDeleteFunctionHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		if err := d.Service.DeleteFunction(r.Context(), name); err != nil {
 			writeServiceError(w, d, err, name)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	}
+	})
 }
 
 // updateConfigurationRequest is UpdateFunctionConfiguration's body; absent fields stay.
@@ -294,18 +285,13 @@ type updateConfigurationRequest struct {
 
 // MakeUpdateFunctionConfigurationHandler serves PUT /2015-03-31/functions/{name}/configuration.
 func MakeUpdateFunctionConfigurationHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		var req updateConfigurationRequest
 		if !decodeBody(w, r, maxConfigBodyBytes, &req) {
 			return
 		}
 		if len(req.Layers) > 0 {
-			writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "Layers are not supported by faaslab")
+			writeError(w, http.StatusBadRequest, "InvalidParameterValueException", msgNoLayers)
 			return
 		}
 		u := scheduler.ConfigUpdate{MemoryMB: req.MemorySize, TimeoutSec: req.Timeout, Description: req.Description,
@@ -326,17 +312,12 @@ func MakeUpdateFunctionConfigurationHandler(d Deps) http.HandlerFunc {
 			return
 		}
 		writeJSON(w, http.StatusOK, toConfiguration(d, f))
-	}
+	})
 }
 
 // MakeUpdateFunctionCodeHandler serves PUT /2015-03-31/functions/{name}/code.
 func MakeUpdateFunctionCodeHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		var req struct {
 			ZipFile         []byte
 			ImageUri        string
@@ -348,7 +329,7 @@ func MakeUpdateFunctionCodeHandler(d Deps) http.HandlerFunc {
 		}
 		defer removeUpload(zipPath)
 		if req.S3Bucket != "" || req.S3Key != "" {
-			writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "S3Bucket/S3Key are not supported by faaslab: send ZipFile")
+			writeError(w, http.StatusBadRequest, "InvalidParameterValueException", msgNoS3Code)
 			return
 		}
 		f, err := d.Service.UpdateFunctionCode(r.Context(), name, scheduler.Code{ZipFile: req.ZipFile, ZipPath: zipPath, ImageURI: req.ImageUri})
@@ -357,17 +338,12 @@ func MakeUpdateFunctionCodeHandler(d Deps) http.HandlerFunc {
 			return
 		}
 		writeJSON(w, http.StatusOK, toConfiguration(d, f))
-	}
+	})
 }
 
 // MakePutFunctionConcurrencyHandler serves PUT /2017-10-31/functions/{name}/concurrency.
 func MakePutFunctionConcurrencyHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		var req concurrency
 		if !decodeBody(w, r, maxConfigBodyBytes, &req) {
 			return
@@ -382,40 +358,30 @@ func MakePutFunctionConcurrencyHandler(d Deps) http.HandlerFunc {
 			return
 		}
 		writeJSON(w, http.StatusOK, concurrency{ReservedConcurrentExecutions: f.ReservedConcurrency})
-	}
+	})
 }
 
 // MakeGetFunctionConcurrencyHandler serves GET /2019-09-30/functions/{name}/concurrency.
 func MakeGetFunctionConcurrencyHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		f, err := d.Service.GetFunction(name)
 		if err != nil {
 			writeServiceError(w, d, err, name)
 			return
 		}
 		writeJSON(w, http.StatusOK, concurrency{ReservedConcurrentExecutions: f.ReservedConcurrency})
-	}
+	})
 }
 
 // MakeDeleteFunctionConcurrencyHandler serves DELETE /2017-10-31/functions/{name}/concurrency → 204.
 func MakeDeleteFunctionConcurrencyHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		if _, err := d.Service.PutFunctionConcurrency(name, nil); err != nil {
 			writeServiceError(w, d, err, name)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	}
+	})
 }
 
 // removeUpload deletes a streamed zip the scheduler did not move into its store.

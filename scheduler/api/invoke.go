@@ -20,12 +20,8 @@ var emptyPayload = []byte("{}")
 // run in the background) or DryRun (204); X-Amz-Log-Type: Tail returns the last 4 KB of
 // the invocation's log, base64, in X-Amz-Log-Result.
 func MakeInvokeHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id := setRequestID(w)
-		name, ok := functionName(w, r, d)
-		if !ok {
-			return
-		}
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
+		id := w.Header().Get(hRequestID)
 		invType := r.Header.Get("X-Amz-Invocation-Type")
 		limit := int64(MaxSyncPayloadBytes)
 		switch invType {
@@ -100,7 +96,7 @@ func MakeInvokeHandler(d Deps) http.HandlerFunc {
 		h["Content-Length"] = []string{strconv.Itoa(len(res.Payload))}
 		w.WriteHeader(http.StatusOK)
 		w.Write(res.Payload)
-	}
+	})
 }
 
 var errTooLarge = errors.New("payload too large")
