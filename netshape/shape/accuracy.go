@@ -72,6 +72,11 @@ type AccuracyRow struct {
 	WireBits float64
 	WireErr  float64
 	Jain     float64
+	// PerSandboxWire are the clients' rates from their own links' counters over the same
+	// common window, and WireJain their fairness: unlike the iperf3 averages they do not
+	// depend on when each client started, so they judge how the NIC shares.
+	PerSandboxWire []float64
+	WireJain       float64
 	ShareErr float64 // max |share_i/expected_share_i − 1|
 	Pass     bool
 	Err      error
@@ -267,15 +272,16 @@ func runPoint(ctx context.Context, topo *topology, pt AccuracyPoint, cfg Accurac
 		return row
 	}
 	defer servers.stop()
-	wire := make(chan float64, 1)
-	go func() { wire <- sampleWireRate(ctx, s, pt, cfg) }()
+	wire := make(chan wireRates, 1)
+	go func() { wire <- sampleWireRate(ctx, s, pt, cfg, topo.sandboxNS[:pt.N]) }()
 	got, err := runIperfClients(ctx, cfg.IperfPath, topo.sandboxNS[:pt.N], topo.remoteIP, cfg.DurationSec, cfg.OmitSec, pt.Download)
 	if err != nil {
 		row.Err = err
 		return row
 	}
 	row.PerSandbox = got
-	row.WireBits = <-wire
+	w := <-wire
+	row.WireBits, row.PerSandboxWire = w.total, w.perSandbox
 	row.summarize()
 	return row
 }
@@ -296,6 +302,9 @@ func (r *AccuracyRow) summarize() {
 	}
 	r.AggregateErr = r.AggregateBits/sumExp - 1
 	r.Jain = stats.Jain(r.PerSandbox)
+	if len(r.PerSandboxWire) > 0 {
+		r.WireJain = stats.Jain(r.PerSandboxWire)
+	}
 	for i, x := range r.PerSandbox {
 		share, want := x/r.AggregateBits, r.Expected[i]/sumExp
 		r.ShareErr = max(r.ShareErr, math.Abs(share/want-1))
@@ -431,10 +440,39 @@ func ParseAccuracyPoints(spec string) ([]AccuracyPoint, error) {
 	return pts, nil
 }
 
+// wireRates are a window's rates from counters: the shaped total and each sandbox's link.
+type wireRates struct {
+	total      float64
+	perSandbox []float64
+}
+
+// sandboxBytes reads each sandbox's eth counter (received bytes for downloads, sent for
+// uploads); nil when one cannot be read.
+func sandboxBytes(sandboxNS []string, download bool) []uint64 {
+	out := make([]uint64, len(sandboxNS))
+	for i, name := range sandboxNS {
+		h, err := handleAt(nsPath(name))
+		if err != nil {
+			return nil
+		}
+		l, err := h.LinkByName(topoSandboxEth)
+		h.Close()
+		if err != nil || l.Attrs().Statistics == nil {
+			return nil
+		}
+		if st := l.Attrs().Statistics; download {
+			out[i] = st.RxBytes
+		} else {
+			out[i] = st.TxBytes
+		}
+	}
+	return out
+}
+
 // sampleWireRate measures the shaped direction's total rate from the class
 // counters over [omit+0.5 s, omit+duration−0.5 s] after the clients start:
 // the root class when there is a NIC cap, else the sum of member classes.
-func sampleWireRate(ctx context.Context, s *Shaper, pt AccuracyPoint, cfg AccuracyConfig) float64 {
+func sampleWireRate(ctx context.Context, s *Shaper, pt AccuracyPoint, cfg AccuracyConfig, sandboxNS []string) wireRates {
 	dir := Upload
 	if pt.Download {
 		dir = Download
@@ -470,12 +508,21 @@ func sampleWireRate(ctx context.Context, s *Shaper, pt AccuracyPoint, cfg Accura
 	}
 	half := 500 * time.Millisecond
 	if !sleep(time.Duration(cfg.OmitSec)*time.Second + half) {
-		return 0
+		return wireRates{}
 	}
 	b0, t0 := read()
+	f0 := sandboxBytes(sandboxNS, pt.Download)
 	if !sleep(time.Duration(cfg.DurationSec)*time.Second - 2*half) {
-		return 0
+		return wireRates{}
 	}
 	b1, t1 := read()
-	return float64(b1-b0) * 8 / t1.Sub(t0).Seconds()
+	f1 := sandboxBytes(sandboxNS, pt.Download)
+	secs := t1.Sub(t0).Seconds()
+	w := wireRates{total: float64(b1-b0) * 8 / secs}
+	if f0 != nil && f1 != nil {
+		for i := range f0 {
+			w.perSandbox = append(w.perSandbox, float64(f1[i]-f0[i])*8/secs)
+		}
+	}
+	return w
 }

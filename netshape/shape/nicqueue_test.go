@@ -291,11 +291,13 @@ func TestNICQueueFairness(t *testing.T) {
 	for i := 0; i+1 < len(rows); i += 2 {
 		fifo, fair := rows[i], rows[i+1]
 		n := fair.Point.N
-		t.Logf("N=%d fifo: Jain %.3f median/fair %.2f aggregate %s wire %s | fair (%s): Jain %.3f median/fair %.2f aggregate %s wire %s",
-			n, fifo.Jain, fifo.MedianBits/fifo.ExpectedBits, FormatBits(fifo.AggregateBits), FormatBits(fifo.WireBits),
-			fair.Point.NICQueue, fair.Jain, fair.MedianBits/fair.ExpectedBits, FormatBits(fair.AggregateBits), FormatBits(fair.WireBits))
-		if fair.Jain < 0.9 || fair.Jain <= fifo.Jain {
-			t.Errorf("N=%d: Jain fair %.3f, fifo %.3f: want fair ≥ 0.9 and above fifo", n, fair.Jain, fifo.Jain)
+		t.Logf("N=%d fifo: Jain %.3f (on the wire %.3f) median/fair %.2f aggregate %s wire %s | fair (%s): Jain %.3f (on the wire %.3f) median/fair %.2f aggregate %s wire %s",
+			n, fifo.Jain, fifo.WireJain, fifo.MedianBits/fifo.ExpectedBits, FormatBits(fifo.AggregateBits), FormatBits(fifo.WireBits),
+			fair.Point.NICQueue, fair.Jain, fair.WireJain, fair.MedianBits/fair.ExpectedBits, FormatBits(fair.AggregateBits), FormatBits(fair.WireBits))
+		// Judged on the links' counters over one window: iperf3's own averages also count
+		// how unevenly 26 clients start on a loaded 2-core box.
+		if len(fair.PerSandboxWire) != n || fair.WireJain < 0.9 || fair.WireJain <= fifo.WireJain {
+			t.Errorf("N=%d: Jain on the wire fair %.3f, fifo %.3f: want fair ≥ 0.9 and above fifo", n, fair.WireJain, fifo.WireJain)
 		}
 	}
 }
