@@ -77,9 +77,9 @@ type AccuracyRow struct {
 	// depend on when each client started, so they judge how the NIC shares.
 	PerSandboxWire []float64
 	WireJain       float64
-	ShareErr float64 // max |share_i/expected_share_i − 1|
-	Pass     bool
-	Err      error
+	ShareErr       float64 // max |share_i/expected_share_i − 1|
+	Pass           bool
+	Err            error
 }
 
 var (
