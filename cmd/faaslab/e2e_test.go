@@ -68,7 +68,7 @@ func launchDaemon(t *testing.T, extra ...string) *testDaemon {
 	requireRoot(t)
 	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
 	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
-	id := testutil.RandomHex(4)
+	id := testutil.RandomHex(6)
 	d := &testDaemon{
 		t:        t,
 		prefix:   "faaslabe" + id[:3],
@@ -78,8 +78,11 @@ func launchDaemon(t *testing.T, extra ...string) *testDaemon {
 		done:     make(chan struct{}),
 	}
 	d.logPath = filepath.Join(d.stateDir, "daemon.log")
-	// A /24 of its own per daemon: 10.202.X.0/24 with X random.
-	subnet := fmt.Sprintf("10.202.%d.0/24", int(id[0])*7%250+1)
+	// A /24 of its own per daemon, 10.202.0.0–10.209.255.0 at random (2,048 of them), so
+	// daemons of tests running side by side do not overlap.
+	var pick uint64
+	fmt.Sscanf(id[3:], "%x", &pick)
+	subnet := fmt.Sprintf("10.%d.%d.0/24", 202+pick%2048/256, pick%256)
 	args := append([]string{"daemon",
 		"--listen", d.endpoint,
 		"--state-dir", d.stateDir,
