@@ -12,7 +12,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // Limits of a deployment package, Lambda's.
@@ -82,9 +81,10 @@ func storeZip(code Code, dir string) (sum string, size int64, err error) {
 }
 
 // extractZip unpacks the zip in src (size bytes) into dir (created, must not exist).
-// Entries that would land outside dir (zip-slip: absolute paths, "..", or symlinks
-// pointing out) are rejected. Symlinks are created last so that no regular file is ever
-// written through one. Files are made world-readable because sandboxes run as an
+// Every write goes through an os.Root on dir, so nothing can land outside it, whatever
+// the entry's path or the symlinks already unpacked; entry paths that try (absolute, "..")
+// and symlinks whose target points out are refused with a message naming the entry.
+// Symlinks are created last. Files are made world-readable because sandboxes run as an
 // unprivileged uid.
 func extractZip(src io.ReaderAt, size int64, dir string) error {
 	if size > MaxZipBytes {
@@ -103,6 +103,11 @@ func extractZip(src io.ReaderAt, size int64, dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("create code directory: %w", err)
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("open code directory: %w", err)
+	}
+	defer root.Close()
 	var links []*zip.File
 	var total int64
 	for _, f := range zr.File {
@@ -118,11 +123,11 @@ func extractZip(src io.ReaderAt, size int64, dir string) error {
 		case mode&os.ModeSymlink != 0:
 			links = append(links, f)
 		case mode.IsDir() || strings.HasSuffix(f.Name, "/"):
-			if err := os.MkdirAll(filepath.Join(dir, rel), 0o755); err != nil {
-				return fmt.Errorf("unzip %s: %w", f.Name, err)
+			if err := root.MkdirAll(rel, 0o755); err != nil {
+				return entryErr(f, err)
 			}
 		case mode.IsRegular():
-			n, err := writeZipFile(f, filepath.Join(dir, rel), MaxUnzippedBytes-total)
+			n, err := writeZipFile(root, f, rel, MaxUnzippedBytes-total)
 			total += n
 			if err != nil {
 				return err
@@ -132,11 +137,17 @@ func extractZip(src io.ReaderAt, size int64, dir string) error {
 		}
 	}
 	for _, f := range links {
-		if err := writeZipSymlink(f, dir); err != nil {
+		if err := writeZipSymlink(root, f); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// entryErr reports an entry that could not be unpacked (os.Root refuses paths that
+// escape, e.g. through a symlink unpacked earlier).
+func entryErr(f *zip.File, err error) error {
+	return paramErr("Code.ZipFile", "Code.ZipFile entry %q cannot be unpacked: %v", f.Name, err)
 }
 
 // safeEntryPath returns the entry's clean relative path or an error when it escapes.
@@ -154,9 +165,9 @@ func safeEntryPath(name string) (string, error) {
 	return filepath.FromSlash(clean), nil
 }
 
-func writeZipFile(f *zip.File, dst string, budget int64) (int64, error) {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return 0, fmt.Errorf("unzip %s: %w", f.Name, err)
+func writeZipFile(root *os.Root, f *zip.File, rel string, budget int64) (int64, error) {
+	if err := root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+		return 0, entryErr(f, err)
 	}
 	rc, err := f.Open()
 	if err != nil {
@@ -164,7 +175,7 @@ func writeZipFile(f *zip.File, dst string, budget int64) (int64, error) {
 	}
 	defer rc.Close()
 	perm := f.Mode().Perm()&0o755 | 0o444
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, perm)
+	out, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return 0, paramErr("Code.ZipFile", "Code.ZipFile entry %q cannot be written (duplicate entry?): %v", f.Name, err)
 	}
@@ -179,10 +190,10 @@ func writeZipFile(f *zip.File, dst string, budget int64) (int64, error) {
 		return n, fmt.Errorf("%w: unzipped code is more than %d bytes", ErrCodeTooLarge, MaxUnzippedBytes)
 	}
 	// OpenFile's perm is filtered by the umask; the sandbox uid must be able to read.
-	return n, os.Chmod(dst, perm)
+	return n, root.Chmod(rel, perm)
 }
 
-func writeZipSymlink(f *zip.File, root string) error {
+func writeZipSymlink(root *os.Root, f *zip.File) error {
 	rc, err := f.Open()
 	if err != nil {
 		return paramErr("Code.ZipFile", "Code.ZipFile entry %q cannot be read: %v", f.Name, err)
@@ -194,35 +205,35 @@ func writeZipSymlink(f *zip.File, root string) error {
 	}
 	rel, _ := safeEntryPath(f.Name)
 	t := string(target)
-	// The link must resolve inside the root, judged lexically from the link's own directory.
+	// The link must resolve inside the root, judged from the link's own directory: the
+	// sandbox follows it at /var/task.
 	resolved := path.Join(path.Dir(filepath.ToSlash(rel)), t)
 	if path.IsAbs(t) || resolved == ".." || strings.HasPrefix(resolved, "../") {
 		return paramErr("Code.ZipFile", "Code.ZipFile symlink %q -> %q points outside the zip root", f.Name, t)
 	}
-	// A link inside a linked directory could be resolved relative to somewhere else than
-	// the lexical check assumed; refuse it before MkdirAll could follow that directory.
+	// The lexical check assumes the link's directory is where its path says; under a
+	// linked directory it is somewhere else, so such links are refused.
 	if err := noSymlinkParents(root, rel); err != nil {
 		return paramErr("Code.ZipFile", "Code.ZipFile symlink %q lies under another symlink (%v); only plain directories may hold symlinks", f.Name, err)
 	}
-	dst := filepath.Join(root, rel)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("unzip %s: %w", f.Name, err)
+	if err := root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+		return entryErr(f, err)
 	}
-	if err := os.Symlink(t, dst); err != nil {
+	if err := root.Symlink(t, rel); err != nil {
 		return paramErr("Code.ZipFile", "Code.ZipFile symlink %q cannot be created: %v", f.Name, err)
 	}
 	return nil
 }
 
-// noSymlinkParents fails when a directory on rel's way from root is a symlink.
-func noSymlinkParents(root, rel string) error {
-	p := root
+// noSymlinkParents fails when a directory on rel's way from the root is a symlink.
+func noSymlinkParents(root *os.Root, rel string) error {
+	p := ""
 	for _, c := range strings.Split(filepath.Dir(rel), string(filepath.Separator)) {
 		if c == "." || c == "" {
 			continue
 		}
 		p = filepath.Join(p, c)
-		st, err := os.Lstat(p)
+		st, err := root.Lstat(p)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
@@ -230,34 +241,28 @@ func noSymlinkParents(root, rel string) error {
 			return err
 		}
 		if st.Mode()&os.ModeSymlink != 0 {
-			return fmt.Errorf("%s is a symlink", c)
+			return fmt.Errorf("%s is a symlink", p)
 		}
 	}
 	return nil
 }
 
-// checkBootstrap verifies dir has the executable bootstrap a custom runtime runs.
+// checkBootstrap verifies dir has the executable bootstrap a custom runtime runs. It is
+// looked at through an os.Root: a bootstrap symlink may lead anywhere inside dir, never
+// out of it.
 func checkBootstrap(dir string) error {
-	p := filepath.Join(dir, "bootstrap")
-	// bootstrap may be a symlink; follow it only when it stays inside dir.
-	real, err := filepath.EvalSymlinks(p)
-	if err == nil {
-		realDir, derr := filepath.EvalSymlinks(dir)
-		if derr != nil {
-			return fmt.Errorf("check bootstrap: %w", derr)
-		}
-		if !strings.HasPrefix(real, realDir+string(filepath.Separator)) {
-			return paramErr("Code.ZipFile", "Code.ZipFile's bootstrap links outside the zip root")
-		}
-	}
-	var st os.FileInfo
-	if err == nil {
-		st, err = os.Stat(real)
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		return paramErr("Code.ZipFile", "Code.ZipFile has no bootstrap file at its root: custom runtimes run /var/task/bootstrap")
-	}
+	root, err := os.OpenRoot(dir)
 	if err != nil {
+		return fmt.Errorf("check bootstrap: %w", err)
+	}
+	defer root.Close()
+	st, err := root.Stat("bootstrap")
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return paramErr("Code.ZipFile", "Code.ZipFile has no bootstrap file at its root: custom runtimes run /var/task/bootstrap")
+	case err != nil && strings.Contains(err.Error(), "escapes"):
+		return paramErr("Code.ZipFile", "Code.ZipFile's bootstrap links outside the zip root")
+	case err != nil:
 		return fmt.Errorf("check bootstrap: %w", err)
 	}
 	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
