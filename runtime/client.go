@@ -175,7 +175,7 @@ func (c *Client) run(ctx context.Context, inv *Invocation, h HandlerFunc) (out [
 type handlerPanic struct{ value any }
 
 func (p *handlerPanic) Error() string     { return fmt.Sprintf("handler panicked: %v", p.value) }
-func (p *handlerPanic) ErrorType() string { return "Runtime.HandlerPanic" }
+func (p *handlerPanic) ErrorType() string { return ErrorTypeHandlerPanic }
 
 // ErrorDocumentOf turns a handler error into Lambda's error document. The errorType comes
 // from an ErrorType() string method anywhere in the error's chain, else it is "Error".

@@ -14,8 +14,12 @@ const (
 	DefaultPath          = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 	DefaultLDLibraryPath = "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
 	DefaultLang          = "en_US.UTF-8"
-	TaskRoot             = "/var/task"
-	RuntimeDir           = "/var/runtime"
+	// TaskRoot is where function code is (LAMBDA_TASK_ROOT), read-only.
+	TaskRoot = "/var/task"
+	// RuntimeDir holds the runtime (LAMBDA_RUNTIME_DIR); BootstrapPath is the faaslab
+	// bootstrap in it, which runs the built-in handlers.
+	RuntimeDir    = "/var/runtime"
+	BootstrapPath = RuntimeDir + "/bootstrap"
 )
 
 // EnvConfig describes one sandbox for Environment. Empty fields take Lambda's defaults.

@@ -86,3 +86,15 @@ const (
 	// ErrorTypeResponseSizeTooLarge is the function error an oversize response becomes.
 	ErrorTypeResponseSizeTooLarge = "Function.ResponseSizeTooLarge"
 )
+
+// Function error types the platform itself reports (Lambda's names), in the errorType of
+// the error document and the REPORT line.
+const (
+	ErrorTypeTimeout         = "Sandbox.Timedout"        // the function ran past its timeout
+	ErrorTypeOutOfMemory     = "Runtime.OutOfMemory"     // the sandbox hit its memory limit
+	ErrorTypeExitError       = "Runtime.ExitError"       // the runtime exited mid-invocation
+	ErrorTypeInitError       = "Runtime.InitError"       // the runtime failed before /next
+	ErrorTypeHandlerNotFound = "Runtime.HandlerNotFound" // no handler of that name
+	ErrorTypeHandlerPanic    = "Runtime.HandlerPanic"    // the handler panicked
+	ErrorTypeNoPython        = "Runtime.NoPython"        // a boto3 handler in an image without Python
+)

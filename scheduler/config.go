@@ -39,10 +39,6 @@ const (
 	DefaultEventRetryDelay = time.Minute
 	// LogTailBytes is how much of an invocation's log X-Amz-Log-Type: Tail returns.
 	LogTailBytes = 4096
-	// RuntimeBootstrapPath is where the faaslab bootstrap is mounted (runtime "faaslab").
-	RuntimeBootstrapPath = "/var/runtime/bootstrap"
-	// TaskRoot is where function code is mounted read-only (LAMBDA_TASK_ROOT).
-	TaskRoot = "/var/task"
 )
 
 // Config is everything the scheduler can be told. Start from DefaultConfig.

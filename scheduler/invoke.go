@@ -173,7 +173,7 @@ func (s *Scheduler) run(inst *instance, req *InvokeRequest, res *InvokeResult, i
 	case timedOut:
 		discard = true
 		status = "timeout"
-		rec.Outcome, errType = OutcomeTimeout, "Sandbox.Timedout"
+		rec.Outcome, errType = OutcomeTimeout, runtime.ErrorTypeTimeout
 		msg := timeoutMessage(cfg.TimeoutSec)
 		inst.buf = append(inst.buf[:0], time.Now().UTC().Format("2006-01-02T15:04:05.000Z")...)
 		inst.buf = append(append(append(append(inst.buf, ' '), req.RequestID...), ' '), msg...)
@@ -210,9 +210,9 @@ func (s *Scheduler) run(inst *instance, req *InvokeRequest, res *InvokeResult, i
 // exitCause tells an OOM kill (new oom kills in the cgroup) from another exit.
 func (s *Scheduler) exitCause(inst *instance, st sandbox.Stats) (outcome, errType string) {
 	if st.OOMKills > inst.oomKills {
-		return OutcomeOOM, "Runtime.OutOfMemory"
+		return OutcomeOOM, runtime.ErrorTypeOutOfMemory
 	}
-	return OutcomeCrash, "Runtime.ExitError"
+	return OutcomeCrash, runtime.ErrorTypeExitError
 }
 
 func exitMessage(requestID string, inst *instance, errType string) string {
@@ -222,7 +222,7 @@ func exitMessage(requestID string, inst *instance, errType string) string {
 	} else {
 		msg += "Runtime exited without providing a reason"
 	}
-	if errType == "Runtime.OutOfMemory" {
+	if errType == runtime.ErrorTypeOutOfMemory {
 		msg += fmt.Sprintf(" (out of memory: the function exceeded its MemorySize of %d MB)", inst.cfg.MemoryMB)
 	}
 	return msg
@@ -336,7 +336,7 @@ func (s *Scheduler) waitReady(inst *instance, requestID string) (errType string,
 	case r := <-inst.ep.InitError():
 		t := r.ErrorType
 		if t == "" {
-			t = "Runtime.InitError"
+			t = runtime.ErrorTypeInitError
 		}
 		if len(r.Payload) == 0 {
 			r.Payload = errorDoc(t, "the runtime reported an init error without a message")
@@ -348,7 +348,7 @@ func (s *Scheduler) waitReady(inst *instance, requestID string) (errType string,
 		return t, errorDoc(t, exitMessage(requestID, inst, t)), nil
 	case <-timer.C:
 		msg := fmt.Sprintf("RequestId: %s Error: the runtime did not ask for an invocation within the init timeout of %.2f seconds", requestID, s.cfg.InitTimeout.Seconds())
-		return "Sandbox.Timedout", errorDoc("Sandbox.Timedout", msg), nil
+		return runtime.ErrorTypeTimeout, errorDoc(runtime.ErrorTypeTimeout, msg), nil
 	case <-inst.ctx.Done():
 		return "", nil, context.Cause(inst.ctx)
 	}
@@ -402,22 +402,22 @@ func (s *Scheduler) spec(inst *instance, cfg *FunctionConfig) (sandbox.Spec, err
 	case cfg.PackageType == PackageTypeImage:
 		// The image's own entrypoint runs.
 	case IsCustomRuntime(cfg.Runtime):
-		spec.Command = []string{TaskRoot + "/bootstrap"}
+		spec.Command = []string{runtime.TaskRoot + "/bootstrap"}
 	default:
 		if s.cfg.RuntimeBin == "" {
 			return spec, errors.New("runtime faaslab needs Config.RuntimeBin (the faaslab-runtime bootstrap)")
 		}
-		spec.Command = []string{RuntimeBootstrapPath}
-		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: s.cfg.RuntimeBin, Target: RuntimeBootstrapPath, ReadOnly: true})
+		spec.Command = []string{runtime.BootstrapPath}
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: s.cfg.RuntimeBin, Target: runtime.BootstrapPath, ReadOnly: true})
 	}
 	if cfg.CodeDir != "" {
-		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: cfg.CodeDir, Target: TaskRoot, ReadOnly: true})
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: cfg.CodeDir, Target: runtime.TaskRoot, ReadOnly: true})
 	}
 	spec.Mounts = append(spec.Mounts, s.cfg.Mounts...)
 	spec.Env = s.deps.Runtime.Environment(SandboxEnv{
 		SandboxID: inst.id, FunctionName: cfg.Name, FunctionARN: inst.fs.arn, Version: "$LATEST",
 		Handler: cfg.Handler, Runtime: cfg.Runtime, MemoryMB: cfg.MemoryMB, TimeoutSec: cfg.TimeoutSec,
-		Region: s.cfg.Region, LogGroup: "/aws/lambda/" + cfg.Name, Started: time.Now(), TaskRoot: TaskRoot,
+		Region: s.cfg.Region, LogGroup: "/aws/lambda/" + cfg.Name, Started: time.Now(), TaskRoot: runtime.TaskRoot,
 		User: maps.Clone(cfg.Environment),
 	})
 	return spec, nil

@@ -73,7 +73,7 @@ func bootstrap() int {
 	h, ok := handlers.Lookup(name)
 	if !ok {
 		doc := runtime.ErrorDocument{
-			ErrorType: "Runtime.HandlerNotFound",
+			ErrorType: runtime.ErrorTypeHandlerNotFound,
 			ErrorMessage: fmt.Sprintf("unknown handler %q: set _HANDLER to one of the built-in handlers %s",
 				name, strings.Join(handlers.Names(), ", ")),
 		}

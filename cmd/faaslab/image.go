@@ -26,8 +26,19 @@ func newImageCmd() *cobra.Command {
 		},
 	}
 	build.Flags().StringVar(&opts.Tag, "tag", docker.DefaultImage, "image tag")
-	build.Flags().StringVar(&opts.RuntimeBinary, "runtime-bin", "", "static faaslab-runtime (default: $FAASLAB_RUNTIME_BIN, next to faaslab, PATH)")
-	build.Flags().BoolVar(&opts.WithIperf3, "with-iperf3", false, "include the host's iperf3 and its libraries (network micro-benchmark)")
-	cmd.AddCommand(build)
+	ctxCmd := &cobra.Command{
+		Use:   "context",
+		Short: "Write the image's build context as a tar stream, for a manual build",
+		Example: `  faaslab image context --with-iperf3 | docker build -t faaslab-runtime:latest -`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return docker.WriteContext(cmd.OutOrStdout(), opts)
+		},
+	}
+	for _, c := range []*cobra.Command{build, ctxCmd} {
+		c.Flags().StringVar(&opts.RuntimeBinary, "runtime-bin", "", "static faaslab-runtime (default: $FAASLAB_RUNTIME_BIN, next to faaslab, PATH)")
+		c.Flags().BoolVar(&opts.WithIperf3, "with-iperf3", false, "include the host's iperf3 and its libraries (network micro-benchmark)")
+	}
+	cmd.AddCommand(build, ctxCmd)
 	return cmd
 }

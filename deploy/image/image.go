@@ -4,7 +4,11 @@
 // binaries (faaslab-runtime, optionally iperf3) and sends the context to the engine.
 package image
 
-import "embed"
+import (
+	"embed"
+
+	"github.com/faaslab/faaslab/runtime"
+)
 
 // Dockerfile is deploy/image/Dockerfile.
 //
@@ -20,11 +24,11 @@ var Rootfs embed.FS
 // Layout of the image; the Dockerfile's comment documents the same paths.
 const (
 	// RuntimePath is the static faaslab-runtime binary, also the gate entrypoint.
-	RuntimePath = "/var/runtime/faaslab-runtime"
+	RuntimePath = runtime.RuntimeDir + "/faaslab-runtime"
 	// BootstrapPath is Lambda's custom-runtime bootstrap, a symlink to RuntimePath.
-	BootstrapPath = "/var/runtime/bootstrap"
+	BootstrapPath = runtime.BootstrapPath
 	// TaskDir is where function code is mounted.
-	TaskDir = "/var/task"
+	TaskDir = runtime.TaskRoot
 	// UID and GID of the unprivileged user "faaslab" in the image's /etc/passwd.
 	UID = 1000
 	GID = 1000

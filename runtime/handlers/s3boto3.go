@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/faaslab/faaslab/runtime"
 )
 
 // boto3Script is the Python side of s3get-boto3 / s3put-boto3.
@@ -66,7 +68,7 @@ type boto3Result struct {
 func runBoto3(ctx context.Context, handler, op string, req S3Request, blockFile string) ([]byte, error) {
 	py, err := pythonPath()
 	if err != nil {
-		return nil, &handlerError{errorType: "Runtime.NoPython", sentinel: ErrNoPython,
+		return nil, &handlerError{errorType: runtime.ErrorTypeNoPython, sentinel: ErrNoPython,
 			msg: fmt.Sprintf("%s: %v: %v (on --backend docker the FROM-scratch runtime image has no Python: use s3get/s3put, or a function image with python3-boto3)", handler, ErrNoPython, err)}
 	}
 	in, _ := json.Marshal(map[string]any{"op": op, "bucket": req.Bucket, "key": req.Key, "bytes": req.Bytes,
@@ -84,7 +86,7 @@ func runBoto3(ctx context.Context, handler, op string, req S3Request, blockFile 
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "No module named 'boto3'") {
-			return nil, &handlerError{errorType: "Runtime.NoPython", sentinel: ErrNoPython,
+			return nil, &handlerError{errorType: runtime.ErrorTypeNoPython, sentinel: ErrNoPython,
 				msg: fmt.Sprintf("%s: %v (install python3-boto3 on the host)", handler, ErrNoPython)}
 		}
 		return nil, fmt.Errorf("%s: python3 failed (%v): %s", handler, runErr, tail(msg, 2000))

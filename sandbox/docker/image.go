@@ -66,17 +66,7 @@ func BuildImage(ctx context.Context, opts BuildOptions) (string, error) {
 	if opts.Tag == "" {
 		opts.Tag = DefaultImage
 	}
-	if opts.RuntimeBinary == "" {
-		p, err := FindRuntimeBinary()
-		if err != nil {
-			return "", err
-		}
-		opts.RuntimeBinary = p
-	}
-	if err := checkStatic(opts.RuntimeBinary); err != nil {
-		return "", err
-	}
-	files, err := contextFiles(opts)
+	files, err := checkedContextFiles(&opts)
 	if err != nil {
 		return "", err
 	}
@@ -105,6 +95,32 @@ func BuildImage(ctx context.Context, opts BuildOptions) (string, error) {
 		return "", fmt.Errorf("build image %s: %w", opts.Tag, err)
 	}
 	return id, nil
+}
+
+// WriteContext writes the image's build context as a tar stream to w, for building by
+// hand: `faaslab image context | docker build -t faaslab-runtime:latest -`.
+func WriteContext(w io.Writer, opts BuildOptions) error {
+	files, err := checkedContextFiles(&opts)
+	if err != nil {
+		return err
+	}
+	return writeContext(w, files)
+}
+
+// checkedContextFiles finds the runtime binary when opts names none, checks it is static
+// and lists the context's files.
+func checkedContextFiles(opts *BuildOptions) ([]ctxFile, error) {
+	if opts.RuntimeBinary == "" {
+		p, err := FindRuntimeBinary()
+		if err != nil {
+			return nil, err
+		}
+		opts.RuntimeBinary = p
+	}
+	if err := checkStatic(opts.RuntimeBinary); err != nil {
+		return nil, err
+	}
+	return contextFiles(*opts)
 }
 
 // checkStatic refuses a binary with a program interpreter (dynamically linked).

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 
+	lambda "github.com/faaslab/faaslab/runtime"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -115,8 +117,8 @@ func run() error {
 	if err := installSeccomp(); err != nil {
 		return err
 	}
-	if st, err := os.Stat("/var/task"); err == nil && st.IsDir() {
-		os.Chdir("/var/task")
+	if st, err := os.Stat(lambda.TaskRoot); err == nil && st.IsDir() {
+		os.Chdir(lambda.TaskRoot)
 	}
 	if inProcess {
 		os.Clearenv()
