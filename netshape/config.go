@@ -39,7 +39,7 @@ const (
 )
 
 // DefaultSubnet is the sandbox subnet when Config.Subnet is unset.
-var DefaultSubnet = netip.MustParsePrefix("10.201.0.0/16")
+func DefaultSubnet() netip.Prefix { return netip.MustParsePrefix("10.201.0.0/16") }
 
 // ErrInvalidConfig is returned (wrapped) by Config.Validate.
 var ErrInvalidConfig = errors.New("invalid netshape config")
@@ -90,7 +90,7 @@ func (c Config) WithDefaults() Config {
 		c.Bridge = c.Name + "0"
 	}
 	if !c.Subnet.IsValid() {
-		c.Subnet = DefaultSubnet
+		c.Subnet = DefaultSubnet()
 	}
 	c.Subnet = c.Subnet.Masked()
 	if c.RemoteNetNS == "" {

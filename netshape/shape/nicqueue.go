@@ -22,8 +22,10 @@ const (
 	NICQueueFlowHash = "flowhash" // HTB buckets fed by a cls_bpf flow hash
 )
 
-// NICQueues lists the accepted values of PolicyConfig.NICQueue.
-var NICQueues = []string{NICQueueFair, NICQueueFIFO, NICQueueFQCodel, NICQueueSFQ, NICQueueFlowHash}
+// NICQueueNames lists the accepted values of PolicyConfig.NICQueue.
+func NICQueueNames() []string {
+	return []string{NICQueueFair, NICQueueFIFO, NICQueueFQCodel, NICQueueSFQ, NICQueueFlowHash}
+}
 
 // Flow-hash layout: FlowBuckets HTB leaves 1:1000 … 1:10ff under the cap
 // class. The minors lie above every member minor (≤ 0xffe), so buckets never
@@ -47,12 +49,12 @@ func ParseNICQueue(name string) (string, error) {
 	if n == "" {
 		return NICQueueFair, nil
 	}
-	for _, q := range NICQueues {
+	for _, q := range NICQueueNames() {
 		if n == q {
 			return q, nil
 		}
 	}
-	return "", fmt.Errorf("%w: nic_queue %q: choose one of %s", ErrInvalidPolicy, name, strings.Join(NICQueues, ", "))
+	return "", fmt.Errorf("%w: nic_queue %q: choose one of %s", ErrInvalidPolicy, name, strings.Join(NICQueueNames(), ", "))
 }
 
 // nicQueue returns the model a plan builds. An unresolved "fair" builds the

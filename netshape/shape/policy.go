@@ -26,8 +26,10 @@ const (
 	PolicyNetPrio      = "netprio"
 )
 
-// Policies lists every policy name in a stable order (for help texts and doctor).
-var Policies = []string{PolicyNone, PolicyFixed, PolicyEqual, PolicyProportional, PolicyPriority, PolicyNetPrio}
+// PolicyNames lists every policy name in a stable order (for help texts and doctor).
+func PolicyNames() []string {
+	return []string{PolicyNone, PolicyFixed, PolicyEqual, PolicyProportional, PolicyPriority, PolicyNetPrio}
+}
 
 // Sentinel errors, checked with errors.Is.
 var (
@@ -62,7 +64,7 @@ type PolicyConfig struct {
 	// Strict makes equal/proportional/netprio non-work-conserving (ceil = rate).
 	Strict bool
 	// NICQueue is how flows share the capped NIC under policy "none": one of
-	// NICQueues ("" = fair). Features.ResolveNICQueue turns "fair" into the
+	// NICQueueNames ("" = fair). Features.ResolveNICQueue turns "fair" into the
 	// model in force (fq_codel, sfq or flowhash).
 	NICQueue string
 }
@@ -70,12 +72,12 @@ type PolicyConfig struct {
 // ParsePolicy parses a policy name (case-insensitive, surrounding space ignored).
 func ParsePolicy(name string) (string, error) {
 	n := strings.ToLower(strings.TrimSpace(name))
-	for _, p := range Policies {
+	for _, p := range PolicyNames() {
 		if n == p {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w %q: choose one of %s", ErrUnknownPolicy, name, strings.Join(Policies, ", "))
+	return "", fmt.Errorf("%w %q: choose one of %s", ErrUnknownPolicy, name, strings.Join(PolicyNames(), ", "))
 }
 
 // Validate checks the configuration on its own (without members).

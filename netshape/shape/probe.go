@@ -12,7 +12,7 @@ func Probe() probe.Section {
 	s := probe.Section{Title: "traffic control (probed in a throwaway namespace)"}
 	f := DetectFeatures()
 	s.Notes = strings.Split(strings.TrimRight(f.String(), "\n"), "\n")
-	for _, p := range Policies {
+	for _, p := range PolicyNames() {
 		err := f.Check(PolicyConfig{Name: p, NICBitsPerSec: 1e9, FixedBitsPerSec: 1e8})
 		c := probe.Check{Name: "policy " + p, OK: err == nil, Detail: "available"}
 		if err != nil {

@@ -14,9 +14,9 @@ import (
 	"github.com/faaslab/faaslab/sandbox"
 )
 
-// ColdStartCommand is what both sides of MeasureColdStart run: the bootstrap without a
+// coldStartCommand is what both sides of MeasureColdStart run: the bootstrap without a
 // Runtime API, which starts, complains and exits at once — the real binary's start-up.
-var ColdStartCommand = []string{image.BootstrapPath}
+func coldStartCommand() []string { return []string{image.BootstrapPath} }
 
 // ColdStartMemoryMB is the memory size measured (the paper's smallest function, whose
 // 0.085 CPU quota makes start-up the slowest).
@@ -41,7 +41,7 @@ func (b *Backend) MeasureColdStart(ctx context.Context, n int) (backendNs, rawNs
 	}
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("%s-cold-%d-%d", sandbox.NamePrefix, time.Now().UnixNano()%1e9, i)
-		d, err := b.timeBackendColdStart(ctx, sandbox.Spec{ID: id + "b", Function: "coldstart", Resources: res, Command: ColdStartCommand})
+		d, err := b.timeBackendColdStart(ctx, sandbox.Spec{ID: id + "b", Function: "coldstart", Resources: res, Command: coldStartCommand()})
 		if err != nil {
 			return backendNs, rawNs, err
 		}
@@ -77,7 +77,7 @@ func (b *Backend) timeBackendColdStart(ctx context.Context, spec sandbox.Spec) (
 func (b *Backend) timeRawColdStart(ctx context.Context, name string, res sandbox.Resources) (time.Duration, error) {
 	t0 := time.Now()
 	created, err := b.cli.ContainerCreate(ctx,
-		&container.Config{Image: b.cfg.Image, Cmd: ColdStartCommand, Labels: map[string]string{LabelScope: b.cfg.Scope}},
+		&container.Config{Image: b.cfg.Image, Cmd: coldStartCommand(), Labels: map[string]string{LabelScope: b.cfg.Scope}},
 		&container.HostConfig{NetworkMode: "none", Resources: container.Resources{
 			CgroupParent: b.cfg.CgroupParent, Memory: res.MemoryBytes, MemorySwap: res.MemoryBytes,
 			CPUQuota: res.CPUQuotaUs, CPUPeriod: int64(res.CPUPeriodUs),

@@ -116,17 +116,19 @@ type Set struct {
 const MB = 1_000_000
 
 // Sets are the paper's chunk sizes.
-var Sets = []Set{
-	{"10mb", 10 * MB, 100},
-	{"20mb", 20 * MB, 50},
-	{"50mb", 50 * MB, 20},
-	{"100mb", 100 * MB, 10},
-	{"200mb", 200 * MB, 5},
+func Sets() []Set {
+	return []Set{
+		{"10mb", 10 * MB, 100},
+		{"20mb", 20 * MB, 50},
+		{"50mb", 50 * MB, 20},
+		{"100mb", 100 * MB, 10},
+		{"200mb", 200 * MB, 5},
+	}
 }
 
 // LookupSet finds a set by name.
 func LookupSet(name string) (Set, error) {
-	for _, s := range Sets {
+	for _, s := range Sets() {
 		if s.Name == name {
 			return s, nil
 		}
