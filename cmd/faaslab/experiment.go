@@ -119,6 +119,7 @@ func runExperiments(cmd *cobra.Command, args []string, o experimentOptions) erro
 	defer closeFleet()
 
 	var sums []report.Summary
+	var problems []string
 	stderr := cmd.ErrOrStderr()
 	for _, job := range jobs {
 		fmt.Fprintf(stderr, "%s: %d trials into %s\n", job.Spec.Name, len(job.Manifest.Trials), job.Dir)
@@ -127,20 +128,29 @@ func runExperiments(cmd *cobra.Command, args []string, o experimentOptions) erro
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("interrupted; finish with: faaslab experiment run --resume %s", job.Dir)
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w (finished trials are kept: --resume %s)", job.Spec.Name, err, job.Dir)
+		if err != nil { // the next spec may still run (another CPU model, no object store)
+			problems = append(problems, fmt.Sprintf("%s: %v (finished trials are kept: --resume %s)", job.Spec.Name, err, job.Dir))
+			continue
 		}
 		if sum.Failed > 0 {
-			fmt.Fprintf(stderr, "%s: %d trials failed (see trials.jsonl); rerun them with --resume %s\n", job.Spec.Name, sum.Failed, job.Dir)
+			problems = append(problems, fmt.Sprintf("%s: %d of %d trials failed (reasons in trials.jsonl); rerun them with --resume %s", job.Spec.Name, sum.Failed, len(job.Manifest.Trials), job.Dir))
 		}
 		rs, err := report.Write(rec, job.Dir)
 		if err != nil {
-			return fmt.Errorf("report %s: %w", job.Dir, err)
+			problems = append(problems, fmt.Sprintf("report %s: %v", job.Dir, err))
+			continue
 		}
 		sums = append(sums, rs)
 	}
 	closeFleet()
-	return printExperimentSummary(cmd, sums)
+	err = printExperimentSummary(cmd, sums)
+	for _, p := range problems {
+		fmt.Fprintln(stderr, "faaslab:", p)
+	}
+	if len(problems) > 0 {
+		return errors.Join(err, fmt.Errorf("%d of %d specs did not run cleanly (above)", len(problems), len(jobs)))
+	}
+	return err
 }
 
 // experimentJobs turns the arguments into jobs: --resume, "all", names or files.

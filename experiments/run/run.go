@@ -108,34 +108,40 @@ func segments(s *spec.Spec, trials []record.Trial) []segment {
 	return out
 }
 
-// dataSets is each host's chunk sets, by set name.
-type dataSets map[target.Host]map[string]target.DataSet
+// dataSet is a chunk set as a host answered it, or why it could not.
+type dataSet struct {
+	target.DataSet
+	err error
+}
 
-// preflight checks before any trial starts that every host can serve the segment's
-// workloads: the S3 store and data sets for object workloads. A daemon without the store
-// fails here, with the reason, instead of hanging a trial.
+// dataSets is each host's chunk sets, by set name.
+type dataSets map[target.Host]map[string]dataSet
+
+// preflight asks every host, before any trial starts, for the chunk sets the segment's
+// object workloads use (puts too: the set's ensure proves the store and names its
+// bucket). A host without the S3 store answers at once; its object trials then fail at
+// once with that reason instead of hanging, and the other trials still run.
 func preflight(ctx context.Context, hosts []target.Host, trials []record.Trial) (dataSets, error) {
 	out := dataSets{}
 	for _, h := range hosts {
-		out[h] = map[string]target.DataSet{}
+		out[h] = map[string]dataSet{}
 		for _, t := range trials {
 			w, err := workload.Lookup(t.Workload)
 			if err != nil {
 				return nil, err
 			}
 			set := workload.SetName(t.ObjectMB)
-			// Puts need the store too (and its bucket): the set's ensure checks both.
-			if w.Kind != workload.Object {
-				continue
-			}
-			if _, ok := out[h][set]; ok {
+			if _, ok := out[h][set]; ok || w.Kind != workload.Object {
 				continue
 			}
 			ds, err := h.DataSet(ctx, set)
-			if err != nil {
-				return nil, fmt.Errorf("workload %s (trial %s): %w", t.Workload, t.ID, err)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
-			out[h][set] = ds
+			if err != nil {
+				err = fmt.Errorf("workload %s: %w", t.Workload, err)
+			}
+			out[h][set] = dataSet{ds, err}
 		}
 	}
 	return out, nil

@@ -33,11 +33,14 @@ type job struct {
 // samples and result (in that order: a trial's result is written last, so a result in the
 // files means its records are complete). The returned error is the host failing before
 // the barrier; failed invocations go into the result's Error.
-func (r *Runner) runTrial(ctx context.Context, h target.Host, data map[string]target.DataSet, t record.Trial) (record.TrialResult, error) {
+func (r *Runner) runTrial(ctx context.Context, h target.Host, data map[string]dataSet, t record.Trial) (record.TrialResult, error) {
 	res := record.TrialResult{TrialID: t.ID}
 	w, err := workload.Lookup(t.Workload)
 	if err != nil {
 		return res, err
+	}
+	if ds, ok := data[workload.SetName(t.ObjectMB)]; ok && ds.err != nil && w.Kind == workload.Object {
+		return res, r.fail(ctx, res, ds.err)
 	}
 	if err := h.SetPolicy(ctx, r.policyOf(t)); err != nil {
 		return res, r.fail(ctx, res, fmt.Errorf("set policy %s: %w", t.Policy, err))
@@ -142,7 +145,7 @@ func warm(ctx context.Context, h target.Host, names []string) error {
 // jobs is the trial's work: for iperf3 one test per worker, each against its own server
 // port (servers started after warming, so they are fresh); for objects the work queue,
 // one item per object (gets cycle through the chunk set; puts write new keys).
-func (r *Runner) jobs(ctx context.Context, h target.Host, data map[string]target.DataSet, t record.Trial, w workload.Workload) ([]job, error) {
+func (r *Runner) jobs(ctx context.Context, h target.Host, data map[string]dataSet, t record.Trial, w workload.Workload) ([]job, error) {
 	var out []job
 	if w.Kind == workload.Iperf {
 		pool, err := h.IperfPool(ctx, t.N())
@@ -158,7 +161,7 @@ func (r *Runner) jobs(ctx context.Context, h target.Host, data map[string]target
 		return out, nil
 	}
 	ds, ok := data[workload.SetName(t.ObjectMB)]
-	if !ok || len(ds.Objects) == 0 {
+	if !ok || ds.err != nil || len(ds.Objects) == 0 {
 		return nil, fmt.Errorf("no data set %s", workload.SetName(t.ObjectMB))
 	}
 	if w.Upload { // new keys under the run, in the store's bucket
