@@ -209,11 +209,10 @@ func experimentFleet(o experimentOptions) (target.Fleet, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	state, err := os.MkdirTemp("", "faaslab-experiment-")
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
+	// Kept between runs: the generated dataset is reused (functions are deleted by the
+	// runner, so nothing else accumulates).
+	state := filepath.Join(o.out, ".daemon-state")
+	if err := os.MkdirAll(state, 0o755); err != nil {
 		return nil, nil, err
 	}
 	logf, err := os.OpenFile(filepath.Join(o.out, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -233,7 +232,6 @@ func experimentFleet(o experimentOptions) (target.Fleet, func(), error) {
 			fmt.Fprintln(os.Stderr, "faaslab: stopping the private daemon:", err)
 		}
 		logf.Close()
-		os.RemoveAll(state)
 	}, nil
 }
 

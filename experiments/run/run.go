@@ -122,24 +122,36 @@ type dataSets map[target.Host]map[string]dataSet
 // bucket). A host without the S3 store answers at once; its object trials then fail at
 // once with that reason instead of hanging, and the other trials still run.
 func preflight(ctx context.Context, hosts []target.Host, trials []record.Trial) (dataSets, error) {
+	need := map[string]int{} // set -> objects the largest get trial reads (1 for puts)
+	var order []string
+	for _, t := range trials {
+		w, err := workload.Lookup(t.Workload)
+		if err != nil {
+			return nil, err
+		}
+		if w.Kind != workload.Object {
+			continue
+		}
+		set := workload.SetName(t.ObjectMB)
+		if _, ok := need[set]; !ok {
+			order = append(order, set)
+		}
+		n := 1
+		if !w.Upload {
+			n = t.Objects
+		}
+		need[set] = max(need[set], n)
+	}
 	out := dataSets{}
 	for _, h := range hosts {
 		out[h] = map[string]dataSet{}
-		for _, t := range trials {
-			w, err := workload.Lookup(t.Workload)
-			if err != nil {
-				return nil, err
-			}
-			set := workload.SetName(t.ObjectMB)
-			if _, ok := out[h][set]; ok || w.Kind != workload.Object {
-				continue
-			}
-			ds, err := h.DataSet(ctx, set)
+		for _, set := range order {
+			ds, err := h.DataSet(ctx, set, need[set])
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			if err != nil {
-				err = fmt.Errorf("workload %s: %w", t.Workload, err)
+				err = fmt.Errorf("data set %s: %w", set, err)
 			}
 			out[h][set] = dataSet{ds, err}
 		}

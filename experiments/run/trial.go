@@ -167,7 +167,7 @@ func (r *Runner) jobs(ctx context.Context, h target.Host, data map[string]dataSe
 	if w.Upload { // new keys under the run, in the store's bucket
 		for i := range t.Objects {
 			key := fmt.Sprintf("experiments/%s/%s/%04d", r.RunID, FunctionName(r.RunID, t.ID, 0), i)
-			out = append(out, job{item: i, payload: w.ObjectPayload(ds.Bucket, key, int64(t.ObjectMB)<<20)})
+			out = append(out, job{item: i, payload: w.ObjectPayload(ds.Bucket, key, ds.ObjectBytes)})
 		}
 		return out, nil
 	}

@@ -1,23 +1,18 @@
 package target
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/faaslab/faaslab/client"
-	"github.com/faaslab/faaslab/netshape"
 )
 
 // DaemonOptions say how to start a private `faaslab daemon`: its own link prefix, subnet,
@@ -37,12 +32,11 @@ type DaemonOptions struct {
 
 // Daemon is a `faaslab daemon` subprocess the runner owns.
 type Daemon struct {
-	opts  DaemonOptions
-	cfg   HostConfig
-	cmd   *exec.Cmd
-	done  chan struct{}
-	host  *HTTPHost
-	iperf *LocalIperf
+	opts DaemonOptions
+	cfg  HostConfig
+	cmd  *exec.Cmd
+	done chan struct{}
+	host *HTTPHost
 }
 
 // Launch starts a daemon running cfg and waits until its API answers.
@@ -72,9 +66,6 @@ func Launch(ctx context.Context, o DaemonOptions, cfg HostConfig) (*Daemon, erro
 	c := client.New("http://" + o.Listen)
 	d.host = NewHTTPHost(c)
 	d.host.RecordsPath = filepath.Join(o.StateDir, "records.jsonl")
-	nc := netshape.Config{Name: o.Prefix, Subnet: netip.MustParsePrefix(o.Subnet)}.WithDefaults()
-	d.iperf = &LocalIperf{NetNS: nc.RemoteNetNS, Addr: nc.RemoteAddr().String()}
-	d.host.LocalIperf = d.iperf
 	if err := d.waitReady(ctx, c); err != nil {
 		d.Stop()
 		return nil, err
@@ -107,10 +98,9 @@ func (d *Daemon) waitReady(ctx context.Context, c *client.Client) error {
 // Host is the daemon as a Host.
 func (d *Daemon) Host() *HTTPHost { return d.host }
 
-// Stop stops the iperf3 servers and the daemon (SIGTERM: it removes every object it made),
+// Stop stops the daemon (SIGTERM: it removes every object it made),
 // then runs `faaslab cleanup` with its flags in case it could not.
 func (d *Daemon) Stop() error {
-	d.iperf.Close()
 	var err error
 	select {
 	case <-d.done:
@@ -129,84 +119,6 @@ func (d *Daemon) Stop() error {
 		err = errors.Join(err, fmt.Errorf("cleanup after the daemon: %v: %s", cerr, out))
 	}
 	return err
-}
-
-// LocalIperf runs one-off iperf3 servers (`iperf3 -s -1`) in a local daemon's remote
-// namespace, the paper's one server per concurrent client. Each Pool call starts a fresh
-// set: a server that served (or lost) a test has exited or is killed, so no server is
-// ever left waiting on an aborted client.
-type LocalIperf struct {
-	NetNS     string // the daemon's remote netns
-	Addr      string // its address
-	FirstPort int    // 5201 when 0
-	mu        sync.Mutex
-	procs     []*exec.Cmd
-}
-
-// Pool starts n servers on consecutive ports and waits until each listens.
-func (l *LocalIperf) Pool(ctx context.Context, n int) (IperfPool, error) {
-	l.Close()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	bin, err := exec.LookPath("iperf3")
-	if err != nil {
-		return IperfPool{}, fmt.Errorf("%w: iperf3 is not installed (make deps)", ErrNoIperfPool)
-	}
-	first := l.FirstPort
-	if first == 0 {
-		first = 5201
-	}
-	pool := IperfPool{Host: l.Addr}
-	for i := range n {
-		port := first + i
-		if err := l.start(ctx, bin, port); err != nil {
-			return pool, err
-		}
-		pool.Ports = append(pool.Ports, port)
-	}
-	return pool, nil
-}
-
-func (l *LocalIperf) start(ctx context.Context, bin string, port int) error {
-	cmd := exec.Command("nsenter", "--net=/run/netns/"+l.NetNS, "--", bin, "-s", "-1", "-p", strconv.Itoa(port), "--forceflush")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("%w: start iperf3 in %s: %v", ErrNoIperfPool, l.NetNS, err)
-	}
-	l.procs = append(l.procs, cmd)
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		listening := false
-		for sc.Scan() { // read to the end: a full pipe would block the server
-			if !listening && strings.Contains(sc.Text(), "listening") {
-				listening = true
-				close(ready)
-			}
-		}
-		cmd.Wait()
-	}()
-	select {
-	case <-ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("%w: iperf3 server on port %d in %s did not start", ErrNoIperfPool, port, l.NetNS)
-	}
-}
-
-// Close kills the servers still running (by PID).
-func (l *LocalIperf) Close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, p := range l.procs {
-		p.Process.Kill()
-	}
-	l.procs = nil
 }
 
 // LocalFleet is one daemon the runner starts itself (no --endpoint), restarted when a

@@ -148,12 +148,12 @@ func (f *Fake) IperfPool(_ context.Context, n int) (IperfPool, error) {
 }
 
 // DataSet answers Objects objects of the set.
-func (f *Fake) DataSet(_ context.Context, name string) (DataSet, error) {
+func (f *Fake) DataSet(_ context.Context, name string, count int) (DataSet, error) {
 	if f.NoS3Store {
 		return DataSet{}, fmt.Errorf("%s: %w", f.Label, ErrNoS3Store)
 	}
 	s := DataSet{Bucket: "faaslab-data", Name: name, ObjectBytes: 10 << 20}
-	for i := range f.Objects {
+	for i := range min(f.Objects, count) {
 		s.Objects = append(s.Objects, Object{Key: fmt.Sprintf("%s/%04d", name, i), Bytes: 10 << 20})
 	}
 	return s, nil

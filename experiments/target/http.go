@@ -2,25 +2,14 @@ package target
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
-	"strings"
 
 	"github.com/faaslab/faaslab/client"
-)
-
-// Host API paths of the services (S3 store, dataset, iperf3 pool). The client package
-// will carry them; until then HTTPHost calls them itself.
-const (
-	iperfPoolPath = "/faaslab/v1/services/iperf3"
-	dataPath      = "/faaslab/v1/data"
 )
 
 // HTTPHost is a daemon reached over HTTP, here or on another box.
@@ -28,14 +17,10 @@ type HTTPHost struct {
 	c *client.Client
 	// RecordsPath is the daemon's records file when it is readable from here ("" if not).
 	RecordsPath string
-	// LocalIperf starts iperf3 servers in the daemon's remote netns when the daemon has
-	// no pool of its own (nil for a remote daemon).
-	LocalIperf *LocalIperf
-	http       *http.Client // for the services' paths the client does not carry yet
 }
 
 // NewHTTPHost returns a host over c.
-func NewHTTPHost(c *client.Client) *HTTPHost { return &HTTPHost{c: c, http: http.DefaultClient} }
+func NewHTTPHost(c *client.Client) *HTTPHost { return &HTTPHost{c: c} }
 
 // Name is the endpoint.
 func (h *HTTPHost) Name() string { return h.c.Endpoint() }
@@ -70,13 +55,9 @@ func (h *HTTPHost) Invoke(ctx context.Context, name string, payload []byte) (cli
 	return h.c.Invoke(ctx, client.InvokeRequest{FunctionName: name, Payload: payload})
 }
 
-// SetPolicy switches the shaping policy. nic_queue is not in the host API's policy
-// document yet: asking for one is ErrUnsupported rather than silently ignored.
+// SetPolicy switches the shaping policy (and the NIC queue model under policy none).
 func (h *HTTPHost) SetPolicy(ctx context.Context, p Policy) error {
-	if p.NICQueue != "" {
-		return fmt.Errorf("nic_queue %q: %w (the policy document has no nic_queue field yet)", p.NICQueue, ErrUnsupported)
-	}
-	_, err := h.c.SetPolicy(ctx, client.PolicyDocument{Policy: p.Name, Strict: p.Strict, NIC: p.NIC, FixedRate: p.FixedRate})
+	_, err := h.c.SetPolicy(ctx, client.PolicyDocument{Policy: p.Name, Strict: p.Strict, NIC: p.NIC, FixedRate: p.FixedRate, NICQueue: p.NICQueue})
 	return err
 }
 
@@ -85,59 +66,39 @@ func (h *HTTPHost) Sample(ctx context.Context) (client.NetworkSample, error) {
 	return h.c.NetworkSample(ctx)
 }
 
-// IperfPool asks the daemon for n servers (POST /faaslab/v1/services/iperf3); a daemon
-// without the pool falls back to servers started here in its remote namespace.
+// IperfPool asks the daemon for n servers on its remote side (each serves one test and
+// is respawned).
 func (h *HTTPHost) IperfPool(ctx context.Context, n int) (IperfPool, error) {
-	var pool IperfPool
-	status, err := h.call(ctx, http.MethodPost, iperfPoolPath, map[string]int{"count": n}, &pool)
-	if err == nil {
-		return pool, nil
+	p, err := h.c.IperfPool(ctx, n)
+	if client.IsNotFound(err) {
+		return IperfPool{}, fmt.Errorf("%s: %w (POST %s answers 404: a daemon from before the services)", h.Name(), ErrNoIperfPool, client.IperfPath)
 	}
-	if status == http.StatusNotFound && h.LocalIperf != nil {
-		return h.LocalIperf.Pool(ctx, n)
-	}
-	if status == http.StatusNotFound {
-		return pool, fmt.Errorf("%w: %s answers 404 for %s and is not on this machine", ErrNoIperfPool, h.Name(), iperfPoolPath)
-	}
-	return pool, err
+	return IperfPool{Host: p.Host, Ports: p.Ports}, err
 }
 
-// DataSet reads the dataset manifest (GET /faaslab/v1/data) and, when the set is missing,
-// ensures it (POST /faaslab/v1/data/{set}) and reads again. A daemon without the S3 store
-// answers 404: ErrNoS3Store, at once, rather than a hang later.
-func (h *HTTPHost) DataSet(ctx context.Context, name string) (DataSet, error) {
-	set, status, err := h.findSet(ctx, name)
-	if status == http.StatusNotFound {
+// DataSet ensures the first count objects of a chunk set are in the store and lists
+// them. A daemon without the S3 store answers 404: ErrNoS3Store, at once, rather than a
+// hang later.
+func (h *HTTPHost) DataSet(ctx context.Context, name string, count int) (DataSet, error) {
+	m, err := h.c.DataSets(ctx)
+	if client.IsNotFound(err) {
 		return DataSet{}, fmt.Errorf("%s: %w", h.Name(), ErrNoS3Store)
 	}
-	if err != nil || len(set.Objects) > 0 {
-		return set, err
-	}
-	if _, err := h.call(ctx, http.MethodPost, dataPath+"/"+url.PathEscape(name), nil, nil); err != nil {
-		return DataSet{}, fmt.Errorf("ensure data set %s: %w", name, err)
-	}
-	if set, _, err = h.findSet(ctx, name); err == nil && len(set.Objects) == 0 {
-		err = fmt.Errorf("data set %s has no objects after it was ensured", name)
-	}
-	return set, err
-}
-
-func (h *HTTPHost) findSet(ctx context.Context, name string) (DataSet, int, error) {
-	var doc struct {
-		Bucket string    `json:"bucket"`
-		Sets   []DataSet `json:"sets"`
-	}
-	status, err := h.call(ctx, http.MethodGet, dataPath, nil, &doc)
 	if err != nil {
-		return DataSet{}, status, fmt.Errorf("read the dataset manifest: %w", err)
+		return DataSet{}, fmt.Errorf("read the dataset manifest: %w", err)
 	}
-	for _, s := range doc.Sets {
-		if s.Name == name {
-			s.Bucket = doc.Bucket
-			return s, status, nil
-		}
+	set, err := h.c.EnsureDataSet(ctx, name, count)
+	if err != nil {
+		return DataSet{}, fmt.Errorf("ensure data set %s (%d objects): %w", name, count, err)
 	}
-	return DataSet{}, status, nil
+	out := DataSet{Bucket: m.Bucket, Name: set.Name, ObjectBytes: set.ObjectBytes}
+	for _, o := range set.Objects {
+		out.Objects = append(out.Objects, Object{Key: o.Key, Bytes: o.Bytes, SHA256: o.SHA256})
+	}
+	if len(out.Objects) == 0 {
+		return out, fmt.Errorf("data set %s has no objects after it was ensured", name)
+	}
+	return out, nil
 }
 
 // Records reads the daemon's records file when it is on this machine.
@@ -160,34 +121,4 @@ func (h *HTTPHost) Records(ctx context.Context) (map[string]DaemonRecord, error)
 		}
 	}
 	return out, sc.Err()
-}
-
-// call sends a host API request and decodes the answer; it returns the status so callers
-// can tell "this daemon lacks the endpoint" (404) from other failures.
-func (h *HTTPHost) call(ctx context.Context, method, path string, body, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.c.Endpoint()+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := h.http.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
-		}
-	}
-	return resp.StatusCode, nil
 }

@@ -16,12 +16,10 @@ var (
 	// ErrNoRecords: the daemon's records file is not readable from here (a remote daemon);
 	// the daemon's fields of invocation records stay empty.
 	ErrNoRecords = errors.New("the daemon's records are not readable from here")
-	// ErrNoIperfPool: the host serves no iperf3 servers and none can be started here.
+	// ErrNoIperfPool: the host serves no iperf3 servers.
 	ErrNoIperfPool = errors.New("no iperf3 server pool")
 	// ErrNoS3Store: the daemon has no S3 store and dataset (GET /faaslab/v1/data).
 	ErrNoS3Store = errors.New("needs the S3 store (GET /faaslab/v1/data): this daemon does not serve it")
-	// ErrUnsupported: the daemon cannot honour a setting (e.g. nic_queue).
-	ErrUnsupported = errors.New("not supported by this daemon")
 	// ErrConfig: a host cannot be given the configuration asked for.
 	ErrConfig = errors.New("host configuration")
 )
@@ -51,17 +49,17 @@ type IperfPool struct {
 
 // Object is one object of the dataset.
 type Object struct {
-	Key    string `json:"key"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256,omitempty"`
+	Key    string
+	Bytes  int64
+	SHA256 string
 }
 
 // DataSet is one chunk set of the dataset (e.g. 10mb: the 10 MB objects).
 type DataSet struct {
-	Bucket      string   `json:"-"`
-	Name        string   `json:"name"`
-	ObjectBytes int64    `json:"object_bytes"`
-	Objects     []Object `json:"objects"`
+	Bucket      string
+	Name        string
+	ObjectBytes int64
+	Objects     []Object
 }
 
 // DaemonRecord is the part of the daemon's invocation record the runner joins on the
@@ -86,8 +84,8 @@ type Host interface {
 	Sample(ctx context.Context) (client.NetworkSample, error)
 	// IperfPool returns n iperf3 servers (one per co-located client), ready to accept.
 	IperfPool(ctx context.Context, n int) (IperfPool, error)
-	// DataSet ensures a chunk set exists and lists its objects.
-	DataSet(ctx context.Context, name string) (DataSet, error)
+	// DataSet ensures the first count objects of a chunk set exist and lists them.
+	DataSet(ctx context.Context, name string, count int) (DataSet, error)
 	// Records returns the daemon's records by request ID, or ErrNoRecords.
 	Records(ctx context.Context) (map[string]DaemonRecord, error)
 }

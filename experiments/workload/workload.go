@@ -87,7 +87,6 @@ type iperfAnswer struct {
 type objectAnswer struct {
 	Bytes            int64   `json:"bytes"`
 	Seconds          float64 `json:"seconds"`
-	MBPerSec         float64 `json:"mb_per_sec"`
 	TTFBSeconds      float64 `json:"ttfb_seconds"`
 	CPUSeconds       float64 `json:"cpu_seconds"`
 	ThrottledPeriods int64   `json:"throttled_periods"`
@@ -112,8 +111,7 @@ func (w Workload) ParseResult(payload []byte, inv *record.Invocation) error {
 		return fmt.Errorf("%s answer %.200q: %w", w.Handler, payload, err)
 	}
 	inv.Bytes, inv.Seconds, inv.TTFBSeconds = a.Bytes, a.Seconds, a.TTFBSeconds
-	inv.BitsPerSec = a.MBPerSec * 8e6
-	if inv.BitsPerSec == 0 && a.Seconds > 0 {
+	if a.Seconds > 0 { // from bytes and seconds: no doubt about what an "MB" is
 		inv.BitsPerSec = float64(a.Bytes) * 8 / a.Seconds
 	}
 	inv.CPUSeconds, inv.ThrottledSeconds = a.CPUSeconds, a.ThrottledSeconds
