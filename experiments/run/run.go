@@ -61,7 +61,15 @@ func (r *Runner) Run(ctx context.Context, trials []record.Trial, finished map[st
 			r.Progress(ev)
 		}
 	}
-	for _, seg := range segments(r.Spec, trials) {
+	segs := segments(r.Spec, trials)
+	var cfgs []target.HostConfig
+	for _, seg := range segs {
+		cfgs = append(cfgs, seg.cfg)
+	}
+	if err := r.Fleet.Accepts(cfgs); err != nil {
+		return sum, err
+	}
+	for _, seg := range segs {
 		var todo []record.Trial
 		for _, t := range seg.trials {
 			if finished[t.ID] {

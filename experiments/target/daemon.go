@@ -144,6 +144,9 @@ func (f *LocalFleet) Hosts(ctx context.Context, cfg HostConfig) ([]Host, error) 
 	return []Host{d.Host()}, nil
 }
 
+// Accepts every configuration: the daemon is restarted with it.
+func (f *LocalFleet) Accepts([]HostConfig) error { return nil }
+
 // Describe names the private daemon.
 func (f *LocalFleet) Describe() ([]string, []string) {
 	return []string{"http://" + f.Opts.Listen + " (started by the runner)"}, nil
@@ -178,6 +181,16 @@ func (f *EndpointFleet) Hosts(_ context.Context, cfg HostConfig) ([]Host, error)
 		hosts[i] = NewHTTPHost(client.New(e))
 	}
 	return hosts, nil
+}
+
+// Accepts one configuration: what the daemons were started with.
+func (f *EndpointFleet) Accepts(cfgs []HostConfig) error {
+	for _, c := range cfgs {
+		if c != cfgs[0] {
+			return fmt.Errorf("%w: the spec needs %+v and %+v, but daemons given with --endpoint keep what they were started with; run each against daemons started with it (e.g. --cpu-model), or let the runner start its own", ErrConfig, cfgs[0], c)
+		}
+	}
+	return nil
 }
 
 // Describe lists the endpoints and what the runner takes on trust.

@@ -176,6 +176,9 @@ func (f *FakeFleet) Hosts(_ context.Context, cfg HostConfig) ([]Host, error) {
 	return f.HostsList, nil
 }
 
+// Accepts every configuration.
+func (f *FakeFleet) Accepts([]HostConfig) error { return nil }
+
 // Describe names the fakes.
 func (f *FakeFleet) Describe() ([]string, []string) {
 	var names []string

@@ -101,6 +101,9 @@ type HostConfig struct {
 type Fleet interface {
 	// Hosts returns the hosts running cfg (restarting a daemon the runner owns if needed).
 	Hosts(ctx context.Context, cfg HostConfig) ([]Host, error)
+	// Accepts says before anything runs whether the fleet can give every configuration
+	// a run needs, in order.
+	Accepts(cfgs []HostConfig) error
 	// Describe says what the fleet is, for the manifest: endpoints and what it could
 	// not honour.
 	Describe() (endpoints []string, unhonoured []string)
