@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/faaslab/faaslab/experiments/record"
+	"github.com/faaslab/faaslab/internal/testutil"
 )
 
 // TestE2EExperimentFig5Fig6Quick runs `faaslab experiment run fig5 fig6 --quick` as a user
@@ -24,9 +25,9 @@ func TestE2EExperimentFig5Fig6Quick(t *testing.T) {
 	if _, err := exec.LookPath("iperf3"); err != nil {
 		t.Skip("iperf3 not installed (make deps installs it)")
 	}
-	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab", false)
-	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime", true)
-	id := randHex(3)
+	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
+	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
+	id := testutil.RandomHex(3)
 	prefix, cgroup := "faaslabx"+id, "/faaslabx"+id
 	out := t.TempDir()
 	cmd := exec.Command(bin, "experiment", "run", "fig5", "fig6", "--quick", "--out", out,

@@ -47,8 +47,8 @@ func NewRunID(now time.Time) string {
 // machineLimits says where this machine differs from the profile it emulates.
 func machineLimits(profile string) []string {
 	var out []string
-	p, ok := sandbox.Profiles[profile]
-	if !ok {
+	p, err := sandbox.LookupProfile(profile)
+	if err != nil {
 		return nil
 	}
 	if n := runtime.NumCPU(); float64(n) < p.VCPUs {

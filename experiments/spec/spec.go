@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -34,7 +33,7 @@ var (
 	CPUModels = []string{"paper", "lambda"}
 	NICQueues = []string{"fair", "fifo"}
 	Backends  = []string{"native", "docker"}
-	Profiles  = slices.Sorted(maps.Keys(sandbox.Profiles))
+	Profiles  = sandbox.ProfileNames()
 	WANModels = []string{"none"} // the daemon has no WAN emulation yet
 )
 
