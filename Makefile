@@ -8,7 +8,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 APT_PACKAGES := iptables iproute2 iperf3 docker.io qemu-system-x86 busybox-static cpio \
 	python3-boto3 awscli util-linux ca-certificates zstd
 
-.PHONY: all deps build test test-unit test-vm test-vm-broken bench run image docker-up cleanup fmt vet
+.PHONY: all deps build test test-unit test-vm test-vm-broken bench run daemon image docker-up cleanup fmt vet
 
 all: build
 
@@ -63,8 +63,13 @@ test: test-unit
 bench: deps build docker-up image
 	$(BIN)/faaslab bench all
 
-## run: the daemon on the default setup (native backend, c3.large, 127.0.0.1:3001).
+## run: the quick reproduction of every figure plus policies and today, on a private daemon;
+## ends with the trend checks and the reports' paths (results/<spec>/<run-id>/report.md).
 run: deps build
+	$(BIN)/faaslab experiment run all --quick --runtime-bin $(BIN)/faaslab-runtime
+
+## daemon: the daemon alone on the default setup (native backend, c3.large, 127.0.0.1:3001).
+daemon: deps build
 	$(BIN)/faaslab daemon --runtime-bin $(BIN)/faaslab-runtime
 
 ## cleanup: remove every faaslab kernel object (after a crash).

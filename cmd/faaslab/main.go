@@ -38,6 +38,7 @@ func newRootCmd() *cobra.Command {
 		newImageCmd(),
 		newServicesCmd(), newServeS3Cmd(), newDataCmd(),
 		newFaasbenchCmd(),
+		newExperimentCmd(),
 	)
 	return root
 }

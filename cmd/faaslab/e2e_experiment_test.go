@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/faaslab/faaslab/experiments/record"
+	"github.com/faaslab/faaslab/internal/testutil"
+)
+
+// TestE2EExperimentFig5Fig6Quick runs `faaslab experiment run fig5 fig6 --quick` as a user
+// would: the runner starts its own daemon (a random private prefix, subnet, cgroup and
+// ports) with its iperf3 pool and S3 store. fig5: 1, 8 and 26 co-located 128 MB functions
+// warmed and released at once; asserted on the recorded numbers: the aggregate from the
+// uplink counters is the NIC's at every N, the clients' sum agrees with the counters (the
+// transfers overlapped), the per-function median is near the fair share, every measured
+// invocation was warm and joined with the daemon's record. fig6: 16 × 10 MB downloads by
+// 1, 4 and 16 functions as a work queue; every object fetched once, the per-download time
+// grows with N and so does the aggregate. Nothing is left behind.
+func TestE2EExperimentFig5Fig6Quick(t *testing.T) {
+	requireRoot(t)
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		t.Skip("iperf3 not installed (make deps installs it)")
+	}
+	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
+	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
+	id := testutil.RandomHex(3)
+	prefix, cgroup := "faaslabx"+id, "/faaslabx"+id
+	out := t.TempDir()
+	cmd := exec.Command(bin, "experiment", "run", "fig5", "fig6", "--quick", "--out", out,
+		"--runtime-bin", rt, "--daemon-prefix", prefix, "--daemon-cgroup-parent", cgroup,
+		"--daemon-subnet", fmt.Sprintf("10.212.%d.0/24", int(id[0])*5%250+1),
+		"--daemon-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"--daemon-runtime-port", fmt.Sprint(freePort(t)))
+	t.Cleanup(func() { exec.Command(bin, "cleanup", "--net-prefix", prefix, "--cgroup-parent", cgroup).Run() })
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("experiment run: %v\n%s", err, b)
+	}
+	run := loadOnlyRun(t, filepath.Join(out, "fig5"), b)
+	if len(run.Results) != 3 || run.Manifest.FinishedAt.IsZero() {
+		t.Fatalf("%d trial results, finished %v\n%s", len(run.Results), run.Manifest.FinishedAt, b)
+	}
+	agg, clients, median := map[int]float64{}, map[int]float64{}, map[int]float64{}
+	for _, res := range run.Results {
+		n := 0
+		var rates []float64
+		for _, inv := range run.Invocations {
+			if inv.TrialID != res.TrialID {
+				continue
+			}
+			n++
+			if inv.Status != "ok" || inv.Cold || inv.DurationMs == 0 || inv.RequestID == "" {
+				t.Errorf("invocation %+v: want ok, warm and joined with the daemon's record", inv)
+			}
+			rates = append(rates, inv.BitsPerSec)
+		}
+		slices.Sort(rates)
+		var first, last *record.Sample
+		for i := range run.Samples {
+			if s := &run.Samples[i]; s.TrialID == res.TrialID {
+				if first == nil {
+					first = s
+				}
+				last = s
+			}
+		}
+		if first == nil || n == 0 {
+			t.Fatalf("trial %s: %d invocations, samples %v", res.TrialID, n, first != nil)
+		}
+		bytes := last.Sample.Uplink.DownloadBytes - first.Sample.Uplink.DownloadBytes
+		agg[n] = float64(bytes) * 8 / res.ResponseSeconds
+		median[n] = rates[len(rates)/2]
+		for _, r := range rates {
+			clients[n] += r
+		}
+	}
+	t.Logf("aggregate from counters (Mbit/s): N=1 %.0f, N=8 %.0f, N=26 %.0f; clients' sum %.0f, %.0f, %.0f; median %.1f, %.1f, %.1f",
+		agg[1]/1e6, agg[8]/1e6, agg[26]/1e6, clients[1]/1e6, clients[8]/1e6, clients[26]/1e6, median[1]/1e6, median[8]/1e6, median[26]/1e6)
+	for _, n := range []int{8, 26} {
+		// Wide bands: a correctness check of the harness, not a benchmark.
+		if r := agg[n] / agg[1]; r < 0.7 || r > 1.3 {
+			t.Errorf("aggregate at N=%d is %.2f × N=1's: the NIC is not shared as a whole", n, r)
+		}
+		// Released together, the clients' own rates add up to what the counters saw.
+		if r := clients[n] / agg[n]; r < 0.8 || r > 1.25 {
+			t.Errorf("N=%d: clients' sum %.0f vs counters %.0f Mbit/s: the transfers did not overlap", n, clients[n]/1e6, agg[n]/1e6)
+		}
+		// The fair NIC queue (the default) gives each flow about aggregate/N.
+		if fair := agg[n] / float64(n); median[n] < 0.5*fair || median[n] > 1.5*fair {
+			t.Errorf("median at N=%d %.1f Mbit/s is far from the fair share %.1f", n, median[n]/1e6, fair/1e6)
+		}
+	}
+	checkFig6(t, loadOnlyRun(t, filepath.Join(out, "fig6"), b))
+	// The runner stopped its daemon: nothing of its prefix or cgroup is left.
+	if left := (&testDaemon{prefix: prefix, cgroup: cgroup}).leftovers(); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+func loadOnlyRun(t *testing.T, specDir string, output []byte) *record.Run {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(specDir, "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("run directories %v\n%s", dirs, output)
+	}
+	run, err := record.Load(dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// checkFig6: the work queue fetched every object once per trial; the median download
+// time and the aggregate rate both grow with N (the paper's Fig. 6).
+func checkFig6(t *testing.T, run *record.Run) {
+	t.Helper()
+	if len(run.Results) != 3 {
+		t.Fatalf("fig6: %d trial results", len(run.Results))
+	}
+	dl, agg := map[int]float64{}, map[int]float64{}
+	for _, res := range run.Results {
+		var secs []float64
+		var bytes int64
+		items, workers := map[int]bool{}, map[int]bool{}
+		for _, inv := range run.Invocations {
+			if inv.TrialID != res.TrialID {
+				continue
+			}
+			if inv.Status != "ok" || inv.Cold || inv.Bytes != 10_000_000 {
+				t.Errorf("fig6 invocation %+v", inv)
+			}
+			secs = append(secs, inv.Seconds)
+			bytes += inv.Bytes
+			items[inv.Item], workers[inv.Worker] = true, true
+		}
+		if len(items) != 16 || len(secs) != 16 {
+			t.Errorf("%s: %d invocations of %d distinct items, want 16 once each", res.TrialID, len(secs), len(items))
+		}
+		slices.Sort(secs)
+		n := len(workers)
+		dl[n], agg[n] = secs[len(secs)/2], float64(bytes)/res.ResponseSeconds
+	}
+	t.Logf("fig6: median download %.2f / %.2f / %.2f s, aggregate %.0f / %.0f / %.0f MB/s at N = 1 / 4 / 16",
+		dl[1], dl[4], dl[16], agg[1]/1e6, agg[4]/1e6, agg[16]/1e6)
+	if !(dl[16] > 1.5*dl[1]) || !(agg[4] > 1.5*agg[1]) {
+		t.Errorf("fig6: download time should grow with N and the aggregate with it")
+	}
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faaslab/faaslab/experiments/plan"
+	"github.com/faaslab/faaslab/experiments/report"
+	"github.com/faaslab/faaslab/experiments/run"
+	"github.com/faaslab/faaslab/experiments/spec"
+	"github.com/faaslab/faaslab/experiments/specs"
+	"github.com/faaslab/faaslab/experiments/target"
+)
+
+// experimentOptions are `faaslab experiment run`'s flags; defaultExperimentOptions holds
+// every default. The private daemon's names, subnet and ports differ from `faaslab
+// daemon`'s defaults so the two can run side by side.
+type experimentOptions struct {
+	quick     bool
+	resume    string
+	endpoints []string
+	out       string
+	daemon    target.DaemonOptions
+}
+
+func defaultExperimentOptions() experimentOptions {
+	return experimentOptions{
+		out: "results",
+		daemon: target.DaemonOptions{
+			Prefix:       "faaslabx",
+			Subnet:       "10.212.0.0/16",
+			CgroupParent: "/faaslabx",
+			Listen:       "127.0.0.1:3121",
+			RuntimePort:  9121,
+		},
+	}
+}
+
+func newExperimentCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "experiment",
+		Short: "Reproduce the paper's figures and compare shaping policies (see docs/experiments.md)",
+	}
+	cmd.AddCommand(newExperimentListCmd(), newExperimentRunCmd())
+	return cmd
+}
+
+func newExperimentListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the built-in specs with their trial counts (full and --quick)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SPEC\tTRIALS\tQUICK\tDESCRIPTION")
+			for _, name := range specs.Names() {
+				s, err := specs.Load(name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", name, len(plan.Expand(s, false)), len(plan.Expand(s, true)), s.Description)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newExperimentRunCmd() *cobra.Command {
+	o := defaultExperimentOptions()
+	cmd := &cobra.Command{
+		Use:   "run SPEC... | all | --resume RUN_DIR",
+		Short: "Run specs (built-in names or YAML files) and write their reports",
+		Long: `Run one or more specs — a built-in name (faaslab experiment list), "all" for every
+built-in, or a YAML file — into results/<spec>/<run-id>/, then write each run's report and
+print the trend checks. Without --endpoint the runner starts its own daemon (a private
+prefix, subnet, cgroup parent and port; stopped at the end). Ctrl-C stops cleanly; the run
+directory can then be finished with --resume.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runExperiments(cmd, args, o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.quick, "quick", o.quick, "run at the quick scale (fewer repetitions and objects, shorter iperf3)")
+	f.StringVar(&o.resume, "resume", o.resume, "finish the run in this run directory (skips its finished trials)")
+	f.StringSliceVar(&o.endpoints, "endpoint", o.endpoints, "a running daemon, e.g. http://10.0.0.5:3001; repeat for one per host")
+	f.StringVar(&o.out, "out", o.out, "results directory")
+	f.StringVar(&o.daemon.Prefix, "daemon-prefix", o.daemon.Prefix, "private daemon: link/netns prefix")
+	f.StringVar(&o.daemon.Subnet, "daemon-subnet", o.daemon.Subnet, "private daemon: sandbox subnet")
+	f.StringVar(&o.daemon.CgroupParent, "daemon-cgroup-parent", o.daemon.CgroupParent, "private daemon: parent cgroup")
+	f.StringVar(&o.daemon.Listen, "daemon-listen", o.daemon.Listen, "private daemon: API address")
+	f.IntVar(&o.daemon.RuntimePort, "daemon-runtime-port", o.daemon.RuntimePort, "private daemon: Runtime API port")
+	f.StringVar(&o.daemon.RuntimeBin, "runtime-bin", o.daemon.RuntimeBin, "private daemon: the faaslab-runtime bootstrap (default: next to faaslab)")
+	return cmd
+}
+
+// runExperiments runs every job against one fleet (a private daemon is started once and
+// restarted only when a spec needs another CPU model or profile), then reports.
+func runExperiments(cmd *cobra.Command, args []string, o experimentOptions) error {
+	jobs, err := experimentJobs(args, o)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	fleet, closeFleet, err := experimentFleet(o)
+	if err != nil {
+		return err
+	}
+	defer closeFleet()
+
+	var sums []report.Summary
+	var problems []string
+	stderr := cmd.ErrOrStderr()
+	for _, job := range jobs {
+		fmt.Fprintf(stderr, "%s: %d trials into %s\n", job.Spec.Name, len(job.Manifest.Trials), job.Dir)
+		p := run.NewProgress(stderr, fdOf(stderr), job.Spec.Name)
+		rec, sum, err := run.Execute(ctx, job, fleet, p.Event)
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("interrupted; finish with: faaslab experiment run --resume %s", job.Dir)
+		}
+		if err != nil { // the next spec may still run (another CPU model, no object store)
+			problems = append(problems, fmt.Sprintf("%s: %v (finished trials are kept: --resume %s)", job.Spec.Name, err, job.Dir))
+			continue
+		}
+		if sum.Failed > 0 {
+			problems = append(problems, fmt.Sprintf("%s: %d of %d trials failed (reasons in trials.jsonl); rerun them with --resume %s", job.Spec.Name, sum.Failed, len(job.Manifest.Trials), job.Dir))
+		}
+		rs, err := report.Write(rec, job.Dir)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("report %s: %v", job.Dir, err))
+			continue
+		}
+		sums = append(sums, rs)
+	}
+	closeFleet()
+	err = printExperimentSummary(cmd, sums)
+	for _, p := range problems {
+		fmt.Fprintln(stderr, "faaslab:", p)
+	}
+	if len(problems) > 0 {
+		return errors.Join(err, fmt.Errorf("%d of %d specs did not run cleanly (above)", len(problems), len(jobs)))
+	}
+	return err
+}
+
+// experimentJobs turns the arguments into jobs: --resume, "all", names or files.
+func experimentJobs(args []string, o experimentOptions) ([]run.Job, error) {
+	if o.resume != "" {
+		if len(args) > 0 {
+			return nil, errors.New("--resume takes the run directory alone, no SPEC")
+		}
+		j, err := run.ResumeJob(o.resume)
+		return []run.Job{j}, err
+	}
+	if len(args) == 0 {
+		return nil, fmt.Errorf("name a spec (%s, all) or a YAML file", strings.Join(specs.Names(), ", "))
+	}
+	if len(args) == 1 && args[0] == "all" {
+		args = specs.Names()
+	}
+	var jobs []run.Job
+	for _, a := range args {
+		s, err := loadSpec(a)
+		if err != nil {
+			return nil, err
+		}
+		j, err := run.NewJob(s, o.quick, o.out, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, nil
+}
+
+// loadSpec reads a built-in spec by name, or a YAML file (a path or a name ending .yaml).
+func loadSpec(arg string) (*spec.Spec, error) {
+	if !strings.HasSuffix(arg, ".yaml") && !strings.HasSuffix(arg, ".yml") && !strings.Contains(arg, "/") {
+		return specs.Load(arg)
+	}
+	data, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := spec.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", arg, err)
+	}
+	return s, nil
+}
+
+// experimentFleet is the daemons given with --endpoint, or a private one started here.
+func experimentFleet(o experimentOptions) (target.Fleet, func(), error) {
+	if len(o.endpoints) > 0 {
+		f := &target.EndpointFleet{Endpoints: o.endpoints}
+		return f, func() {}, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	// Kept between runs: the generated dataset is reused (functions are deleted by the
+	// runner, so nothing else accumulates).
+	state := filepath.Join(o.out, ".daemon-state")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return nil, nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(o.out, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := o.daemon
+	d.Bin, d.StateDir, d.Log = exe, state, logf
+	fleet := &target.LocalFleet{Opts: d}
+	closed := false
+	return fleet, func() {
+		if closed {
+			return
+		}
+		closed = true
+		if err := fleet.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "faaslab: stopping the private daemon:", err)
+		}
+		logf.Close()
+	}, nil
+}
+
+// printExperimentSummary prints every trend check and the reports' paths. A failing
+// check this machine does not explain makes the command fail; an explained one (the report
+// says what on this box accounts for it) does not.
+func printExperimentSummary(cmd *cobra.Command, sums []report.Summary) error {
+	out := cmd.OutOrStdout()
+	fmt.Fprintln(out, "\nTrend checks")
+	failed := report.PrintChecks(out, sums)
+	unexplained := 0
+	for _, s := range sums {
+		for _, c := range s.Checks {
+			if !c.Pass && c.Explained == "" {
+				unexplained++
+			}
+		}
+	}
+	if unexplained > 0 {
+		return fmt.Errorf("%d of %d failing trend checks are not explained by this machine (see the reports)", unexplained, failed)
+	}
+	if failed > 0 {
+		fmt.Fprintf(out, "\n%d trend checks failed, each explained by this machine (see the reports)\n", failed)
+	}
+	return nil
+}
+
+// fdOf is w's file descriptor when it is a file (a terminal or not), else -1.
+func fdOf(w any) int {
+	if f, ok := w.(*os.File); ok {
+		return int(f.Fd())
+	}
+	return -1
+}
