@@ -90,7 +90,8 @@ func (l *lazyShaper) Update(members []netshape.Member) error {
 	}
 	sm := make([]shape.Member, len(members))
 	for i, m := range members {
-		sm[i] = shape.Member{SandboxID: m.SandboxID, Function: m.Function, MemoryMB: m.MemoryMB, IP: m.IP}
+		sm[i] = shape.Member{SandboxID: m.SandboxID, Function: m.Function, MemoryMB: m.MemoryMB, IP: m.IP,
+			Priority: shape.PriorityForMemory(m.MemoryMB)}
 	}
 	return s.Update(sm)
 }

@@ -54,21 +54,9 @@ func machineLimits(profile string) []string {
 	if n := runtime.NumCPU(); float64(n) < p.VCPUs {
 		out = append(out, fmt.Sprintf("profile %s has %g vCPUs; this machine has %d CPUs, so the host cap is scaled down", profile, p.VCPUs, n))
 	}
-	if load, ok := loadAverage(); ok && load > float64(runtime.NumCPU())*0.5 {
-		out = append(out, fmt.Sprintf("this machine was busy at the start: load average %.2f on %d CPUs (other work competes with the sandboxes' CPU quota)", load, runtime.NumCPU()))
-	}
 	return out
 }
 
-func loadAverage() (float64, bool) {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0, false
-	}
-	var l float64
-	_, err = fmt.Sscan(string(b), &l)
-	return l, err == nil
-}
 
 func gitRevision() string {
 	info, ok := debug.ReadBuildInfo()

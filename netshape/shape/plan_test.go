@@ -369,3 +369,11 @@ func TestDiffKernel(t *testing.T) {
 		t.Fatalf("want 2 differences, got %v", d)
 	}
 }
+
+func TestPriorityForMemory(t *testing.T) {
+	for mb, want := range map[int]int{128: 7, 255: 7, 256: 6, 512: 5, 1024: 4, 2048: 3, 3008: 3, 10240: 1} {
+		if got := PriorityForMemory(mb); got != want {
+			t.Errorf("PriorityForMemory(%d) = %d, want %d", mb, got, want)
+		}
+	}
+}

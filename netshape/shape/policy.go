@@ -41,6 +41,17 @@ var (
 // MaxHTBPrio is the largest HTB class priority (TC_HTB_NUMPRIO - 1); 0 is served first.
 const MaxHTBPrio = 7
 
+// PriorityForMemory is the HTB priority the daemon gives a sandbox under policy priority:
+// the more memory a function pays for, the earlier it is served. 128 MB gets 7 (last),
+// each doubling one level more, 3008 MB and more 3: prio = 7 − ⌊log2(memory / 128 MB)⌋.
+func PriorityForMemory(memoryMB int) int {
+	prio := MaxHTBPrio
+	for m := 256; m <= memoryMB && prio > 0; m *= 2 {
+		prio--
+	}
+	return prio
+}
+
 // Member is one sandbox that shares the emulated NIC.
 type Member struct {
 	SandboxID string
