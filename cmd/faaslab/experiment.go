@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faaslab/faaslab/experiments/plan"
+	"github.com/faaslab/faaslab/experiments/record"
 	"github.com/faaslab/faaslab/experiments/report"
 	"github.com/faaslab/faaslab/experiments/run"
 	"github.com/faaslab/faaslab/experiments/spec"
@@ -51,7 +52,7 @@ func newExperimentCmd() *cobra.Command {
 		Use:   "experiment",
 		Short: "Reproduce the paper's figures and compare shaping policies (see docs/experiments.md)",
 	}
-	cmd.AddCommand(newExperimentListCmd(), newExperimentRunCmd())
+	cmd.AddCommand(newExperimentListCmd(), newExperimentRunCmd(), newExperimentReportCmd(), newExperimentCompareCmd())
 	return cmd
 }
 
@@ -233,6 +234,48 @@ func experimentFleet(o experimentOptions) (target.Fleet, func(), error) {
 		}
 		logf.Close()
 	}, nil
+}
+
+func newExperimentReportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "report RUN_DIR...",
+		Short: "Redraw a run's summary, figures and report.md from its recorded files (nothing is rerun)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var sums []report.Summary
+			for _, dir := range args {
+				r, err := record.Load(dir)
+				if err != nil {
+					return err
+				}
+				sum, err := report.Write(r, dir)
+				if err != nil {
+					return fmt.Errorf("report of %s: %w", dir, err)
+				}
+				sums = append(sums, sum)
+			}
+			return printExperimentSummary(cmd, sums)
+		},
+	}
+}
+
+func newExperimentCompareCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "compare RUN_DIR...",
+		Short: "Set the same points of several runs side by side (e.g. two policies, two hosts, two CPU models)",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var runs []*record.Run
+			for _, dir := range args {
+				r, err := record.Load(dir)
+				if err != nil {
+					return err
+				}
+				runs = append(runs, r)
+			}
+			return report.Compare(runs, cmd.OutOrStdout())
+		},
+	}
 }
 
 // printExperimentSummary prints every trend check and the reports' paths. A failing
