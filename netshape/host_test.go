@@ -24,6 +24,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/faaslab/faaslab/internal/metricstest"
 )
 
 // requireRoot skips tests that create kernel network objects.
@@ -643,23 +645,11 @@ func assertDefaultRoute(t *testing.T, nsPath string, gw netip.Addr) {
 
 func gatherValue(t *testing.T, reg *prometheus.Registry, name, function string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
+	labels := prometheus.Labels{}
+	if function != "" {
+		labels["function"] = function
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if function != "" && (len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != function) {
-				continue
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("metric %s{function=%q} not gathered", name, function)
-	return 0
+	return metricstest.Value(t, reg, name, labels)
 }
 
 func keys[V any](m map[string]V) []string {

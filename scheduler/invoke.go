@@ -237,6 +237,7 @@ func errorDoc(errType, msg string) []byte {
 // finishRecord writes the record and counts the invocation.
 func (s *Scheduler) finishRecord(fm *fnMetrics, rec *Record) {
 	s.m.countInvocation(fm, rec.Function, rec.Outcome, rec.Start)
+	s.m.countBilled(fm, rec)
 	if err := s.records.write(rec); err != nil {
 		s.log.Warn("write invocation record failed", "err", err)
 	}

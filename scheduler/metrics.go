@@ -17,12 +17,14 @@ type metrics struct {
 	memoryUsed    prometheus.Gauge
 	memoryProfile prometheus.Gauge
 	evictions     prometheus.Counter
+	billed        *prometheus.CounterVec // function
+	resources     *resourceCollector
 }
 
 // Latency buckets from 100 µs to ~15 min: warm no-ops sit at the bottom, timeouts at the top.
 var durationBuckets = prometheus.ExponentialBuckets(0.0001, 2.5, 18)
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, s *Scheduler) (*metrics, error) {
 	m := &metrics{
 		invocations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "faaslab_invocations_total",
@@ -63,12 +65,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "faaslab_sandbox_evictions_total",
 			Help: "Idle sandboxes stopped early to make room for another function.",
 		}),
+		// Base units: Lambda's GB-seconds are this / 2^30 (MemorySize counts MiB).
+		billed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "faaslab_billed_byte_seconds_total",
+			Help: "Billed duration × configured memory, in byte-seconds (divide by 2^30 for Lambda's GB-seconds).",
+		}, []string{"function"}),
+		resources: newResourceCollector(s),
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry() // metrics still work, nobody scrapes them
 	}
 	for _, c := range []prometheus.Collector{m.invocations, m.duration, m.sandboxes, m.coldStart,
-		m.queueLength, m.queueWait, m.memoryUsed, m.memoryProfile, m.evictions} {
+		m.queueLength, m.queueWait, m.memoryUsed, m.memoryProfile, m.evictions, m.billed, m.resources} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register scheduler metrics: %w", err)
 		}
@@ -83,6 +91,7 @@ type fnMetrics struct {
 	coldStart            prometheus.Observer
 	successWarm          prometheus.Counter
 	successCold          prometheus.Counter
+	billed               prometheus.Counter
 }
 
 func (m *metrics) forFunction(name string) fnMetrics {
@@ -94,6 +103,7 @@ func (m *metrics) forFunction(name string) fnMetrics {
 		coldStart:   m.coldStart.WithLabelValues(name),
 		successWarm: m.invocations.WithLabelValues(name, OutcomeSuccess, StartWarm),
 		successCold: m.invocations.WithLabelValues(name, OutcomeSuccess, StartCold),
+		billed:      m.billed.WithLabelValues(name),
 	}
 }
 
@@ -106,4 +116,17 @@ func (m *metrics) countInvocation(fm *fnMetrics, function, outcome, start string
 	default:
 		m.invocations.WithLabelValues(function, outcome, start).Inc()
 	}
+}
+
+// countBilled adds the invocation's billed duration × memory.
+func (m *metrics) countBilled(fm *fnMetrics, rec *Record) {
+	if rec.BilledMs <= 0 || rec.MemoryMB <= 0 {
+		return
+	}
+	v := float64(rec.BilledMs) / 1000 * float64(int64(rec.MemoryMB)<<20)
+	if fm != nil {
+		fm.billed.Add(v)
+		return
+	}
+	m.billed.WithLabelValues(rec.Function).Add(v)
 }

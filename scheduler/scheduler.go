@@ -120,20 +120,18 @@ func New(cfg Config, deps Deps, reg prometheus.Registerer) (*Scheduler, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(reg)
-	if err != nil {
-		return nil, err
-	}
 	s := &Scheduler{
 		cfg:     cfg,
 		deps:    deps,
 		reg:     r,
-		m:       m,
 		records: &recordWriter{w: cfg.Records},
 		log:     cfg.Logger,
 		capMB:   int(cfg.Profile.MemoryBytes >> 20),
 		fns:     map[string]*fnState{},
 		live:    map[*instance]struct{}{},
+	}
+	if s.m, err = newMetrics(reg, s); err != nil {
+		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	fns, err := r.load()
@@ -143,7 +141,7 @@ func New(cfg Config, deps Deps, reg prometheus.Registerer) (*Scheduler, error) {
 	for _, f := range fns {
 		s.fns[f.Name] = s.newFnState(f)
 	}
-	m.memoryProfile.Set(float64(cfg.Profile.MemoryBytes))
+	s.m.memoryProfile.Set(float64(cfg.Profile.MemoryBytes))
 	s.wg.Add(1)
 	go s.reaper()
 	s.log.Info("scheduler ready", "functions", len(fns), "profile", cfg.Profile.Name,
@@ -244,6 +242,7 @@ func (s *Scheduler) stopLocked(inst *instance, reason string) {
 func (s *Scheduler) destroy(inst *instance, reason string) {
 	defer s.wg.Done()
 	s.log.Debug("stopping sandbox", "sandbox", inst.id, "function", inst.cfg.Name, "reason", reason)
+	s.m.resources.retire(inst) // its last CPU counters, before the cgroup goes
 	s.teardown(inst)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,6 +250,7 @@ func (s *Scheduler) destroy(inst *instance, reason string) {
 	s.usedMB -= inst.cfg.MemoryMB
 	s.stoppingMB -= inst.cfg.MemoryMB
 	delete(s.live, inst)
+	s.m.resources.forget(inst)
 	s.sandboxGoneLocked(inst.fs)
 	s.m.memoryUsed.Set(float64(int64(s.usedMB) << 20))
 	s.dispatch()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/faaslab/faaslab/internal/metricstest"
 	"github.com/faaslab/faaslab/runtime"
 	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/scheduler"
@@ -141,32 +142,10 @@ func (g *gate) wait(t *testing.T, n int) []string {
 	return ids
 }
 
+// gaugeValue is a sample's value; a series never touched reads as 0.
 func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
-					continue next
-				}
-			}
-			if m.Gauge != nil {
-				return m.Gauge.GetValue()
-			}
-			if m.Counter != nil {
-				return m.Counter.GetValue()
-			}
-		}
-	}
-	return 0
+	return metricstest.ValueOr(t, reg, name, labels, 0)
 }
 
 func TestSequentialInvokesReuseOneSandbox(t *testing.T) {

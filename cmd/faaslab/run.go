@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/faaslab/faaslab/experiments/progress"
 	"github.com/faaslab/faaslab/netshape"
 	"github.com/faaslab/faaslab/netshape/netapi"
 	"github.com/faaslab/faaslab/netshape/shape"
@@ -48,6 +49,7 @@ type daemon struct {
 	urlRecent *urls.Recent
 	urlLo     net.Listener // function URLs on loopback, bound before the network
 	urlPort   int          // the function URL listener's port (loopback and gateway)
+	progress  *progress.Progress
 }
 
 // runDaemon starts a daemon, serves until ctx ends, then stops it cleanly.
@@ -89,6 +91,9 @@ func serveHTTP(s *http.Server, ln net.Listener) error {
 func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d *daemon, err error) {
 	d = &daemon{cfg: cfg, log: logger, registry: prometheus.NewRegistry()}
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if d.progress, err = progress.New(d.registry); err != nil {
+		return nil, err
+	}
 	built := d // `return nil, err` clears d before this defer runs
 	defer func() {
 		if err != nil {
@@ -241,6 +246,7 @@ func (d *daemon) apiHandler() http.Handler {
 		},
 	})
 	registerServicesAPI(mux, d)
+	registerObserveAPI(mux, d)
 	mux.HandleFunc("/", api.UnknownOperation)
 	return mux
 }

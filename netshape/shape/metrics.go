@@ -16,12 +16,12 @@ const (
 
 var (
 	descConfiguredRate = prometheus.NewDesc(
-		"faaslab_shaping_configured_rate_bits_per_second",
-		"Configured HTB rate (guaranteed) summed over the classes of a function; _nic is the NIC cap.",
+		"faaslab_shaping_configured_rate_bytes_per_second",
+		"Configured HTB rate (guaranteed) summed over the classes of a function, in bytes/s (base unit: ×8 for bit/s); _nic is the NIC cap.",
 		[]string{"function", "direction"}, nil)
 	descConfiguredCeil = prometheus.NewDesc(
-		"faaslab_shaping_configured_ceil_bits_per_second",
-		"Configured HTB ceil (maximum) of the classes of a function (largest class).",
+		"faaslab_shaping_configured_ceil_bytes_per_second",
+		"Configured HTB ceil (maximum) of the classes of a function (largest class), in bytes/s.",
 		[]string{"function", "direction"}, nil)
 	descSentBytes = prometheus.NewDesc(
 		"faaslab_shaping_class_sent_bytes_total",
@@ -171,8 +171,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range stats {
 		a := get(metricKey{classFunctionLabel(Class{Kind: st.Kind, Function: st.Function}), st.Direction})
 		a.present = true
-		a.rate += float64(st.RateBitsPerSec)
-		a.ceil = max(a.ceil, float64(st.CeilBitsPerSec))
+		a.rate += float64(st.RateBitsPerSec) / 8 // Prometheus base unit: bytes
+		a.ceil = max(a.ceil, float64(st.CeilBitsPerSec)/8)
 		a.bytes += float64(st.SentBytes)
 		a.drops += float64(st.Drops)
 	}

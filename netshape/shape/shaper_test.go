@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/faaslab/faaslab/internal/metricstest"
 )
 
 // testTopology builds a throwaway topology named faaslabt<hex>… and removes it
@@ -226,8 +228,8 @@ func TestShaperUpdateIsIncremental(t *testing.T) {
 	if sent < float64(before) {
 		t.Errorf("bench00 sent bytes %v after removal, want ≥ %d", sent, before)
 	}
-	rate := metricValue(t, reg, "faaslab_shaping_configured_rate_bits_per_second", "bench01", "download")
-	if wantRate := float64(want.Download.Classes[2].RateBitsPerSec); rate != wantRate {
+	rate := metricValue(t, reg, "faaslab_shaping_configured_rate_bytes_per_second", "bench01", "download")
+	if wantRate := float64(want.Download.Classes[2].RateBitsPerSec) / 8; rate != wantRate {
 		t.Errorf("configured rate metric %v, want %v", rate, wantRate)
 	}
 
@@ -246,26 +248,7 @@ func TestShaperUpdateIsIncremental(t *testing.T) {
 // metricValue finds one sample by name and labels.
 func metricValue(t *testing.T, reg *prometheus.Registry, name, function, direction string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.Metric {
-			labels := map[string]string{}
-			for _, lp := range m.Label {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			if labels["function"] == function && labels["direction"] == direction {
-				return m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			}
-		}
-	}
-	t.Fatalf("metric %s{function=%q,direction=%q} not found", name, function, direction)
-	return 0
+	return metricstest.Value(t, reg, name, prometheus.Labels{"function": function, "direction": direction})
 }
 
 func requireIperf(t *testing.T) {

@@ -1,0 +1,73 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// TestBilledByteSeconds: every invocation adds billed duration × memory to its function.
+func TestBilledByteSeconds(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("bill", 128, 3)
+	a, b := e.invoke("bill", `{}`), e.invoke("bill", `{}`)
+	want := float64(a.Record.BilledMs+b.Record.BilledMs) / 1000 * 128 * (1 << 20)
+	exp := fmt.Sprintf(`# HELP faaslab_billed_byte_seconds_total Billed duration × configured memory, in byte-seconds (divide by 2^30 for Lambda's GB-seconds).
+# TYPE faaslab_billed_byte_seconds_total counter
+faaslab_billed_byte_seconds_total{function="bill"} %g
+`, want)
+	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(exp), "faaslab_billed_byte_seconds_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestFunctionResourceSeries: the cgroup collector reports live sandboxes' memory and
+// keeps CPU counters of stopped ones (they must never go down).
+func TestFunctionResourceSeries(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("res", 128, 3)
+	e.invoke("res", `{}`)
+	if n := count(t, e.reg, "faaslab_function_memory_peak_bytes"); n != 1 {
+		t.Fatalf("memory peak series: %d, want 1 (one function with a live sandbox)", n)
+	}
+	if v := gaugeValue(t, e.reg, "faaslab_function_memory_peak_bytes", map[string]string{"function": "res"}); v <= 0 {
+		t.Errorf("memory peak %v, want > 0", v)
+	}
+	if err := e.s.DeleteFunction(context.Background(), "res"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "sandbox stopped", func() bool {
+		return gaugeValue(t, e.reg, "faaslab_sandboxes", map[string]string{"function": "res", "state": "idle"}) == 0 &&
+			count(t, e.reg, "faaslab_function_memory_peak_bytes") == 0
+	})
+	if n := count(t, e.reg, "faaslab_function_cpu_usage_seconds_total"); n != 1 {
+		t.Errorf("cpu usage series after the sandbox stopped: %d, want 1 (kept)", n)
+	}
+}
+
+// TestSchedulerMetricsLint: the scheduler's series follow Prometheus naming conventions.
+func TestSchedulerMetricsLint(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("lint", 128, 3)
+	e.invoke("lint", `{}`)
+	problems, err := testutil.GatherAndLint(e.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func count(t *testing.T, g prometheus.Gatherer, name string) int {
+	t.Helper()
+	n, err := testutil.GatherAndCount(g, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,149 @@
+package scheduler
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/faaslab/faaslab/sandbox"
+)
+
+// Per-function resource series, read from the sandboxes' cgroups at scrape time (as
+// netshape reads its link counters): nothing runs between scrapes, and no invocation
+// pays for them.
+var (
+	descCPUUsage = prometheus.NewDesc("faaslab_function_cpu_usage_seconds_total",
+		"CPU time used by the function's sandboxes (cgroup cpuacct.usage / cpu.stat usage_usec), including stopped sandboxes.",
+		[]string{"function"}, nil)
+	descCPUThrottled = prometheus.NewDesc("faaslab_function_cpu_throttled_seconds_total",
+		"Time the function's sandboxes waited because their CPU quota ran out (cpu.stat throttled time), including stopped sandboxes.",
+		[]string{"function"}, nil)
+	descCPUThrottledPeriods = prometheus.NewDesc("faaslab_function_cpu_throttled_periods_total",
+		"CFS periods in which the function's sandboxes ran out of CPU quota, including stopped sandboxes.",
+		[]string{"function"}, nil)
+	descMemoryPeak = prometheus.NewDesc("faaslab_function_memory_peak_bytes",
+		"Largest memory peak of the function's live sandboxes (cgroup memory.max_usage_in_bytes / memory.peak).",
+		[]string{"function"}, nil)
+	descMemoryUsage = prometheus.NewDesc("faaslab_function_memory_usage_bytes",
+		"Memory in use by the function's live sandboxes (sum of cgroup memory usage).",
+		[]string{"function"}, nil)
+)
+
+// cgroupUsage is what one sandbox's cgroup says.
+type cgroupUsage struct {
+	cpuNs, throttledNs, throttledPeriods uint64
+	memPeak, memUsage                    uint64
+}
+
+// readCgroupUsage reads a sandbox's counters; ok is false when its cgroup is gone.
+func readCgroupUsage(sb sandbox.Sandbox) (u cgroupUsage, ok bool) {
+	st, err := sb.Stats()
+	if err != nil {
+		return u, false
+	}
+	u.cpuNs, u.memPeak, u.memUsage = st.CPUUsageNs, st.MemoryPeakBytes, st.MemoryUsageBytes
+	if cs, err := sandbox.ReadCPUStat(sb.CgroupPath()); err == nil {
+		u.throttledNs, u.throttledPeriods = cs.ThrottledNs, cs.ThrottledPeriods
+	}
+	return u, true
+}
+
+// resourceCollector exports per-function cgroup usage. Counters include sandboxes already
+// stopped (their last reading is kept in retired), so they never go down.
+type resourceCollector struct {
+	s *Scheduler
+
+	// mu makes "retire a sandbox" and "collect" atomic with respect to each other, so a
+	// sandbox is counted either live or retired in one scrape, never both.
+	mu      sync.Mutex
+	retired map[string]*cgroupUsage // function → sum over stopped sandboxes
+	gone    map[*instance]bool      // retired instances still in Scheduler.live
+}
+
+func newResourceCollector(s *Scheduler) *resourceCollector {
+	return &resourceCollector{s: s, retired: map[string]*cgroupUsage{}, gone: map[*instance]bool{}}
+}
+
+// retire keeps a live sandbox's final counters before it is stopped.
+func (c *resourceCollector) retire(inst *instance) {
+	if inst.sb == nil {
+		return
+	}
+	u, ok := readCgroupUsage(inst.sb)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gone[inst] = true
+	if !ok {
+		return
+	}
+	r := c.retired[inst.cfg.Name]
+	if r == nil {
+		r = &cgroupUsage{}
+		c.retired[inst.cfg.Name] = r
+	}
+	r.cpuNs += u.cpuNs
+	r.throttledNs += u.throttledNs
+	r.throttledPeriods += u.throttledPeriods
+}
+
+// forget drops the bookkeeping of an instance that left Scheduler.live.
+func (c *resourceCollector) forget(inst *instance) {
+	c.mu.Lock()
+	delete(c.gone, inst)
+	c.mu.Unlock()
+}
+
+func (c *resourceCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descCPUUsage, descCPUThrottled, descCPUThrottledPeriods, descMemoryPeak, descMemoryUsage} {
+		ch <- d
+	}
+}
+
+func (c *resourceCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.mu.Lock()
+	live := make([]*instance, 0, len(c.s.live))
+	for inst := range c.s.live {
+		live = append(live, inst)
+	}
+	c.s.mu.Unlock()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sums := map[string]*cgroupUsage{}
+	for fn, r := range c.retired {
+		v := *r
+		v.memPeak, v.memUsage = 0, 0 // gauges: live sandboxes only
+		sums[fn] = &v
+	}
+	live2 := map[string]bool{}
+	for _, inst := range live {
+		if c.gone[inst] {
+			continue
+		}
+		u, ok := readCgroupUsage(inst.sb)
+		if !ok {
+			continue
+		}
+		fn := inst.cfg.Name
+		s := sums[fn]
+		if s == nil {
+			s = &cgroupUsage{}
+			sums[fn] = s
+		}
+		live2[fn] = true
+		s.cpuNs += u.cpuNs
+		s.throttledNs += u.throttledNs
+		s.throttledPeriods += u.throttledPeriods
+		s.memPeak = max(s.memPeak, u.memPeak)
+		s.memUsage += u.memUsage
+	}
+	for fn, s := range sums {
+		ch <- prometheus.MustNewConstMetric(descCPUUsage, prometheus.CounterValue, float64(s.cpuNs)/1e9, fn)
+		ch <- prometheus.MustNewConstMetric(descCPUThrottled, prometheus.CounterValue, float64(s.throttledNs)/1e9, fn)
+		ch <- prometheus.MustNewConstMetric(descCPUThrottledPeriods, prometheus.CounterValue, float64(s.throttledPeriods), fn)
+		if live2[fn] {
+			ch <- prometheus.MustNewConstMetric(descMemoryPeak, prometheus.GaugeValue, float64(s.memPeak), fn)
+			ch <- prometheus.MustNewConstMetric(descMemoryUsage, prometheus.GaugeValue, float64(s.memUsage), fn)
+		}
+	}
+}
