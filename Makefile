@@ -6,9 +6,10 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 # Debian packages the project needs at build, test and run time.
 APT_PACKAGES := iptables iproute2 iperf3 docker.io qemu-system-x86 busybox-static cpio \
-	python3-boto3 awscli util-linux ca-certificates zstd
+	python3-boto3 awscli util-linux ca-certificates zstd \
+	prometheus shellcheck
 
-.PHONY: all deps build test test-unit test-vm test-vm-broken bench run daemon image docker-up cleanup fmt vet
+.PHONY: all deps build test test-unit test-vm test-vm-broken test-dashboard-broken bench run daemon image docker-up cleanup fmt vet
 
 all: build
 
@@ -52,6 +53,10 @@ test-vm: deps
 ## test-vm-broken: show that a broken cgroup v2 cpu.max makes the VM tests fail.
 test-vm-broken: deps
 	bash deploy/vm/check-broken-v2.sh
+
+## test-dashboard-broken: show that the Grafana dashboard check fails on a misspelt metric.
+test-dashboard-broken: deps build
+	FAASLAB_RUNTIME_BIN=$(BIN)/faaslab-runtime FAASLAB_BIN=$(BIN)/faaslab bash deploy/grafana/check-broken.sh
 
 ## test: everything CI runs: the host suite, then the cgroup v2 VM when QEMU can run.
 test: test-unit
