@@ -29,6 +29,13 @@ type daemonConfig struct {
 	Network    networkConfig  `yaml:"network"`
 	Docker     dockerConfig   `yaml:"docker"`
 	Services   servicesConfig `yaml:"services"` // object store, iperf3 pool (cmd/faaslab/services.go)
+	Auth       authConfig     `yaml:"auth"`
+}
+
+// authConfig guards the management listener (see access.go).
+type authConfig struct {
+	TokenFile      string `yaml:"token_file"`      // file holding the bearer token; required when listen is not loopback
+	ProtectMetrics bool   `yaml:"protect_metrics"` // /metrics needs the token too (when a token is set)
 }
 
 type networkConfig struct {
@@ -82,6 +89,7 @@ func defaultDaemonConfig() daemonConfig {
 		},
 		Docker:   dockerConfig{Image: "faaslab-runtime:latest"},
 		Services: defaultServicesConfig(),
+		Auth:     authConfig{ProtectMetrics: true},
 	}
 }
 

@@ -70,6 +70,8 @@ func addDaemonFlags(f *pflag.FlagSet, c *daemonConfig) {
 	f.IntVar(&c.Network.URLPort, "url-port", c.Network.URLPort, "function URL port on 127.0.0.1 and on the gateway address (0 = a free one)")
 	f.DurationVar(&c.Network.URLTimeout, "url-timeout", c.Network.URLTimeout, "function URL gateway timeout: answer 504 after this long while the function runs on (0 = none)")
 	f.StringVar(&c.Docker.Image, "docker-image", c.Docker.Image, "default image of the docker backend")
+	f.StringVar(&c.Auth.TokenFile, "auth-token-file", c.Auth.TokenFile, "file holding the bearer token every API request must carry (required when --listen is not loopback)")
+	f.BoolVar(&c.Auth.ProtectMetrics, "protect-metrics", c.Auth.ProtectMetrics, "with a token: /metrics needs it too (false leaves /metrics open)")
 }
 
 // overrideChanged copies every flag the user set from flagCfg into cfg.

@@ -78,6 +78,13 @@ func launchDaemon(t *testing.T, extra ...string) *testDaemon {
 		done:     make(chan struct{}),
 	}
 	d.logPath = filepath.Join(d.stateDir, "daemon.log")
+	for i, a := range extra { // a --listen of the caller's (e.g. 0.0.0.0:P): reach it through loopback
+		if a == "--listen" && i+1 < len(extra) {
+			if _, port, err := net.SplitHostPort(extra[i+1]); err == nil {
+				d.endpoint = "127.0.0.1:" + port
+			}
+		}
+	}
 	// A /24 of its own per daemon, 10.202.0.0–10.209.255.0 at random (2,048 of them), so
 	// daemons of tests running side by side do not overlap.
 	var pick uint64

@@ -50,6 +50,7 @@ type daemon struct {
 	urlLo     net.Listener // function URLs on loopback, bound before the network
 	urlPort   int          // the function URL listener's port (loopback and gateway)
 	progress  *progress.Progress
+	access    api.Access
 }
 
 // runDaemon starts a daemon, serves until ctx ends, then stops it cleanly.
@@ -126,6 +127,9 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 	}
 	netCfg, err := netshapeConfig(cfg.Network)
 	if err != nil {
+		return nil, err
+	}
+	if d.access, err = accessFor(cfg, netCfg.Subnet); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
@@ -248,7 +252,7 @@ func (d *daemon) apiHandler() http.Handler {
 	registerServicesAPI(mux, d)
 	registerObserveAPI(mux, d)
 	mux.HandleFunc("/", api.UnknownOperation)
-	return mux
+	return d.access.Wrap(mux)
 }
 
 // stop tears down in reverse order of start; every step runs even when one fails.
