@@ -130,5 +130,17 @@ func loadDaemonConfig(path string) (daemonConfig, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
+	fillComputedDefaults(&cfg)
 	return cfg, nil
+}
+
+// fillComputedDefaults gives the keys whose default depends on the host ("" in a config
+// file, as in deploy/faaslab.yaml) their computed value.
+func fillComputedDefaults(cfg *daemonConfig) {
+	if cfg.RuntimeBin == "" {
+		cfg.RuntimeBin = defaultRuntimeBin()
+	}
+	if cfg.HostID == "" {
+		cfg.HostID = hostname()
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 func newDaemonCmd() *cobra.Command {
 	var configPath, logLevel string
+	var showConfig bool
 	flagCfg := defaultDaemonConfig()
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -24,11 +25,20 @@ the emulated NIC (uplink) and the remote namespace, serves the Lambda API and /m
 cleanly: every sandbox, cgroup, namespace, link, qdisc and rule it made is removed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configPath == "" {
+				configPath = os.Getenv(envName("config"))
+			}
 			cfg, err := loadDaemonConfig(configPath)
 			if err != nil {
 				return err
 			}
+			if err := applyEnv(&cfg, os.LookupEnv); err != nil {
+				return err
+			}
 			overrideChanged(cmd.Flags(), &cfg, &flagCfg)
+			if showConfig {
+				return printConfig(cmd.OutOrStdout(), cfg)
+			}
 			logger, err := newLogger(logLevel)
 			if err != nil {
 				return err
@@ -39,8 +49,9 @@ cleanly: every sandbox, cgroup, namespace, link, qdisc and rule it made is remov
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&configPath, "config", "", "YAML config file (see docs/configuration.md); flags override it")
+	f.StringVar(&configPath, "config", "", "YAML config file (see docs/configuration.md; default $FAASLAB_CONFIG); FAASLAB_* variables and flags override it")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&showConfig, "print-config", false, "print the effective configuration (defaults, --config file, FAASLAB_* environment, flags) as YAML and exit")
 	addDaemonFlags(f, &flagCfg)
 	return cmd
 }

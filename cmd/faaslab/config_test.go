@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+const deployConfig = "../../deploy/faaslab.yaml"
+
+// yamlKeys lists the dotted key paths of a YAML mapping.
+func yamlKeys(t *testing.T, data []byte) []string {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal(data, &n); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	var walk func(*yaml.Node, string)
+	walk = func(m *yaml.Node, prefix string) {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, v := prefix+m.Content[i].Value, m.Content[i+1]
+			if v.Kind == yaml.MappingNode {
+				walk(v, k+".")
+				continue
+			}
+			out = append(out, k)
+		}
+	}
+	walk(n.Content[0], "")
+	slices.Sort(out)
+	return out
+}
+
+// TestDeployConfigIsTheDefaults: deploy/faaslab.yaml names every key, each with the value
+// of defaultDaemonConfig, so the documented file cannot drift from the code.
+func TestDeployConfigIsTheDefaults(t *testing.T) {
+	data, err := os.ReadFile(deployConfig)
+	if err != nil {
+		if os.Getenv("FAASLAB_VM") == "1" {
+			t.Skip("the VM carries test binaries, not deploy/")
+		}
+		t.Fatal(err)
+	}
+	def, err := yaml.Marshal(defaultDaemonConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := yamlKeys(t, data), yamlKeys(t, def); !slices.Equal(got, want) {
+		t.Errorf("%s keys:\n %v\nwant (daemonConfig's):\n %v", deployConfig, got, want)
+	}
+	var cfg daemonConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	fillComputedDefaults(&cfg)
+	if want := defaultDaemonConfig(); !reflect.DeepEqual(cfg, want) {
+		t.Errorf("%s:\n %+v\nwant defaultDaemonConfig():\n %+v", deployConfig, cfg, want)
+	}
+}
+
+// printedConfig runs `faaslab daemon --print-config args...` and decodes what it prints.
+func printedConfig(t *testing.T, args ...string) (daemonConfig, error) {
+	t.Helper()
+	cmd := newDaemonCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(append([]string{"--print-config"}, args...))
+	if err := cmd.Execute(); err != nil {
+		return daemonConfig{}, err
+	}
+	var cfg daemonConfig
+	if err := yaml.Unmarshal(out.Bytes(), &cfg); err != nil {
+		t.Fatalf("--print-config output does not parse: %v\n%s", err, out.String())
+	}
+	return cfg, nil
+}
+
+// TestConfigPrecedence: defaults < file < FAASLAB_* environment < flags.
+func TestConfigPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "faaslab.yaml")
+	os.WriteFile(file, []byte("listen: 127.0.0.1:3161\nregion: eu-west-1\nnetwork:\n  policy: equal\n"), 0o644)
+	t.Setenv("FAASLAB_REGION", "eu-central-1")
+	t.Setenv("FAASLAB_POLICY", "fixed")
+	t.Setenv("FAASLAB_NET_PREFIX", "faaslabo")
+	cfg, err := printedConfig(t, "--config", file, "--policy", "proportional")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaultDaemonConfig()
+	want.Listen, want.Region, want.Network.Policy, want.Network.Prefix = "127.0.0.1:3161", "eu-central-1", "proportional", "faaslabo"
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("effective config:\n %+v\nwant:\n %+v", cfg, want)
+	}
+
+	t.Setenv("FAASLAB_CONFIG", file)
+	if cfg, err := printedConfig(t); err != nil || cfg.Listen != "127.0.0.1:3161" {
+		t.Errorf("FAASLAB_CONFIG: listen %q, err %v; want the file's", cfg.Listen, err)
+	}
+	t.Setenv("FAASLAB_KEEP_ALIVE", "ten minutes")
+	if _, err := printedConfig(t); err == nil || !strings.Contains(err.Error(), "FAASLAB_KEEP_ALIVE") {
+		t.Errorf("bad FAASLAB_KEEP_ALIVE: %v, want an error naming it", err)
+	}
+}
