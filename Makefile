@@ -9,7 +9,8 @@ APT_PACKAGES := iptables iproute2 iperf3 docker.io qemu-system-x86 busybox-stati
 	python3-boto3 awscli util-linux ca-certificates zstd \
 	prometheus shellcheck
 
-.PHONY: all deps build test test-unit test-vm test-vm-broken test-dashboard-broken bench run daemon image docker-up cleanup fmt vet
+.PHONY: all deps build test test-unit test-vm test-vm-broken test-dashboard-broken bench run daemon image docker-up cleanup fmt vet \
+	install install-files release
 
 all: build
 
@@ -80,3 +81,39 @@ daemon: deps build
 ## cleanup: remove every faaslab kernel object (after a crash).
 cleanup: build
 	$(BIN)/faaslab cleanup
+
+# Install locations (DESTDIR stages a package root, as in `make install DESTDIR=/tmp/root`).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+SYSTEMDDIR ?= /etc/systemd/system
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DIST := $(CURDIR)/dist
+
+## install: binaries to $(PREFIX)/bin, the systemd unit, /etc/faaslab/faaslab.yaml (kept if present).
+install: build install-files
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; \
+		echo "install: systemctl enable --now faaslab   # to start it"; fi
+
+## install-files: copy what `make build` made (no build, no systemctl): used by install and tests.
+install-files:
+	install -D -m 0755 $(BIN)/faaslab $(DESTDIR)$(PREFIX)/bin/faaslab
+	install -D -m 0755 $(BIN)/faaslab-runtime $(DESTDIR)$(PREFIX)/bin/faaslab-runtime
+	install -D -m 0644 deploy/systemd/faaslab.service $(DESTDIR)$(SYSTEMDDIR)/faaslab.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/faaslab/faaslab.yaml ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/faaslab/faaslab.yaml (new defaults: deploy/faaslab.yaml)"; \
+	else install -D -m 0644 deploy/faaslab.yaml $(DESTDIR)$(SYSCONFDIR)/faaslab/faaslab.yaml; fi
+	install -D -m 0644 deploy/prometheus/prometheus.yml $(DESTDIR)$(PREFIX)/share/faaslab/prometheus.yml
+	install -D -m 0644 deploy/grafana/faaslab.json $(DESTDIR)$(PREFIX)/share/faaslab/grafana-faaslab.json
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/faaslab/README.md
+
+## release: dist/faaslab-VERSION-linux-amd64.tar.gz (static binaries, unit, configs, docs) and SHA256SUMS.
+release:
+	rm -rf $(DIST) && mkdir -p $(DIST)/stage/bin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(DIST)/stage/bin/faaslab ./cmd/faaslab
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(DIST)/stage/bin/faaslab-runtime ./cmd/faaslab-runtime
+	$(MAKE) --no-print-directory install-files BIN=$(DIST)/stage/bin DESTDIR=$(DIST)/root
+	cp -a deploy/ec2/user-data.sh $(DIST)/root/
+	tar -C $(DIST)/root --owner=0 --group=0 --sort=name -czf $(DIST)/faaslab-$(VERSION)-linux-amd64.tar.gz .
+	cd $(DIST) && sha256sum faaslab-$(VERSION)-linux-amd64.tar.gz > SHA256SUMS
+	rm -rf $(DIST)/stage $(DIST)/root
+	@cat $(DIST)/SHA256SUMS
