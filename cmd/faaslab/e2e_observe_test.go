@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/faaslab/faaslab/client"
 )
 
 // TestE2EPrometheusObservesCoLocation: a real Prometheus scrapes a running daemon every
@@ -64,7 +66,7 @@ func TestE2EPrometheusObservesCoLocation(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			payload := fmt.Sprintf(`{"host":%q,"port":%d,"seconds":8}`, host, ports[i])
-			res, err := d.client.invoke(context.Background(), fn, "", []byte(payload), false)
+			res, err := d.client.Invoke(context.Background(), client.InvokeRequest{FunctionName: fn, Payload: []byte(payload)})
 			if err != nil || res.FunctionError != "" {
 				t.Errorf("%s: %v %s", fn, err, res.Payload)
 			}
@@ -74,7 +76,7 @@ func TestE2EPrometheusObservesCoLocation(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		res, err := d.client.invoke(context.Background(), "burn", "", []byte(`{"ms":6000}`), false)
+		res, err := d.client.Invoke(context.Background(), client.InvokeRequest{FunctionName: "burn", Payload: []byte(`{"ms":6000}`)})
 		if err != nil || res.FunctionError != "" {
 			t.Errorf("burn: %v %s", err, res.Payload)
 		}
