@@ -4,11 +4,12 @@
 #
 # Copies deploy/grafana/faaslab.json (the original is never modified), misspells one
 # metric of one panel (faaslab_function_cpu_throttled_seconds_total ->
-# faaslab_function_cpu_throtled_seconds_total), and runs the dashboard check of the
-# Prometheus integration test on the copy: it must FAIL, naming the misspelt metric. First
-# the same check runs on the unmodified dashboard and must PASS, so the failure is the
-# patch's. Needs root, iperf3 and prometheus (the test skips otherwise, which this script
-# reports as a failure). Exit 0 = the check behaves as it should.
+# faaslab_function_cpu_throtled_seconds_total), and runs the dashboard check
+# (TestE2EMetricsLintAndDashboard/dashboard, against a running daemon's /metrics) on the
+# copy: it must FAIL, naming the misspelt metric. First the same check runs on the
+# unmodified dashboard and must PASS, so the failure is the patch's. Needs root (the test
+# skips otherwise, which this script reports as a failure). Exit 0 = the check behaves as
+# it should.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,7 +18,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/faaslab-broken-dashboard.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 GOOD=faaslab_function_cpu_throttled_seconds_total
 BAD=faaslab_function_cpu_throtled_seconds_total
-TEST='TestE2EPrometheusObservesCoLocation$/^dashboard$'
+TEST='TestE2EMetricsLintAndDashboard$/^dashboard$'
 
 log() { echo "check-broken-dashboard: $*" >&2; }
 fail() {
@@ -39,7 +40,7 @@ if ! run_check "$HERE/faaslab.json" "$WORK/good.log"; then
 	tail -40 "$WORK/good.log" >&2
 	fail "the unmodified dashboard does not pass"
 fi
-grep -q -- "--- PASS: TestE2EPrometheusObservesCoLocation/dashboard" "$WORK/good.log" ||
+grep -q -- "--- PASS: TestE2EMetricsLintAndDashboard/dashboard" "$WORK/good.log" ||
 	{ tail -20 "$WORK/good.log" >&2; fail "the dashboard check did not run (skipped?)"; }
 
 log "broken copy: one panel names $BAD"
