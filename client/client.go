@@ -25,6 +25,7 @@ const DefaultEndpoint = "http://127.0.0.1:3001"
 type Client struct {
 	endpoint string // e.g. http://127.0.0.1:3001, no trailing slash
 	http     *http.Client
+	token    string // sent as Authorization: Bearer (a daemon listening beyond loopback)
 }
 
 // Option adjusts a Client.
@@ -32,6 +33,10 @@ type Option func(*Client)
 
 // WithHTTPClient replaces the HTTP client (timeouts, transports, tracing).
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithBearerToken sends "Authorization: Bearer token" on every request, as a daemon with
+// auth.token_file requires.
+func WithBearerToken(token string) Option { return func(c *Client) { c.token = token } }
 
 // New returns a client of the daemon at endpoint (scheme and host, e.g.
 // http://127.0.0.1:3001). Requests time out after 16 minutes: a synchronous invocation
@@ -101,6 +106,9 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 	}
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

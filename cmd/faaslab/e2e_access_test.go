@@ -64,5 +64,11 @@ func TestE2ENonLoopbackListenNeedsToken(t *testing.T) {
 	if status, _, _ := get("/2015-03-31/functions/", "Bearer not-"+token); status != http.StatusUnauthorized {
 		t.Errorf("a wrong token: %d, want 401", status)
 	}
-	_ = d
+	// The CLI sends the token from --token-file.
+	if out, err := exec.Command(bin, "fn", "list", "--endpoint", "http://"+d.endpoint).CombinedOutput(); err == nil {
+		t.Errorf("faaslab fn list without a token succeeded:\n%s", out)
+	}
+	if out, err := exec.Command(bin, "fn", "list", "--endpoint", "http://"+d.endpoint, "--token-file", tokenFile).CombinedOutput(); err != nil {
+		t.Errorf("faaslab fn list --token-file: %v\n%s", err, out)
+	}
 }

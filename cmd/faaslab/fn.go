@@ -19,7 +19,9 @@ func newFnCmd() *cobra.Command {
 		Short: "Create, inspect, invoke and delete functions on a running daemon",
 	}
 	cmd.PersistentFlags().StringVar(&endpoint, "endpoint", envOr("FAASLAB_ENDPOINT", client.DefaultEndpoint), "daemon Lambda API endpoint")
-	newClient := func() *client.Client { return client.New(endpoint) }
+	var tokenFile string
+	cmd.PersistentFlags().StringVar(&tokenFile, "token-file", os.Getenv("FAASLAB_TOKEN_FILE"), "file holding the daemon's API token (its auth.token_file), for a daemon listening beyond loopback")
+	newClient := func() *client.Client { return client.New(endpoint, tokenOption(tokenFile)) }
 	cmd.AddCommand(newFnCreateCmd(newClient), newFnUpdateCmd(newClient), newFnListCmd(newClient),
 		newFnGetCmd(newClient), newFnDeleteCmd(newClient), newFnInvokeCmd(newClient))
 	return cmd
