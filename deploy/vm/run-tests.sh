@@ -503,9 +503,9 @@ boot() {
 
 # stop_qemu PID kills qemu's process group (TERM, then KILL after 5 s).
 stop_qemu() {
-	local pid=$1 i
+	local pid=$1
 	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.5
 	done
@@ -523,7 +523,7 @@ console_bytes() {
 # SILENCE_SECS, or after WALL_SECS. Sets BOOT_RESULT (exited, kvm-error, silent,
 # timeout, failed) and VM_SECS; returns 0 only when qemu exited with status 0.
 boot_once() {
-	local accel=$1 rc=0 tailpid= pid size=0 now last t0=$SECONDS QOUT=$OUT/qemu-$1.out
+	local accel=$1 rc=0 tailpid="" pid size=0 now last t0=$SECONDS QOUT=$OUT/qemu-$1.out
 	local accel_args=(-accel "$accel")
 	[ "$accel" != kvm ] || accel_args+=(-accel tcg) # qemu falls back to TCG when KVM fails to start
 	: >"$LOG"
