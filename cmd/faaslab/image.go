@@ -27,8 +27,8 @@ func newImageCmd() *cobra.Command {
 	}
 	build.Flags().StringVar(&opts.Tag, "tag", docker.DefaultImage, "image tag")
 	ctxCmd := &cobra.Command{
-		Use:   "context",
-		Short: "Write the image's build context as a tar stream, for a manual build",
+		Use:     "context",
+		Short:   "Write the image's build context as a tar stream, for a manual build",
 		Example: `  faaslab image context --with-iperf3 | docker build -t faaslab-runtime:latest -`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

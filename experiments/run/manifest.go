@@ -57,7 +57,6 @@ func machineLimits(profile string) []string {
 	return out
 }
 
-
 func gitRevision() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
