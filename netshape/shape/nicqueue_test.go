@@ -288,16 +288,27 @@ func TestNICQueueFairness(t *testing.T) {
 	if err != nil {
 		t.Fatalf("measure: %v", err)
 	}
+	compared := 0
 	for i := 0; i+1 < len(rows); i += 2 {
 		fifo, fair := rows[i], rows[i+1]
 		n := fair.Point.N
 		t.Logf("N=%d fifo: Jain %.3f (on the wire %.3f) median/fair %.2f aggregate %s wire %s | fair (%s): Jain %.3f (on the wire %.3f) median/fair %.2f aggregate %s wire %s",
 			n, fifo.Jain, fifo.WireJain, fifo.MedianBits/fifo.ExpectedBits, FormatBits(fifo.AggregateBits), FormatBits(fifo.WireBits),
 			fair.Point.NICQueue, fair.Jain, fair.WireJain, fair.MedianBits/fair.ExpectedBits, FormatBits(fair.AggregateBits), FormatBits(fair.WireBits))
+		// Sharing shows only where the NIC is the bottleneck; where the CPU is (an emulated
+		// VM moves less than the cap), every queue looks fair and there is nothing to compare.
+		if fifo.WireBits < 0.9*c3LargeNIC {
+			t.Logf("N=%d: the NIC was not the bottleneck (fifo moved %s of %s): this machine's CPU was; nothing to compare", n, FormatBits(fifo.WireBits), FormatBits(c3LargeNIC))
+			continue
+		}
 		// Judged on the links' counters over one window: iperf3's own averages also count
 		// how unevenly 26 clients start on a loaded 2-core box.
+		compared++
 		if len(fair.PerSandboxWire) != n || fair.WireJain < 0.9 || fair.WireJain <= fifo.WireJain {
 			t.Errorf("N=%d: Jain on the wire fair %.3f, fifo %.3f: want fair ≥ 0.9 and above fifo", n, fair.WireJain, fifo.WireJain)
 		}
+	}
+	if compared == 0 {
+		t.Skip("the NIC was the bottleneck at no point: this machine cannot show how it shares")
 	}
 }

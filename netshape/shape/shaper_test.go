@@ -177,7 +177,13 @@ func TestShaperUpdateIsIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	sendUDP(t, topo, 0)
+	// The packets wait for ARP first; on a slow (emulated) CPU they reach the class a
+	// moment later.
 	before, id0 := classBytes(t, s, Upload, "sb00")
+	for deadline := time.Now().Add(5 * time.Second); before < 20*1000 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		before, id0 = classBytes(t, s, Upload, "sb00")
+	}
 	if before < 20*1000 {
 		t.Fatalf("sandbox 0's class counted %d bytes, want ≥ 20000", before)
 	}
