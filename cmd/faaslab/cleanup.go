@@ -2,10 +2,12 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/faaslab/faaslab/internal/daemon"
 )
 
 func newCleanupCmd() *cobra.Command {
-	cfg := defaultDaemonConfig()
+	cfg := daemon.DefaultConfig()
 	var configPath, logLevel string
 	cmd := &cobra.Command{
 		Use:   "cleanup",
@@ -15,25 +17,25 @@ rules that a daemon with this configuration made. A daemon does the same at star
 when you will not start one again. Do not run it while that daemon runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fileCfg, err := loadDaemonConfig(configPath)
+			fileCfg, err := daemon.LoadConfig(configPath)
 			if err != nil {
 				return err
 			}
-			overrideChanged(cmd.Flags(), &fileCfg, &cfg)
+			daemon.OverrideChanged(cmd.Flags(), &fileCfg, &cfg)
 			logger, err := newLogger(logLevel)
 			if err != nil {
 				return err
 			}
-			netCfg, err := netshapeConfig(fileCfg.Network)
+			netCfg, err := daemon.NetshapeConfig(fileCfg.Network)
 			if err != nil {
 				return err
 			}
-			return reap(cmd.Context(), fileCfg, netCfg, logger)
+			return daemon.Reap(cmd.Context(), fileCfg, netCfg, logger)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", "", "the daemon's YAML config file")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	addDaemonFlags(f, &cfg)
+	daemon.BindFlags(f, &cfg)
 	return cmd
 }

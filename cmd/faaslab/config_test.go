@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/faaslab/faaslab/internal/daemon"
 )
 
 const deployConfig = "../../deploy/faaslab.yaml"
@@ -38,7 +40,7 @@ func yamlKeys(t *testing.T, data []byte) []string {
 }
 
 // TestDeployConfigIsTheDefaults: deploy/faaslab.yaml names every key, each with the value
-// of defaultDaemonConfig, so the documented file cannot drift from the code.
+// of daemon.DefaultConfig, so the documented file cannot drift from the code.
 func TestDeployConfigIsTheDefaults(t *testing.T) {
 	data, err := os.ReadFile(deployConfig)
 	if err != nil {
@@ -47,28 +49,28 @@ func TestDeployConfigIsTheDefaults(t *testing.T) {
 		}
 		t.Fatal(err)
 	}
-	def, err := yaml.Marshal(defaultDaemonConfig())
+	def, err := yaml.Marshal(daemon.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := yamlKeys(t, data), yamlKeys(t, def); !slices.Equal(got, want) {
-		t.Errorf("%s keys:\n %v\nwant (daemonConfig's):\n %v", deployConfig, got, want)
+		t.Errorf("%s keys:\n %v\nwant (daemon.Config's):\n %v", deployConfig, got, want)
 	}
-	var cfg daemonConfig
+	var cfg daemon.Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	fillComputedDefaults(&cfg)
+	daemon.FillComputedDefaults(&cfg)
 	got, _ := yaml.Marshal(cfg) // YAML: an empty list and a nil one are the same default
 	if string(got) != string(def) {
-		t.Errorf("%s:\n%s\nwant defaultDaemonConfig():\n%s", deployConfig, got, def)
+		t.Errorf("%s:\n%s\nwant daemon.DefaultConfig():\n%s", deployConfig, got, def)
 	}
 }
 
 // printedConfig runs `faaslab daemon --print-config args...` and decodes what it prints.
-func printedConfig(t *testing.T, args ...string) (daemonConfig, error) {
+func printedConfig(t *testing.T, args ...string) (daemon.Config, error) {
 	t.Helper()
 	cmd := newDaemonCmd()
 	var out bytes.Buffer
@@ -76,9 +78,9 @@ func printedConfig(t *testing.T, args ...string) (daemonConfig, error) {
 	cmd.SetErr(&out)
 	cmd.SetArgs(append([]string{"--print-config"}, args...))
 	if err := cmd.Execute(); err != nil {
-		return daemonConfig{}, err
+		return daemon.Config{}, err
 	}
-	var cfg daemonConfig
+	var cfg daemon.Config
 	if err := yaml.Unmarshal(out.Bytes(), &cfg); err != nil {
 		t.Fatalf("--print-config output does not parse: %v\n%s", err, out.String())
 	}
@@ -96,7 +98,7 @@ func TestConfigPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := defaultDaemonConfig()
+	want := daemon.DefaultConfig()
 	want.Listen, want.Region, want.Network.Policy, want.Network.Prefix = "127.0.0.1:3161", "eu-central-1", "proportional", "faaslabo"
 	got, _ := yaml.Marshal(cfg)
 	exp, _ := yaml.Marshal(want)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,13 +8,14 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
+
+	"github.com/faaslab/faaslab/internal/daemon"
 )
 
 func newDaemonCmd() *cobra.Command {
 	var configPath, logLevel string
 	var showConfig bool
-	flagCfg := defaultDaemonConfig()
+	flagCfg := daemon.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the host: sandboxes, emulated NIC, Runtime API and the Lambda API",
@@ -26,18 +26,18 @@ cleanly: every sandbox, cgroup, namespace, link, qdisc and rule it made is remov
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configPath == "" {
-				configPath = os.Getenv(envName("config"))
+				configPath = os.Getenv(daemon.EnvName("config"))
 			}
-			cfg, err := loadDaemonConfig(configPath)
+			cfg, err := daemon.LoadConfig(configPath)
 			if err != nil {
 				return err
 			}
-			if err := applyEnv(&cfg, os.LookupEnv); err != nil {
+			if err := daemon.ApplyEnv(&cfg, os.LookupEnv); err != nil {
 				return err
 			}
-			overrideChanged(cmd.Flags(), &cfg, &flagCfg)
+			daemon.OverrideChanged(cmd.Flags(), &cfg, &flagCfg)
 			if showConfig {
-				return printConfig(cmd.OutOrStdout(), cfg)
+				return daemon.PrintConfig(cmd.OutOrStdout(), cfg)
 			}
 			logger, err := newLogger(logLevel)
 			if err != nil {
@@ -45,55 +45,15 @@ cleanly: every sandbox, cgroup, namespace, link, qdisc and rule it made is remov
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return runDaemon(ctx, cfg, logger)
+			return daemon.Run(ctx, cfg, logger)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", "", "YAML config file (see docs/configuration.md; default $FAASLAB_CONFIG); FAASLAB_* variables and flags override it")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&showConfig, "print-config", false, "print the effective configuration (defaults, --config file, FAASLAB_* environment, flags) as YAML and exit")
-	addDaemonFlags(f, &flagCfg)
+	daemon.BindFlags(f, &flagCfg)
 	return cmd
-}
-
-// addDaemonFlags binds the config's fields to flags; only flags the user set override the file.
-func addDaemonFlags(f *pflag.FlagSet, c *daemonConfig) {
-	f.StringVar(&c.Listen, "listen", c.Listen, "address of the Lambda API and /metrics")
-	f.StringVar(&c.Backend, "backend", c.Backend, "sandbox backend: native or docker")
-	f.StringVar(&c.Profile, "profile", c.Profile, "host profile (c3.large, c5.xlarge, m5.2xlarge)")
-	f.StringVar(&c.CPUModel, "cpu-model", c.CPUModel, "CPU quota model: paper (vCPUs × memory / max memory) or lambda (memory / 1769 MB)")
-	f.StringVar(&c.StateDir, "state-dir", c.StateDir, "where function definitions and code are kept")
-	f.StringVar(&c.RuntimeBin, "runtime-bin", c.RuntimeBin, "the static faaslab-runtime bootstrap")
-	f.DurationVar(&c.KeepAlive, "keep-alive", c.KeepAlive, "how long an idle sandbox is kept warm")
-	f.StringVar(&c.Records, "records", c.Records, "JSON-lines invocation records file (default STATE_DIR/records.jsonl)")
-	f.StringVar(&c.Region, "region", c.Region, "AWS region the API reports")
-	f.StringVar(&c.CgroupRoot, "cgroup-parent", c.CgroupRoot, "parent cgroup of every sandbox (capped at the profile)")
-	f.StringVar(&c.HostID, "host-id", c.HostID, "host id written into records")
-	f.StringVar(&c.Network.Mode, "network-mode", c.Network.Mode, "isolated (a netns and veth per sandbox) or shared (host netns; needs --policy netprio and cgroup v1 net_prio)")
-	f.StringVar(&c.Network.Prefix, "net-prefix", c.Network.Prefix, "prefix of every link and namespace name (starts with faaslab)")
-	f.StringVar(&c.Network.Subnet, "subnet", c.Network.Subnet, "sandbox subnet; .1 is the gateway, the last address the remote side")
-	f.IntVar(&c.Network.RuntimePort, "runtime-port", c.Network.RuntimePort, "Runtime API port on the gateway address")
-	f.StringVar(&c.Network.Policy, "policy", c.Network.Policy, "shaping policy: none, fixed, equal, proportional, priority")
-	f.StringVar(&c.Network.NIC, "nic", c.Network.NIC, "emulated NIC capacity, e.g. 560mbit, 1gbit, unlimited (default: the profile's)")
-	f.StringVar(&c.Network.FixedRate, "fixed-rate", c.Network.FixedRate, "per-sandbox rate of policy fixed, e.g. 100mbit")
-	f.StringVar(&c.Network.NICQueue, "nic-queue", c.Network.NICQueue, "how flows share the NIC under policy none: fair (per flow, as a real host) or fifo (drop-tail)")
-	f.BoolVar(&c.Network.Strict, "strict", c.Network.Strict, "policy proportional: cap each sandbox at its share (not work-conserving)")
-	f.IntVar(&c.Network.URLPort, "url-port", c.Network.URLPort, "function URL port on 127.0.0.1 and on the gateway address (0 = a free one)")
-	f.DurationVar(&c.Network.URLTimeout, "url-timeout", c.Network.URLTimeout, "function URL gateway timeout: answer 504 after this long while the function runs on (0 = none)")
-	f.StringVar(&c.Docker.Image, "docker-image", c.Docker.Image, "default image of the docker backend")
-	f.StringVar(&c.Auth.TokenFile, "auth-token-file", c.Auth.TokenFile, "file holding the bearer token every API request must carry (required when --listen is not loopback)")
-	f.BoolVar(&c.Auth.ProtectMetrics, "protect-metrics", c.Auth.ProtectMetrics, "with a token: /metrics needs it too (false leaves /metrics open)")
-}
-
-// overrideChanged copies every flag the user set from flagCfg into cfg.
-func overrideChanged(f *pflag.FlagSet, cfg, flagCfg *daemonConfig) {
-	fresh := pflag.NewFlagSet("", pflag.ContinueOnError)
-	addDaemonFlags(fresh, cfg)
-	f.Visit(func(fl *pflag.Flag) {
-		if target := fresh.Lookup(fl.Name); target != nil {
-			target.Value.Set(fl.Value.String())
-		}
-	})
 }
 
 func newLogger(level string) (*slog.Logger, error) {
@@ -103,5 +63,3 @@ func newLogger(level string) (*slog.Logger, error) {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
-
-var _ = context.Background

@@ -11,6 +11,7 @@ import (
 	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/experiments/services"
 	"github.com/faaslab/faaslab/experiments/services/dataset"
+	"github.com/faaslab/faaslab/internal/daemon"
 )
 
 func newDataCmd() *cobra.Command {
@@ -60,7 +61,7 @@ func newDataCmd() *cobra.Command {
 			return nil
 		},
 	}
-	load.Flags().StringVar(&stateDir, "state-dir", defaultDaemonConfig().StateDir, "the daemon's state dir")
+	load.Flags().StringVar(&stateDir, "state-dir", daemon.DefaultConfig().StateDir, "the daemon's state dir")
 	cmd.AddCommand(list, gen, load)
 	return cmd
 }

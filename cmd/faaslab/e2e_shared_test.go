@@ -8,21 +8,22 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/faaslab/faaslab/internal/daemon"
 	"github.com/faaslab/faaslab/netshape/shape"
 )
 
-// TestCheckNetworkMode: wrong combinations fail at start with errNetworkMode; isolated
+// TestCheckNetworkMode: wrong combinations fail at start with daemon.ErrNetworkMode; isolated
 // accepts every policy as before.
 func TestCheckNetworkMode(t *testing.T) {
 	netprio := shape.PolicyConfig{Name: shape.PolicyNetPrio}
 	equal := shape.PolicyConfig{Name: shape.PolicyEqual}
-	cfg := func(mode, backend string) daemonConfig {
-		c := defaultDaemonConfig()
+	cfg := func(mode, backend string) daemon.Config {
+		c := daemon.DefaultConfig()
 		c.Network.Mode, c.Backend = mode, backend
 		return c
 	}
 	for _, tc := range []struct {
-		cfg    daemonConfig
+		cfg    daemon.Config
 		policy shape.PolicyConfig
 		ok     bool
 	}{
@@ -33,8 +34,8 @@ func TestCheckNetworkMode(t *testing.T) {
 		{cfg("shared", "docker"), netprio, false},
 		{cfg("bridged", "native"), netprio, false},
 	} {
-		err := checkNetworkMode(tc.cfg, tc.policy)
-		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, errNetworkMode)) {
+		err := daemon.CheckNetworkMode(tc.cfg, tc.policy)
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, daemon.ErrNetworkMode)) {
 			t.Errorf("mode %q backend %q policy %s: err %v, want ok=%v", tc.cfg.Network.Mode, tc.cfg.Backend, tc.policy.Name, err, tc.ok)
 		}
 	}

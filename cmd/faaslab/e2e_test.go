@@ -62,7 +62,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startDaemon runs `faaslab daemon` with a private prefix; extra flags are appended.
+// daemon.Start runs `faaslab daemon` with a private prefix; extra flags are appended.
 func launchDaemon(t *testing.T, extra ...string) *testDaemon {
 	t.Helper()
 	requireRoot(t)

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -28,8 +28,8 @@ import (
 )
 
 // daemon is one running host: every component and how to stop them in order.
-type daemon struct {
-	cfg       daemonConfig
+type Daemon struct {
+	cfg       Config
 	profile   sandbox.Profile
 	log       *slog.Logger
 	registry  *prometheus.Registry
@@ -53,9 +53,9 @@ type daemon struct {
 	access    api.Access
 }
 
-// runDaemon starts a daemon, serves until ctx ends, then stops it cleanly.
-func runDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) error {
-	d, err := startDaemon(ctx, cfg, logger)
+// Run starts a daemon, serves until ctx ends, then stops it cleanly.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	d, err := Start(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -72,12 +72,22 @@ func runDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) error
 	logger.Info("stopping: removing every sandbox and kernel object")
 	stopCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if serr := d.stop(stopCtx); serr != nil {
+	if serr := d.Stop(stopCtx); serr != nil {
 		return errors.Join(err, serr)
 	}
 	logger.Info("stopped cleanly")
 	return err
 }
+
+// Serve serves the Lambda and host APIs on the daemon's listener until Stop; Run does it
+// for the CLI, in-process users (benchmarks) call it themselves.
+func (d *Daemon) Serve() error { return serveHTTP(d.apiServer, d.apiLn) }
+
+// Endpoint is the API's base URL, e.g. http://127.0.0.1:3001.
+func (d *Daemon) Endpoint() string { return "http://" + d.apiLn.Addr().String() }
+
+// Config is the configuration the daemon runs with.
+func (d *Daemon) Config() Config { return d.cfg }
 
 func serveHTTP(s *http.Server, ln net.Listener) error {
 	if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -86,11 +96,11 @@ func serveHTTP(s *http.Server, ln net.Listener) error {
 	return nil
 }
 
-// startDaemon reaps what a crashed daemon of this configuration left, then builds the host:
+// Start reaps what a crashed daemon of this configuration left, then builds the host:
 // backend, network (bridge, uplink, remote, shaping), Runtime API, scheduler, Lambda API.
 // On error everything already made is removed.
-func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d *daemon, err error) {
-	d = &daemon{cfg: cfg, log: logger, registry: prometheus.NewRegistry()}
+func Start(ctx context.Context, cfg Config, logger *slog.Logger) (d *Daemon, err error) {
+	d = &Daemon{cfg: cfg, log: logger, registry: prometheus.NewRegistry()}
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if d.progress, err = progress.New(d.registry); err != nil {
 		return nil, err
@@ -100,7 +110,7 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 		if err != nil {
 			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			built.stop(stopCtx)
+			built.Stop(stopCtx)
 		}
 	}()
 	profile, err := sandbox.LookupProfile(cfg.Profile)
@@ -119,13 +129,13 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 	if err := shape.DetectFeatures().Check(policy); err != nil {
 		return nil, fmt.Errorf("policy %s cannot run on this kernel: %w", policy.Name, err)
 	}
-	if err := checkNetworkMode(cfg, policy); err != nil {
+	if err := CheckNetworkMode(cfg, policy); err != nil {
 		return nil, err
 	}
 	if err := d.listenURLs(&cfg); err != nil {
 		return nil, err
 	}
-	netCfg, err := netshapeConfig(cfg.Network)
+	netCfg, err := NetshapeConfig(cfg.Network)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +149,7 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 		return nil, fmt.Errorf("runtime bootstrap %s: %w (build it with `make build` or pass --runtime-bin)", cfg.RuntimeBin, err)
 	}
 
-	if err := reap(ctx, cfg, netCfg, logger); err != nil {
+	if err := Reap(ctx, cfg, netCfg, logger); err != nil {
 		return nil, err
 	}
 	if d.backend, err = backendFor(ctx, cfg, profile, logger); err != nil {
@@ -180,7 +190,7 @@ func startDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) (d 
 	return d, nil
 }
 
-func (d *daemon) startShaper(policy shape.PolicyConfig) error {
+func (d *Daemon) startShaper(policy shape.PolicyConfig) error {
 	hostEnd, remoteEnd, remoteNS := d.host.UplinkLinks()
 	s, err := shape.New(shape.Links{UplinkHost: hostEnd, UplinkRemote: remoteEnd, RemoteNetNS: remoteNS},
 		policy, d.registry, d.log)
@@ -191,7 +201,7 @@ func (d *daemon) startShaper(policy shape.PolicyConfig) error {
 	return d.shaper.Update(d.host.Members())
 }
 
-func (d *daemon) startRuntimeAPI() error {
+func (d *Daemon) startRuntimeAPI() error {
 	d.runtime = runtime.NewServer(d.log)
 	addr := hostPort(d.host.Gateway(), d.cfg.Network.RuntimePort)
 	ln, err := net.Listen("tcp", addr)
@@ -203,7 +213,7 @@ func (d *daemon) startRuntimeAPI() error {
 	return nil
 }
 
-func (d *daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUModel) error {
+func (d *Daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUModel) error {
 	sc := scheduler.DefaultConfig()
 	sc.Profile, sc.CPUModel = profile, cpuModel
 	sc.StateDir, sc.RuntimeBin = d.cfg.StateDir, d.cfg.RuntimeBin
@@ -233,7 +243,7 @@ func (d *daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUMod
 	return err
 }
 
-func (d *daemon) apiHandler() http.Handler {
+func (d *Daemon) apiHandler() http.Handler {
 	mux := http.NewServeMux()
 	api.Register(mux, api.Deps{Service: d.sched, Logger: d.log, URLs: d.urls})
 	urls.RegisterHostAPI(mux, d.urls, d.urlRecent)
@@ -243,7 +253,7 @@ func (d *daemon) apiHandler() http.Handler {
 		Shaper:               d.shaper.get,
 		DefaultNICBitsPerSec: d.profile.NICBitsPerSec,
 		Check: func(p shape.PolicyConfig) error {
-			if err := checkNetworkMode(d.cfg, p); err != nil { // mode shared can only run netprio
+			if err := CheckNetworkMode(d.cfg, p); err != nil { // mode shared can only run netprio
 				return err
 			}
 			return shape.DetectFeatures().Check(p)
@@ -256,7 +266,7 @@ func (d *daemon) apiHandler() http.Handler {
 }
 
 // stop tears down in reverse order of start; every step runs even when one fails.
-func (d *daemon) stop(ctx context.Context) error {
+func (d *Daemon) Stop(ctx context.Context) error {
 	var errs []error
 	if d.apiServer != nil {
 		d.apiServer.Shutdown(ctx)
@@ -290,7 +300,7 @@ func (d *daemon) stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func netshapeConfig(n networkConfig) (netshape.Config, error) {
+func NetshapeConfig(n NetworkConfig) (netshape.Config, error) {
 	subnet, err := netip.ParsePrefix(n.Subnet)
 	if err != nil {
 		return netshape.Config{}, fmt.Errorf("--subnet %q: %w", n.Subnet, err)

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 // The daemon's remote-side services (object store, iperf3 pool, dataset) and their CLI:
 //
@@ -6,31 +6,24 @@ package main
 //	faaslab serve-s3 ...      (hidden) the embedded store; the daemon runs it in the remote netns
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
-	"github.com/spf13/cobra"
-
-	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/experiments/services"
 	"github.com/faaslab/faaslab/experiments/services/dataset"
-	"github.com/faaslab/faaslab/experiments/services/s3gw"
 	"github.com/faaslab/faaslab/sandbox"
 )
 
-// servicesConfig is the services: section of the daemon config.
-type servicesConfig struct {
+// ServicesConfig is the services: section of the daemon config.
+type ServicesConfig struct {
 	S3            services.StoreConfig `yaml:"s3"`
 	IperfBasePort int                  `yaml:"iperf3_base_port"` // first port of the iperf3 pool
 }
 
-func defaultServicesConfig() servicesConfig {
-	return servicesConfig{S3: services.DefaultStoreConfig(), IperfBasePort: services.DefaultIperfBasePort}
+func defaultServicesConfig() ServicesConfig {
+	return ServicesConfig{S3: services.DefaultStoreConfig(), IperfBasePort: services.DefaultIperfBasePort}
 }
 
 // daemonServices are the running services of one daemon.
@@ -42,7 +35,7 @@ type daemonServices struct {
 
 // startServices starts the object store and makes the (empty) iperf3 pool; the store's
 // credentials, endpoint and CA go to every sandbox.
-func (d *daemon) startServices() error {
+func (d *Daemon) startServices() error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("services: find own binary: %w", err)
@@ -63,14 +56,14 @@ func (d *daemon) startServices() error {
 }
 
 // platformEnv and platformMounts are what every sandbox gets from the services.
-func (d *daemon) platformEnv() map[string]string {
+func (d *Daemon) platformEnv() map[string]string {
 	if d.svc == nil {
 		return nil
 	}
 	return d.svc.store.Env()
 }
 
-func (d *daemon) platformMounts() []sandbox.Mount {
+func (d *Daemon) platformMounts() []sandbox.Mount {
 	if d.svc == nil || d.svc.store.CAFile() == "" {
 		return nil
 	}
@@ -85,7 +78,7 @@ func (s *daemonServices) close() {
 	s.store.Close()
 }
 
-func registerServicesAPI(mux *http.ServeMux, d *daemon) {
+func registerServicesAPI(mux *http.ServeMux, d *Daemon) {
 	if d.svc == nil {
 		return
 	}
@@ -93,47 +86,4 @@ func registerServicesAPI(mux *http.ServeMux, d *daemon) {
 	mux.HandleFunc("POST /faaslab/v1/services/iperf3", services.MakeIperfPoolHandler(d.svc.iperf))
 	mux.HandleFunc("GET /faaslab/v1/data", dataset.MakeListHandler(d.svc.data))
 	mux.HandleFunc("POST /faaslab/v1/data/{set}", dataset.MakeEnsureHandler(d.svc.data))
-}
-
-func newServicesCmd() *cobra.Command {
-	var endpoint string
-	cmd := &cobra.Command{
-		Use:   "services",
-		Short: "Show the remote-side services of a running daemon: object store and iperf3 pool",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := client.New(endpoint).Services(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), st)
-		},
-	}
-	cmd.Flags().StringVar(&endpoint, "endpoint", client.DefaultEndpoint, "the daemon's API")
-	return cmd
-}
-
-// newServeS3Cmd is the embedded store's process (hidden: the daemon starts it inside the
-// remote netns). The key pair comes in the environment, not argv, so ps does not show it.
-func newServeS3Cmd() *cobra.Command {
-	var o s3gw.Options
-	cmd := &cobra.Command{
-		Use:    "serve-s3",
-		Short:  "Run the embedded S3 store (started by the daemon)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.AccessKey, o.SecretKey = os.Getenv("FAASLAB_S3_ACCESS_KEY"), os.Getenv("FAASLAB_S3_SECRET_KEY")
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			return s3gw.Serve(ctx, o)
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&o.Root, "root", "", "directory of the buckets")
-	f.StringVar(&o.Listen, "listen", "", "host:port")
-	f.StringVar(&o.Region, "region", "us-east-1", "region")
-	f.StringVar(&o.CertFile, "cert", "", "TLS certificate (HTTPS when given)")
-	f.StringVar(&o.KeyFile, "key", "", "TLS key")
-	return cmd
 }

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"fmt"
@@ -8,14 +8,13 @@ import (
 	"os"
 	"strings"
 
-	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/scheduler/api"
 )
 
 // accessFor is the management listener's guard: a bearer token when auth.token_file is
 // set (required when the listener is not loopback-only), /metrics open unless
 // auth.protect_metrics, and the sandbox subnet refused whatever it sends.
-func accessFor(cfg daemonConfig, sandboxSubnet netip.Prefix) (api.Access, error) {
+func accessFor(cfg Config, sandboxSubnet netip.Prefix) (api.Access, error) {
 	a := api.Access{Deny: []netip.Prefix{sandboxSubnet}}
 	if cfg.Auth.TokenFile == "" {
 		if !listenIsLoopback(cfg.Listen) {
@@ -48,18 +47,4 @@ func listenIsLoopback(listen string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
-}
-
-// tokenOption makes a client send the token in path ("" = none). An unreadable file is
-// reported by the first request's 401 rather than here, so commands stay one-liners.
-func tokenOption(path string) client.Option {
-	if path == "" {
-		return func(*client.Client) {}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "faaslab: --token-file: %v\n", err)
-		return func(*client.Client) {}
-	}
-	return client.WithBearerToken(strings.TrimSpace(string(b)))
 }

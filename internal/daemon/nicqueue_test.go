@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"strings"
@@ -9,15 +9,15 @@ import (
 )
 
 func TestPolicyConfigNICQueue(t *testing.T) {
-	p, err := shape.ParsePolicyConfig(defaultDaemonConfig().Network.policySpec(), 560e6)
+	p, err := shape.ParsePolicyConfig(DefaultConfig().Network.policySpec(), 560e6)
 	if err != nil || p.NICQueue != shape.NICQueueFair {
 		t.Errorf("default: %+v %v (want nic_queue fair)", p, err)
 	}
-	p, err = shape.ParsePolicyConfig(networkConfig{Policy: "none", NICQueue: "FIFO"}.policySpec(), 560e6)
+	p, err = shape.ParsePolicyConfig(NetworkConfig{Policy: "none", NICQueue: "FIFO"}.policySpec(), 560e6)
 	if err != nil || p.NICQueue != shape.NICQueueFIFO {
 		t.Errorf("fifo: %+v %v", p, err)
 	}
-	_, err = shape.ParsePolicyConfig(networkConfig{Policy: "none", NICQueue: "red"}.policySpec(), 560e6)
+	_, err = shape.ParsePolicyConfig(NetworkConfig{Policy: "none", NICQueue: "red"}.policySpec(), 560e6)
 	if err == nil || !strings.Contains(err.Error(), "nic_queue") || !strings.Contains(err.Error(), `"red"`) {
 		t.Errorf("bad queue: %v (want the field and the value named)", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ const recentURLInvocations = 4096
 // listenURLs binds the function URL port on loopback before the host network is built,
 // so that a port picked at start (network.url_port 0) is known to the firewall, which
 // admits sandboxes to it on the gateway. It writes the port back into cfg.
-func (d *daemon) listenURLs(cfg *daemonConfig) error {
+func (d *Daemon) listenURLs(cfg *Config) error {
 	lo, err := net.Listen("tcp", hostPort(loopback, cfg.Network.URLPort))
 	if err != nil {
 		return fmt.Errorf("function URLs on loopback: %w (set network.url_port / --url-port to a free port)", err)
@@ -28,7 +28,7 @@ func (d *daemon) listenURLs(cfg *daemonConfig) error {
 // startURLs serves function URLs on loopback and on the bridge's gateway address, with
 // the same port on both. Sandboxes reach URLs only on the gateway; the Lambda management
 // API is never bound there.
-func (d *daemon) startURLs() error {
+func (d *Daemon) startURLs() error {
 	lo := d.urlLo
 	gwAddr := hostPort(d.host.Gateway(), d.urlPort)
 	gw, err := net.Listen("tcp", gwAddr)

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 )
 
 // newBackend builds the configured sandbox backend, its parent cgroup capped at the profile.
-func newBackend(ctx context.Context, cfg daemonConfig, profile sandbox.Profile, logger *slog.Logger) (sandbox.Backend, error) {
+func newBackend(ctx context.Context, cfg Config, profile sandbox.Profile, logger *slog.Logger) (sandbox.Backend, error) {
 	switch cfg.Backend {
 	case "native", "":
 		// The small static bootstrap doubles as the sandbox init: it starts far faster than
@@ -28,11 +28,11 @@ func newBackend(ctx context.Context, cfg daemonConfig, profile sandbox.Profile, 
 }
 
 // dockerCgroupParent keeps docker sandboxes apart from native ones of the same daemon config.
-func dockerCgroupParent(cfg daemonConfig) string { return cfg.CgroupRoot + "-docker" }
+func dockerCgroupParent(cfg Config) string { return cfg.CgroupRoot + "-docker" }
 
 // reap removes what a crashed daemon with this configuration left behind: sandboxes of
 // both backends (cgroups, containers) and the network (links, netns, rules).
-func reap(ctx context.Context, cfg daemonConfig, netCfg netshape.Config, logger *slog.Logger) error {
+func Reap(ctx context.Context, cfg Config, netCfg netshape.Config, logger *slog.Logger) error {
 	var errs []error
 	nb, err := native.New(native.Config{CgroupParent: cfg.CgroupRoot, Logger: logger})
 	if err == nil {

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 // Observability routes of the daemon beside the host API:
 //
@@ -14,7 +14,7 @@ import (
 	"github.com/faaslab/faaslab/experiments/progress"
 )
 
-func registerObserveAPI(mux *http.ServeMux, d *daemon) {
+func registerObserveAPI(mux *http.ServeMux, d *Daemon) {
 	h := progress.MakeHandler(d.progress)
 	mux.HandleFunc("GET /faaslab/v1/experiment/progress", h)
 	mux.HandleFunc("PUT /faaslab/v1/experiment/progress", h)

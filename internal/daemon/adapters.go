@@ -1,4 +1,4 @@
-package main
+package daemon
 
 // Adapters between the packages' concrete types and the scheduler's small interfaces:
 // the one boundary where they meet.

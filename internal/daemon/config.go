@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bytes"
@@ -12,9 +12,9 @@ import (
 	"github.com/faaslab/faaslab/netshape/shape"
 )
 
-// daemonConfig is everything `faaslab daemon` can be told, from its YAML config file
-// (--config) and flags (flags win). defaultDaemonConfig holds every default in one place.
-type daemonConfig struct {
+// Config is everything `faaslab daemon` can be told, from its YAML config file
+// (--config) and flags (flags win). DefaultConfig holds every default in one place.
+type Config struct {
 	Listen     string         `yaml:"listen"`        // Lambda API + /metrics
 	Backend    string         `yaml:"backend"`       // native | docker
 	Profile    string         `yaml:"profile"`       // host profile, e.g. c3.large
@@ -26,19 +26,19 @@ type daemonConfig struct {
 	Region     string         `yaml:"region"`        // AWS region the API reports
 	CgroupRoot string         `yaml:"cgroup_parent"` // parent cgroup of every sandbox
 	HostID     string         `yaml:"host_id"`       // names this host in records
-	Network    networkConfig  `yaml:"network"`
-	Docker     dockerConfig   `yaml:"docker"`
-	Services   servicesConfig `yaml:"services"` // object store, iperf3 pool (cmd/faaslab/services.go)
-	Auth       authConfig     `yaml:"auth"`
+	Network    NetworkConfig  `yaml:"network"`
+	Docker     DockerConfig   `yaml:"docker"`
+	Services   ServicesConfig `yaml:"services"` // object store, iperf3 pool (cmd/faaslab/services.go)
+	Auth       AuthConfig     `yaml:"auth"`
 }
 
-// authConfig guards the management listener (see access.go).
-type authConfig struct {
+// AuthConfig guards the management listener (see access.go).
+type AuthConfig struct {
 	TokenFile      string `yaml:"token_file"`      // file holding the bearer token; required when listen is not loopback
 	ProtectMetrics bool   `yaml:"protect_metrics"` // /metrics needs the token too (when a token is set)
 }
 
-type networkConfig struct {
+type NetworkConfig struct {
 	Mode        string `yaml:"mode"`         // isolated (netns + veth per sandbox) | shared (host netns, net_prio)
 	Prefix      string `yaml:"prefix"`       // every link name starts with it
 	Subnet      string `yaml:"subnet"`       // sandboxes, gateway (.1) and remote (last)
@@ -59,16 +59,16 @@ type networkConfig struct {
 }
 
 // policySpec is the shaping policy as the config writes it.
-func (n networkConfig) policySpec() shape.PolicySpec {
+func (n NetworkConfig) policySpec() shape.PolicySpec {
 	return shape.PolicySpec{Policy: n.Policy, NIC: n.NIC, FixedRate: n.FixedRate, Strict: n.Strict, NICQueue: n.NICQueue}
 }
 
-type dockerConfig struct {
+type DockerConfig struct {
 	Image string `yaml:"image"`
 }
 
-func defaultDaemonConfig() daemonConfig {
-	return daemonConfig{
+func DefaultConfig() Config {
+	return Config{
 		Listen:     "127.0.0.1:3001",
 		Backend:    "native",
 		Profile:    "c3.large",
@@ -79,7 +79,7 @@ func defaultDaemonConfig() daemonConfig {
 		Region:     "us-east-1",
 		CgroupRoot: "/faaslab",
 		HostID:     hostname(),
-		Network: networkConfig{
+		Network: NetworkConfig{
 			Mode:        networkModeIsolated,
 			Prefix:      "faaslab",
 			Subnet:      "10.201.0.0/16",
@@ -87,9 +87,9 @@ func defaultDaemonConfig() daemonConfig {
 			Policy:      "none",
 			NICQueue:    "fair",
 		},
-		Docker:   dockerConfig{Image: "faaslab-runtime:latest"},
+		Docker:   DockerConfig{Image: "faaslab-runtime:latest"},
 		Services: defaultServicesConfig(),
-		Auth:     authConfig{ProtectMetrics: true},
+		Auth:     AuthConfig{ProtectMetrics: true},
 	}
 }
 
@@ -115,9 +115,9 @@ func hostname() string {
 	return h
 }
 
-// loadDaemonConfig reads path over the defaults; unknown keys are an error so typos show.
-func loadDaemonConfig(path string) (daemonConfig, error) {
-	cfg := defaultDaemonConfig()
+// LoadConfig reads path over the defaults; unknown keys are an error so typos show.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
 	if path == "" {
 		return cfg, nil
 	}
@@ -130,13 +130,13 @@ func loadDaemonConfig(path string) (daemonConfig, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
-	fillComputedDefaults(&cfg)
+	FillComputedDefaults(&cfg)
 	return cfg, nil
 }
 
-// fillComputedDefaults gives the keys whose default depends on the host ("" in a config
+// FillComputedDefaults gives the keys whose default depends on the host ("" in a config
 // file, as in deploy/faaslab.yaml) their computed value.
-func fillComputedDefaults(cfg *daemonConfig) {
+func FillComputedDefaults(cfg *Config) {
 	if cfg.RuntimeBin == "" {
 		cfg.RuntimeBin = defaultRuntimeBin()
 	}

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 // Network mode "shared": sandboxes live in the host network namespace (no veth) and reach
 // the remote side through the host's route over the bridge and the uplink. Their upload is
@@ -27,40 +27,40 @@ import (
 	"github.com/faaslab/faaslab/scheduler"
 )
 
-// Network modes (networkConfig.Mode).
+// Network modes (NetworkConfig.Mode).
 const (
 	networkModeIsolated = "isolated"
 	networkModeShared   = "shared"
 )
 
-// errNetworkMode: the network mode cannot run with this configuration.
-var errNetworkMode = errors.New("invalid network mode")
+// ErrNetworkMode: the network mode cannot run with this configuration.
+var ErrNetworkMode = errors.New("invalid network mode")
 
-// checkNetworkMode validates the mode against the backend and policy before anything is
+// CheckNetworkMode validates the mode against the backend and policy before anything is
 // created, so a wrong combination fails at start with a message saying what to change.
-func checkNetworkMode(cfg daemonConfig, policy shape.PolicyConfig) error {
+func CheckNetworkMode(cfg Config, policy shape.PolicyConfig) error {
 	switch cfg.Network.Mode {
 	case "", networkModeIsolated:
 		return nil
 	case networkModeShared:
 	default:
-		return fmt.Errorf("%w %q: choose %s or %s", errNetworkMode, cfg.Network.Mode, networkModeIsolated, networkModeShared)
+		return fmt.Errorf("%w %q: choose %s or %s", ErrNetworkMode, cfg.Network.Mode, networkModeIsolated, networkModeShared)
 	}
 	if cfg.Backend != "native" && cfg.Backend != "" {
-		return fmt.Errorf("%w: mode %s needs --backend native (backend %q keeps its own network namespaces)", errNetworkMode, networkModeShared, cfg.Backend)
+		return fmt.Errorf("%w: mode %s needs --backend native (backend %q keeps its own network namespaces)", ErrNetworkMode, networkModeShared, cfg.Backend)
 	}
 	if policy.Name != shape.PolicyNetPrio {
 		return fmt.Errorf("%w: mode %s puts every sandbox on the host's address, so policy %q (which classifies by sandbox IP) cannot tell them apart: use --policy %s, or --network-mode %s",
-			errNetworkMode, networkModeShared, policy.Name, shape.PolicyNetPrio, networkModeIsolated)
+			ErrNetworkMode, networkModeShared, policy.Name, shape.PolicyNetPrio, networkModeIsolated)
 	}
 	return nil
 }
 
 // isShared reports whether the daemon runs in network mode shared.
-func (c daemonConfig) isShared() bool { return c.Network.Mode == networkModeShared }
+func (c Config) isShared() bool { return c.Network.Mode == networkModeShared }
 
 // backendFor is newBackend, with sandboxes kept in the host netns in mode shared.
-func backendFor(ctx context.Context, cfg daemonConfig, profile sandbox.Profile, logger *slog.Logger) (sandbox.Backend, error) {
+func backendFor(ctx context.Context, cfg Config, profile sandbox.Profile, logger *slog.Logger) (sandbox.Backend, error) {
 	if !cfg.isShared() {
 		return newBackend(ctx, cfg, profile, logger)
 	}
@@ -89,7 +89,7 @@ type sharedNet struct {
 	shapeMu sync.Mutex // serialises shaper updates with the priomap writes
 }
 
-func newSharedNet(cfg daemonConfig, host *netshape.Host, shaper *lazyShaper, rt *runtime.Server, logger *slog.Logger) (*sharedNet, error) {
+func newSharedNet(cfg Config, host *netshape.Host, shaper *lazyShaper, rt *runtime.Server, logger *slog.Logger) (*sharedNet, error) {
 	groups, err := shape.OpenNetPrioGroups(cfg.Network.Prefix, logger)
 	if err != nil {
 		return nil, fmt.Errorf("network mode %s: %w (it needs a cgroup v1 host: use --network-mode %s there)", networkModeShared, err, networkModeIsolated)

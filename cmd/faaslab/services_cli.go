@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faaslab/faaslab/client"
+	"github.com/faaslab/faaslab/experiments/services/s3gw"
+)
+
+func newServicesCmd() *cobra.Command {
+	var endpoint string
+	cmd := &cobra.Command{
+		Use:   "services",
+		Short: "Show the remote-side services of a running daemon: object store and iperf3 pool",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := client.New(endpoint).Services(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), st)
+		},
+	}
+	cmd.Flags().StringVar(&endpoint, "endpoint", client.DefaultEndpoint, "the daemon's API")
+	return cmd
+}
+
+// newServeS3Cmd is the embedded store's process (hidden: the daemon starts it inside the
+// remote netns). The key pair comes in the environment, not argv, so ps does not show it.
+func newServeS3Cmd() *cobra.Command {
+	var o s3gw.Options
+	cmd := &cobra.Command{
+		Use:    "serve-s3",
+		Short:  "Run the embedded S3 store (started by the daemon)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.AccessKey, o.SecretKey = os.Getenv("FAASLAB_S3_ACCESS_KEY"), os.Getenv("FAASLAB_S3_SECRET_KEY")
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return s3gw.Serve(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Root, "root", "", "directory of the buckets")
+	f.StringVar(&o.Listen, "listen", "", "host:port")
+	f.StringVar(&o.Region, "region", "us-east-1", "region")
+	f.StringVar(&o.CertFile, "cert", "", "TLS certificate (HTTPS when given)")
+	f.StringVar(&o.KeyFile, "key", "", "TLS key")
+	return cmd
+}
