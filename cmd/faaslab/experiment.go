@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/faaslab/faaslab/experiments/record"
 	"github.com/faaslab/faaslab/experiments/report"
 	"github.com/faaslab/faaslab/experiments/run"
-	"github.com/faaslab/faaslab/experiments/spec"
 	"github.com/faaslab/faaslab/experiments/specs"
 	"github.com/faaslab/faaslab/experiments/target"
 )
@@ -107,7 +105,7 @@ directory can then be finished with --resume.`,
 // runExperiments runs every job against one fleet (a private daemon is started once and
 // restarted only when a spec needs another CPU model or profile), then reports.
 func runExperiments(cmd *cobra.Command, args []string, o experimentOptions) error {
-	jobs, err := experimentJobs(args, o)
+	jobs, err := run.Jobs(args, o.resume, o.quick, o.out, time.Now())
 	if err != nil {
 		return err
 	}
@@ -152,52 +150,6 @@ func runExperiments(cmd *cobra.Command, args []string, o experimentOptions) erro
 		return errors.Join(err, fmt.Errorf("%d of %d specs did not run cleanly (above)", len(problems), len(jobs)))
 	}
 	return err
-}
-
-// experimentJobs turns the arguments into jobs: --resume, "all", names or files.
-func experimentJobs(args []string, o experimentOptions) ([]run.Job, error) {
-	if o.resume != "" {
-		if len(args) > 0 {
-			return nil, errors.New("--resume takes the run directory alone, no SPEC")
-		}
-		j, err := run.ResumeJob(o.resume)
-		return []run.Job{j}, err
-	}
-	if len(args) == 0 {
-		return nil, fmt.Errorf("name a spec (%s, all) or a YAML file", strings.Join(specs.Names(), ", "))
-	}
-	if len(args) == 1 && args[0] == "all" {
-		args = specs.Names()
-	}
-	var jobs []run.Job
-	for _, a := range args {
-		s, err := loadSpec(a)
-		if err != nil {
-			return nil, err
-		}
-		j, err := run.NewJob(s, o.quick, o.out, time.Now())
-		if err != nil {
-			return nil, err
-		}
-		jobs = append(jobs, j)
-	}
-	return jobs, nil
-}
-
-// loadSpec reads a built-in spec by name, or a YAML file (a path or a name ending .yaml).
-func loadSpec(arg string) (*spec.Spec, error) {
-	if !strings.HasSuffix(arg, ".yaml") && !strings.HasSuffix(arg, ".yml") && !strings.Contains(arg, "/") {
-		return specs.Load(arg)
-	}
-	data, err := os.ReadFile(arg)
-	if err != nil {
-		return nil, err
-	}
-	s, err := spec.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", arg, err)
-	}
-	return s, nil
 }
 
 // experimentFleet is the daemons given with --endpoint, or a private one started here.

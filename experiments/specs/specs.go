@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 
@@ -37,3 +38,19 @@ func Load(name string) (*spec.Spec, error) {
 
 // Source returns a built-in spec's YAML as written.
 func Source(name string) ([]byte, error) { return files.ReadFile(name + ".yaml") }
+
+// Resolve reads a built-in spec by name, or a YAML file (a path or a name ending .yaml).
+func Resolve(arg string) (*spec.Spec, error) {
+	if !strings.HasSuffix(arg, ".yaml") && !strings.HasSuffix(arg, ".yml") && !strings.Contains(arg, "/") {
+		return Load(arg)
+	}
+	data, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := spec.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", arg, err)
+	}
+	return s, nil
+}
