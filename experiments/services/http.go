@@ -3,6 +3,8 @@ package services
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/faaslab/faaslab/internal/httpjson"
 )
 
 // Status is GET /faaslab/v1/services.
@@ -25,7 +27,7 @@ type IperfResponse struct {
 // MakeServicesHandler serves GET /faaslab/v1/services.
 func MakeServicesHandler(store *Store, pool *IperfPool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, Status{S3: store.Status(), Iperf3: pool.Status()})
+		httpjson.Write(w, http.StatusOK, Status{S3: store.Status(), Iperf3: pool.Status()})
 	}
 }
 
@@ -34,24 +36,14 @@ func MakeIperfPoolHandler(pool *IperfPool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req IperfRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<12)).Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, err)
+			httpjson.Error(w, http.StatusBadRequest, err)
 			return
 		}
 		host, ports, err := pool.Ensure(req.Count)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+			httpjson.Error(w, http.StatusBadRequest, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, IperfResponse{Host: host.String(), Ports: ports})
+		httpjson.Write(w, http.StatusOK, IperfResponse{Host: host.String(), Ports: ports})
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, err error) {
-	writeJSON(w, status, map[string]string{"message": err.Error()})
 }

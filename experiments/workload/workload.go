@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/faaslab/faaslab/runtime/handlers"
+
 	"github.com/faaslab/faaslab/experiments/record"
 )
 
@@ -83,19 +85,6 @@ type iperfAnswer struct {
 	Seconds       float64 `json:"seconds"`
 }
 
-// objectAnswer is the object handlers' answer.
-type objectAnswer struct {
-	Bytes            int64   `json:"bytes"`
-	Seconds          float64 `json:"seconds"`
-	TTFBSeconds      float64 `json:"ttfb_seconds"`
-	CPUSeconds       float64 `json:"cpu_seconds"`
-	ThrottledPeriods int64   `json:"throttled_periods"`
-	NrPeriods        int64   `json:"nr_periods"`
-	ThrottledSeconds float64 `json:"throttled_seconds"`
-	SandboxID        string  `json:"sandbox_id"`
-	HostID           string  `json:"host_id"`
-}
-
 // ParseResult fills inv's handler fields from the handler's JSON answer.
 func (w Workload) ParseResult(payload []byte, inv *record.Invocation) error {
 	if w.Kind == Iperf {
@@ -106,7 +95,7 @@ func (w Workload) ParseResult(payload []byte, inv *record.Invocation) error {
 		inv.Bytes, inv.Seconds, inv.BitsPerSec = a.Bytes, a.Seconds, a.BitsPerSecond
 		return nil
 	}
-	var a objectAnswer
+	var a handlers.S3Response
 	if err := json.Unmarshal(payload, &a); err != nil {
 		return fmt.Errorf("%s answer %.200q: %w", w.Handler, payload, err)
 	}

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/faaslab/faaslab/internal/httpjson"
+
 	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/netshape"
 	"github.com/faaslab/faaslab/netshape/shape"
@@ -45,17 +47,17 @@ func MakeSampleHandler(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, err := d.Sample()
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, err)
+			httpjson.Error(w, http.StatusInternalServerError, err)
 			return
 		}
 		var classes []shape.ClassStat
 		if sh := d.Shaper(); sh != nil {
 			if classes, err = sh.ClassStats(); err != nil {
-				writeError(w, http.StatusInternalServerError, fmt.Errorf("read shaping classes: %w", err))
+				httpjson.Error(w, http.StatusInternalServerError, fmt.Errorf("read shaping classes: %w", err))
 				return
 			}
 		}
-		writeJSON(w, http.StatusOK, SampleDocument(s, classes))
+		httpjson.Write(w, http.StatusOK, SampleDocument(s, classes))
 	}
 }
 
@@ -64,10 +66,10 @@ func MakeGetPolicyHandler(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sh := d.Shaper()
 		if sh == nil {
-			writeError(w, http.StatusServiceUnavailable, ErrNoShaper)
+			httpjson.Error(w, http.StatusServiceUnavailable, ErrNoShaper)
 			return
 		}
-		writeJSON(w, http.StatusOK, PolicyDocument(sh.Policy()))
+		httpjson.Write(w, http.StatusOK, PolicyDocument(sh.Policy()))
 	}
 }
 
@@ -77,12 +79,12 @@ func MakeSetPolicyHandler(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sh := d.Shaper()
 		if sh == nil {
-			writeError(w, http.StatusServiceUnavailable, ErrNoShaper)
+			httpjson.Error(w, http.StatusServiceUnavailable, ErrNoShaper)
 			return
 		}
 		var doc client.PolicyDocument
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&doc); err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("policy document: %w", err))
+			httpjson.Error(w, http.StatusBadRequest, fmt.Errorf("policy document: %w", err))
 			return
 		}
 		p, err := shape.ParsePolicyConfig(shape.PolicySpec{Policy: doc.Policy, NIC: doc.NIC, FixedRate: doc.FixedRate, Strict: doc.Strict, NICQueue: doc.NICQueue}, d.DefaultNICBitsPerSec)
@@ -90,14 +92,14 @@ func MakeSetPolicyHandler(d Deps) http.HandlerFunc {
 			err = d.Check(p)
 		}
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+			httpjson.Error(w, http.StatusBadRequest, err)
 			return
 		}
 		if err := sh.SetPolicy(p); err != nil {
-			writeError(w, http.StatusInternalServerError, err)
+			httpjson.Error(w, http.StatusInternalServerError, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, PolicyDocument(p))
+		httpjson.Write(w, http.StatusOK, PolicyDocument(p))
 	}
 }
 
@@ -135,14 +137,4 @@ func PolicyDocument(p shape.PolicyConfig) client.PolicyDocument {
 		doc.NICQueue = p.NICQueue
 	}
 	return doc
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, err error) {
-	writeJSON(w, status, map[string]string{"message": err.Error()})
 }

@@ -52,18 +52,23 @@ func s3Client(ctx context.Context) (*s3.Client, error) {
 	return s3Clients.c, nil
 }
 
+// beginS3 parses an S3 handler's payload and gets the shared client; out names the object.
+func beginS3(ctx context.Context, handler, want string, payload []byte, put bool) (S3Request, *s3.Client, S3Response, error) {
+	req, err := parseS3Request(handler, want, payload, put)
+	if err != nil {
+		return req, nil, S3Response{}, err
+	}
+	cl, err := s3Client(ctx)
+	return req, cl, S3Response{Bucket: req.Bucket, Key: req.Key}, err
+}
+
 // S3Get downloads {"bucket","key"} with aws-sdk-go-v2, streaming, counting records and
 // words of the body as it arrives; with part_mb it fetches ranges of that size in turn.
 func S3Get(ctx context.Context, payload []byte) ([]byte, error) {
-	req, err := parseS3Request("s3get", s3GetWant, payload, false)
+	req, cl, out, err := beginS3(ctx, "s3get", s3GetWant, payload, false)
 	if err != nil {
 		return nil, err
 	}
-	cl, err := s3Client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := S3Response{Bucket: req.Bucket, Key: req.Key}
 	var cnt textCounter
 	m := startMeasure()
 	var ttfb time.Duration
@@ -136,15 +141,10 @@ func getParts(ctx context.Context, cl *s3.Client, req S3Request, cnt *textCounte
 // multipart upload of that part size. ttfb_seconds is the time until the SDK read the
 // first body byte (connection and headers done).
 func S3Put(ctx context.Context, payload []byte) ([]byte, error) {
-	req, err := parseS3Request("s3put", s3PutWant, payload, true)
+	req, cl, out, err := beginS3(ctx, "s3put", s3PutWant, payload, true)
 	if err != nil {
 		return nil, err
 	}
-	cl, err := s3Client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := S3Response{Bucket: req.Bucket, Key: req.Key}
 	m := startMeasure()
 	src := newTextSource(req.Bytes, m.start)
 	if req.PartMB == 0 {

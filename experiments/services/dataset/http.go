@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+
+	"github.com/faaslab/faaslab/internal/httpjson"
 )
 
 // EnsureRequest is POST /faaslab/v1/data/{set}: {"count": N} (0 or absent: the set's
@@ -18,10 +20,10 @@ func MakeListHandler(c *Cache) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		m, err := c.Manifest()
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, err)
+			httpjson.Error(w, http.StatusInternalServerError, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, m)
+		httpjson.Write(w, http.StatusOK, m)
 	}
 }
 
@@ -31,27 +33,17 @@ func MakeEnsureHandler(c *Cache) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req EnsureRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<12)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			writeError(w, http.StatusBadRequest, err)
+			httpjson.Error(w, http.StatusBadRequest, err)
 			return
 		}
 		sm, err := c.Ensure(r.PathValue("set"), req.Count)
 		switch {
 		case errors.Is(err, ErrNoSpace):
-			writeError(w, http.StatusInsufficientStorage, err)
+			httpjson.Error(w, http.StatusInsufficientStorage, err)
 		case err != nil:
-			writeError(w, http.StatusBadRequest, err)
+			httpjson.Error(w, http.StatusBadRequest, err)
 		default:
-			writeJSON(w, http.StatusOK, sm)
+			httpjson.Write(w, http.StatusOK, sm)
 		}
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, err error) {
-	writeJSON(w, status, map[string]string{"message": err.Error()})
 }
