@@ -69,6 +69,22 @@ type PolicyDocument struct {
 	FixedBitsPerSec int64 `json:"fixed_bits_per_sec,omitempty"`
 }
 
+// ExperimentProgressPath is where a runner reports how far its experiment is.
+const ExperimentProgressPath = "/faaslab/v1/experiment/progress"
+
+// ExperimentProgress is an experiment's progress as the daemon exports it in /metrics.
+type ExperimentProgress struct {
+	Spec       string  `json:"spec"`
+	Total      int     `json:"total"`
+	Done       int     `json:"done"`
+	ETASeconds float64 `json:"eta_seconds,omitempty"`
+}
+
+// ReportProgress tells the daemon how far an experiment is (for Prometheus and Grafana).
+func (c *Client) ReportProgress(ctx context.Context, p ExperimentProgress) error {
+	return c.do(ctx, http.MethodPut, ExperimentProgressPath, p, nil)
+}
+
 // NetworkSample reads the host's network counters.
 func (c *Client) NetworkSample(ctx context.Context) (NetworkSample, error) {
 	var out NetworkSample

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faaslab/faaslab/client"
+
 	"github.com/faaslab/faaslab/experiments/record"
 	"github.com/faaslab/faaslab/experiments/spec"
 	"github.com/faaslab/faaslab/experiments/target"
@@ -54,12 +56,19 @@ type Runner struct {
 func (r *Runner) Run(ctx context.Context, trials []record.Trial, finished map[string]bool) (Summary, error) {
 	var sum Summary
 	done := 0
-	report := func(ev Event) {
+	started := time.Now()
+	// report counts a trial, tells r.Progress and returns what the daemons are told.
+	report := func(ev Event) client.ExperimentProgress {
 		done++
 		ev.Done, ev.Total = done, len(trials)
 		if r.Progress != nil {
 			r.Progress(ev)
 		}
+		p := client.ExperimentProgress{Spec: r.Spec.Name, Total: len(trials), Done: done}
+		if ran := done - sum.Skipped; ran > 0 {
+			p.ETASeconds = time.Since(started).Seconds() / float64(ran) * float64(len(trials)-done)
+		}
+		return p
 	}
 	segs := segments(r.Spec, trials)
 	var cfgs []target.HostConfig
@@ -168,7 +177,7 @@ func preflight(ctx context.Context, hosts []target.Host, trials []record.Trial) 
 }
 
 // runSegment hands the trials to the hosts, each taking the next one when free.
-func (r *Runner) runSegment(ctx context.Context, hosts []target.Host, data dataSets, trials []record.Trial, sum *Summary, report func(Event)) error {
+func (r *Runner) runSegment(ctx context.Context, hosts []target.Host, data dataSets, trials []record.Trial, sum *Summary, report func(Event) client.ExperimentProgress) error {
 	queue := make(chan record.Trial, len(trials))
 	for _, t := range trials {
 		queue <- t
@@ -196,8 +205,10 @@ func (r *Runner) runSegment(ctx context.Context, hosts []target.Host, data dataS
 				} else {
 					sum.Ran++
 				}
-				report(Event{Trial: t, Host: h.Name(), Err: err, Took: time.Since(start)})
+				p := report(Event{Trial: t, Host: h.Name(), Err: err, Took: time.Since(start)})
 				mu.Unlock()
+				// Best effort: a daemon that cannot take it still runs the experiment.
+				_ = h.ReportProgress(ctx, p)
 			}
 		})
 	}

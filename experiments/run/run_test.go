@@ -124,6 +124,18 @@ func TestBarrierWarmsFirstThenReleasesAll(t *testing.T) {
 
 // Objects: N workers share a work queue; each free worker takes the next item, every item
 // runs exactly once, and the work spreads over the workers.
+// The daemon hears how far the experiment is after every trial (its /metrics export it).
+func TestProgressReachesTheDaemon(t *testing.T) {
+	f := newFixture(t, "name: p\nworkload: iperf3-down\ncolocation: [1, 2, 4]\niperf_seconds: 1\n", 5*time.Millisecond)
+	if _, err := f.runner().Run(context.Background(), f.trials, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := f.fake.Progress
+	if len(got) != 3 || got[0].Done != 1 || got[2].Done != 3 || got[2].Total != 3 || got[2].Spec != "p" || got[2].ETASeconds != 0 || got[0].ETASeconds <= 0 {
+		t.Errorf("progress reports %+v: want done 1..3 of 3 for spec p, ETA falling to 0", got)
+	}
+}
+
 func TestWorkQueue(t *testing.T) {
 	f := newFixture(t, "name: q\nworkload: s3get\ncolocation: 3\nobjects: 12\n", 10*time.Millisecond)
 	if _, err := f.runner().Run(context.Background(), f.trials, nil); err != nil {

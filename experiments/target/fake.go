@@ -25,12 +25,13 @@ type Fake struct {
 	running   int
 	// Log, in order: create NAME, delete NAME, policy NAME, warm NAME, start NAME, end NAME.
 	Log        []string
-	MaxRunning int           // most measured invocations at once
-	Payloads   []string      // every measured payload
-	Started    []time.Time   // start of every measured invocation
-	Samples    int           // Sample calls
-	Policies   []Policy      // SetPolicy calls
-	invoked    chan struct{} // signalled on every measured start
+	MaxRunning int                         // most measured invocations at once
+	Payloads   []string                    // every measured payload
+	Progress   []client.ExperimentProgress // every progress report
+	Started    []time.Time                 // start of every measured invocation
+	Samples    int                         // Sample calls
+	Policies   []Policy                    // SetPolicy calls
+	invoked    chan struct{}               // signalled on every measured start
 }
 
 // NewFake returns a fake host.
@@ -49,6 +50,14 @@ func (f *Fake) log(s string) {
 
 // Name is the fake's label.
 func (f *Fake) Name() string { return f.Label }
+
+// ReportProgress records the report.
+func (f *Fake) ReportProgress(_ context.Context, p client.ExperimentProgress) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Progress = append(f.Progress, p)
+	return nil
+}
 
 // CreateFunction records the function.
 func (f *Fake) CreateFunction(_ context.Context, fn Function) error {

@@ -22,6 +22,11 @@ type HTTPHost struct {
 // NewHTTPHost returns a host over c.
 func NewHTTPHost(c *client.Client) *HTTPHost { return &HTTPHost{c: c} }
 
+// ReportProgress forwards the experiment's progress to the daemon.
+func (h *HTTPHost) ReportProgress(ctx context.Context, p client.ExperimentProgress) error {
+	return h.c.ReportProgress(ctx, p)
+}
+
 // Name is the endpoint.
 func (h *HTTPHost) Name() string { return h.c.Endpoint() }
 

@@ -88,6 +88,8 @@ type Host interface {
 	DataSet(ctx context.Context, name string, count int) (DataSet, error)
 	// Records returns the daemon's records by request ID, or ErrNoRecords.
 	Records(ctx context.Context) (map[string]DaemonRecord, error)
+	// ReportProgress tells the daemon how far the experiment is (its /metrics show it).
+	ReportProgress(ctx context.Context, p client.ExperimentProgress) error
 }
 
 // HostConfig is what only a daemon (re)start changes.
