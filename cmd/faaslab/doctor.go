@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/faaslab/faaslab/experiments/services/wan"
 	"github.com/faaslab/faaslab/internal/kvm"
 	"github.com/faaslab/faaslab/internal/probe"
 	"github.com/faaslab/faaslab/netshape"
@@ -21,6 +22,7 @@ func newDoctorCmd() *cobra.Command {
 				sandbox.ProbeCgroups(),
 				sandbox.ProbeNamespaces(),
 				shape.Probe(),
+				wan.Probe(),
 				docker.Probe(cmd.Context()),
 				probe.Section{Title: "tools", Checks: []probe.Check{
 					probe.Tool("iptables", "FORWARD ACCEPT for the bridge (Docker sets policy DROP)"),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/experiments/services/s3gw"
+	"github.com/faaslab/faaslab/experiments/services/wan"
 )
 
 func newServicesCmd() *cobra.Command {
@@ -34,6 +35,7 @@ func newServicesCmd() *cobra.Command {
 // remote netns). The key pair comes in the environment, not argv, so ps does not show it.
 func newServeS3Cmd() *cobra.Command {
 	var o s3gw.Options
+	var wanCfg wan.Config
 	cmd := &cobra.Command{
 		Use:    "serve-s3",
 		Short:  "Run the embedded S3 store (started by the daemon)",
@@ -41,6 +43,11 @@ func newServeS3Cmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.AccessKey, o.SecretKey = os.Getenv("FAASLAB_S3_ACCESS_KEY"), os.Getenv("FAASLAB_S3_SECRET_KEY")
+			m, err := wanCfg.Parse()
+			if err != nil {
+				return err
+			}
+			o.WAN = m
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return s3gw.Serve(ctx, o)
@@ -52,5 +59,7 @@ func newServeS3Cmd() *cobra.Command {
 	f.StringVar(&o.Region, "region", "us-east-1", "region")
 	f.StringVar(&o.CertFile, "cert", "", "TLS certificate (HTTPS when given)")
 	f.StringVar(&o.KeyFile, "key", "", "TLS key")
+	f.DurationVar(&wanCfg.RTT, "wan-rtt", 0, "WAN model: round-trip time added to every connection")
+	f.StringVar(&wanCfg.RatePerConnection, "wan-rate", "", "WAN model: rate of each connection, e.g. 100mbit")
 	return cmd
 }

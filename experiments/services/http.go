@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/faaslab/faaslab/experiments/services/wan"
 	"github.com/faaslab/faaslab/internal/httpjson"
 )
 
@@ -11,6 +12,7 @@ import (
 type Status struct {
 	S3     StoreStatus     `json:"s3"`
 	Iperf3 IperfPoolStatus `json:"iperf3"`
+	WAN    wan.Status      `json:"wan"` // the WAN model between functions and the store
 }
 
 // IperfRequest is POST /faaslab/v1/services/iperf3.
@@ -27,7 +29,7 @@ type IperfResponse struct {
 // MakeServicesHandler serves GET /faaslab/v1/services.
 func MakeServicesHandler(store *Store, pool *IperfPool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Write(w, http.StatusOK, Status{S3: store.Status(), Iperf3: pool.Status()})
+		httpjson.Write(w, http.StatusOK, Status{S3: store.Status(), Iperf3: pool.Status(), WAN: store.WAN()})
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/faaslab/faaslab/experiments/services/wan"
 )
 
 // Store modes.
@@ -99,6 +101,7 @@ type StoreDeps struct {
 	Region   string
 	Log      *slog.Logger
 	Metrics  *Metrics
+	WAN      wan.Model // the embedded store's listener carries it
 }
 
 // Store is the object store functions reach.
@@ -108,6 +111,7 @@ type Store struct {
 	caFile   string // host path of the CA clients must trust ("" = system roots)
 	dataDir  string // embedded: the posix root (buckets are directories)
 	proc     *process
+	wan      wan.Model
 }
 
 // StoreStatus is the host API's view of the store.
@@ -139,6 +143,10 @@ func (s *Store) startEmbedded(deps StoreDeps) error {
 	addr := netip.AddrPortFrom(deps.Remote.RemoteAddr(), uint16(s.cfg.Port))
 	s.dataDir = filepath.Join(deps.StateDir, "s3")
 	args := []string{"serve-s3", "--root", s.dataDir, "--listen", addr.String(), "--region", deps.Region}
+	if deps.WAN.Enabled() {
+		s.wan = deps.WAN
+		args = append(args, "--wan-rtt", deps.WAN.RTT.String(), "--wan-rate", fmt.Sprint(deps.WAN.BitsPerSec))
+	}
 	scheme := "http"
 	if s.cfg.UseTLS() {
 		tlsFiles, err := EnsureTLS(filepath.Join(deps.StateDir, "tls"), addr.Addr())
@@ -253,6 +261,9 @@ func (s *Store) Status() StoreStatus {
 	}
 	return st
 }
+
+// WAN is the WAN model in force on the path to the store.
+func (s *Store) WAN() wan.Status { return s.wan.Status() }
 
 // PID of the embedded store's process (0 when not running).
 func (s *Store) PID() int {

@@ -28,6 +28,8 @@ func BindFlags(f *pflag.FlagSet, c *Config) {
 	f.BoolVar(&c.Network.Strict, "strict", c.Network.Strict, "policy proportional: cap each sandbox at its share (not work-conserving)")
 	f.IntVar(&c.Network.URLPort, "url-port", c.Network.URLPort, "function URL port on 127.0.0.1 and on the gateway address (0 = a free one)")
 	f.DurationVar(&c.Network.URLTimeout, "url-timeout", c.Network.URLTimeout, "function URL gateway timeout: answer 504 after this long while the function runs on (0 = none)")
+	f.DurationVar(&c.Services.WAN.RTT, "wan-rtt", c.Services.WAN.RTT, "WAN model: round-trip time added on the path to the embedded store, e.g. 40ms (0 = off)")
+	f.StringVar(&c.Services.WAN.RatePerConnection, "wan-rate", c.Services.WAN.RatePerConnection, "WAN model: rate of each connection to the embedded store, e.g. 100mbit (\"\" = no cap)")
 	f.StringVar(&c.Docker.Image, "docker-image", c.Docker.Image, "default image of the docker backend")
 	f.StringVar(&c.Auth.TokenFile, "auth-token-file", c.Auth.TokenFile, "file holding the bearer token every API request must carry (required when --listen is not loopback)")
 	f.BoolVar(&c.Auth.ProtectMetrics, "protect-metrics", c.Auth.ProtectMetrics, "with a token: /metrics needs it too (false leaves /metrics open)")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/faaslab/faaslab/experiments/services"
 	"github.com/faaslab/faaslab/experiments/services/dataset"
+	"github.com/faaslab/faaslab/experiments/services/wan"
 	"github.com/faaslab/faaslab/sandbox"
 )
 
@@ -20,6 +21,7 @@ import (
 type ServicesConfig struct {
 	S3            services.StoreConfig `yaml:"s3"`
 	IperfBasePort int                  `yaml:"iperf3_base_port"` // first port of the iperf3 pool
+	WAN           wan.Config           `yaml:"wan"`              // RTT and per-connection rate on the path to the store (off by default)
 }
 
 func defaultServicesConfig() ServicesConfig {
@@ -40,9 +42,16 @@ func (d *Daemon) startServices() error {
 	if err != nil {
 		return fmt.Errorf("services: find own binary: %w", err)
 	}
+	model, err := d.cfg.Services.WAN.Parse()
+	if err != nil {
+		return err
+	}
+	if model.Enabled() && d.cfg.Services.S3.Mode != services.StoreEmbedded {
+		return fmt.Errorf("services.wan needs services.s3.mode %s (got %q): the model lives in the embedded store's listener", services.StoreEmbedded, d.cfg.Services.S3.Mode)
+	}
 	m := services.NewMetrics(d.registry)
 	store, err := services.StartStore(d.cfg.Services.S3, services.StoreDeps{
-		Remote: d.host, Self: self, StateDir: d.cfg.StateDir, Region: d.cfg.Region, Log: d.log, Metrics: m,
+		Remote: d.host, Self: self, StateDir: d.cfg.StateDir, Region: d.cfg.Region, Log: d.log, Metrics: m, WAN: model,
 	})
 	if err != nil {
 		return fmt.Errorf("object store: %w", err)

@@ -10,11 +10,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
 	"github.com/versity/versitygw/embedgw"
+
+	"github.com/faaslab/faaslab/experiments/services/wan"
 )
 
 // Options of one gateway. Every field but CertFile/KeyFile is required.
@@ -26,6 +29,10 @@ type Options struct {
 	Region    string
 	// CertFile and KeyFile enable HTTPS (both or neither).
 	CertFile, KeyFile string
+	// WAN, when enabled, puts the WAN model's listener in front of the gateway: the
+	// gateway then listens on an abstract Unix socket (private to the netns) and Listen
+	// is a wan.Proxy to it.
+	WAN wan.Model
 }
 
 // Limits of the gateway: versitygw's own defaults, written out because embedgw
@@ -69,11 +76,35 @@ func Serve(ctx context.Context, o Options) error {
 		return fmt.Errorf("s3 gateway posix backend on %s: %w", o.Root, err)
 	}
 	defer be.Shutdown()
+	if !o.WAN.Enabled() {
+		return runGateway(ctx, be, o, o.Listen)
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("s3 gateway WAN listener: %w", err)
+	}
+	inner := fmt.Sprintf("@faaslab-s3-%d", os.Getpid()) // abstract: no file, gone with the process
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	proxied := make(chan error, 1)
+	go func() {
+		proxied <- wan.Proxy(ctx, ln, o.WAN, func() (net.Conn, error) { return net.Dial("unix", inner) })
+	}()
+	err = runGateway(ctx, be, o, inner)
+	cancel()
+	if perr := <-proxied; err == nil {
+		err = perr
+	}
+	return err
+}
+
+// runGateway serves S3 on listen until ctx ends.
+func runGateway(ctx context.Context, be *posix.Posix, o Options, listen string) error {
 	return embedgw.RunVersityGW(ctx, be, &embedgw.Config{
 		RootUserAccess:    o.AccessKey,
 		RootUserSecret:    o.SecretKey,
 		Region:            o.Region,
-		Ports:             []string{o.Listen},
+		Ports:             []string{listen},
 		CertFile:          o.CertFile,
 		KeyFile:           o.KeyFile,
 		MaxConnections:    maxConnections,
