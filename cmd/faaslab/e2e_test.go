@@ -362,20 +362,8 @@ func TestE2EBadInput(t *testing.T) {
 // unmodified, as a provided.al2023 zip with a bootstrap.
 func TestE2EAWSLambdaGoFunction(t *testing.T) {
 	d := launchDaemon(t)
-	boot := awsLambdaGoBinary(t)
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	bin, err := os.ReadFile(boot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
-	h.SetMode(0o755)
-	w, _ := zw.CreateHeader(h)
-	w.Write(bin)
-	zw.Close()
 	d.createFunction("golambda", map[string]any{"Runtime": "provided.al2023", "Handler": "bootstrap",
-		"Code": map[string]any{"ZipFile": buf.Bytes()}})
+		"Code": map[string]any{"ZipFile": bootstrapZip(t, awsLambdaGoBinary(t))}})
 	res := d.invoke("golambda", `{"name":"faaslab"}`)
 	if res.FunctionError != "" {
 		t.Fatalf("aws-lambda-go function error: %s\n%s", res.Payload, res.LogTail)

@@ -59,6 +59,7 @@ func newServeS3Cmd() *cobra.Command {
 	f.StringVar(&o.Region, "region", "us-east-1", "region")
 	f.StringVar(&o.CertFile, "cert", "", "TLS certificate (HTTPS when given)")
 	f.StringVar(&o.KeyFile, "key", "", "TLS key")
+	f.StringVar(&o.IAMDir, "iam-dir", "", "internal IAM directory (unknown key ids get 403 InvalidAccessKeyId)")
 	f.DurationVar(&wanCfg.RTT, "wan-rtt", 0, "WAN model: round-trip time added to every connection")
 	f.StringVar(&wanCfg.RatePerConnection, "wan-rate", "", "WAN model: rate of each connection, e.g. 100mbit")
 	return cmd

@@ -142,7 +142,8 @@ func StartStore(cfg StoreConfig, deps StoreDeps) (*Store, error) {
 func (s *Store) startEmbedded(deps StoreDeps) error {
 	addr := netip.AddrPortFrom(deps.Remote.RemoteAddr(), uint16(s.cfg.Port))
 	s.dataDir = filepath.Join(deps.StateDir, "s3")
-	args := []string{"serve-s3", "--root", s.dataDir, "--listen", addr.String(), "--region", deps.Region}
+	args := []string{"serve-s3", "--root", s.dataDir, "--listen", addr.String(), "--region", deps.Region,
+		"--iam-dir", filepath.Join(deps.StateDir, "s3-iam")}
 	if deps.WAN.Enabled() {
 		s.wan = deps.WAN
 		args = append(args, "--wan-rtt", deps.WAN.RTT.String(), "--wan-rate", fmt.Sprint(deps.WAN.BitsPerSec))

@@ -29,6 +29,11 @@ type Options struct {
 	Region    string
 	// CertFile and KeyFile enable HTTPS (both or neither).
 	CertFile, KeyFile string
+	// IAMDir, when set, holds versitygw's internal IAM (no accounts but the root): an
+	// unknown access key id is then 403 InvalidAccessKeyId, as S3 answers, where the
+	// single-account mode answers 404 XAdminUserNotFound. Keep it outside Root (every
+	// directory of Root is a bucket).
+	IAMDir string
 	// WAN, when enabled, puts the WAN model's listener in front of the gateway: the
 	// gateway then listens on an abstract Unix socket (private to the netns) and Listen
 	// is a wan.Proxy to it.
@@ -76,6 +81,11 @@ func Serve(ctx context.Context, o Options) error {
 		return fmt.Errorf("s3 gateway posix backend on %s: %w", o.Root, err)
 	}
 	defer be.Shutdown()
+	if o.IAMDir != "" {
+		if err := os.MkdirAll(o.IAMDir, 0o700); err != nil {
+			return fmt.Errorf("s3 gateway IAM directory: %w", err)
+		}
+	}
 	if !o.WAN.Enabled() {
 		return runGateway(ctx, be, o, o.Listen)
 	}
@@ -107,6 +117,7 @@ func runGateway(ctx context.Context, be *posix.Posix, o Options, listen string) 
 		Ports:             []string{listen},
 		CertFile:          o.CertFile,
 		KeyFile:           o.KeyFile,
+		IAMDir:            o.IAMDir,
 		MaxConnections:    maxConnections,
 		MaxRequests:       maxRequests,
 		MultipartMaxParts: maxParts,
