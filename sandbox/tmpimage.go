@@ -116,8 +116,9 @@ func (t *TmpImages) Mount(id string, size int64) (dir string, err error) {
 	if err := unix.Mount(dev.Name(), dir, "ext4", unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
 		return "", fmt.Errorf("mount /tmp image of %s on %s: %w", id, dir, err)
 	}
-	// The file system's root becomes the sandbox's /tmp: writable by any uid, sticky.
-	if err := os.Chmod(dir, 0o1777); err != nil {
+	// The file system's root becomes the sandbox's /tmp: writable by any uid, sticky
+	// (os.ModeSticky: os.Chmod drops a raw 0o1000 bit).
+	if err := os.Chmod(dir, os.ModeSticky|0o777); err != nil {
 		return "", err
 	}
 	return dir, nil

@@ -324,7 +324,7 @@ func mountTmp(dst string, cfg Config) error {
 	if err := mount(dev.Name(), dst, "ext4", flags, ""); err != nil {
 		return err
 	}
-	return os.Chmod(dst, 0o1777)
+	return os.Chmod(dst, os.ModeSticky|0o777) // os.FileMode: a raw 0o1000 bit would be dropped
 }
 
 func buildDev(dev string) error {
