@@ -140,9 +140,12 @@ func (t *TmpImages) Unmount(id string) error {
 }
 
 // Reap removes the images (and their host mounts) of sandboxes not in live: what a
-// crashed daemon left.
+// crashed daemon left. After Close there is nothing to reap.
 func (t *TmpImages) Reap(live func(id string) bool) error {
 	ents, err := os.ReadDir(t.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
