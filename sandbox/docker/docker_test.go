@@ -179,8 +179,8 @@ func TestHeldContainerIsHardened(t *testing.T) {
 	if opts, _, _ := mountOptions(t, sb.PID(), "/"); !hasOpt(opts, "ro") {
 		t.Errorf("root mounted %q, want ro", opts)
 	}
-	if opts, fstype, super := mountOptions(t, sb.PID(), "/tmp"); b.tmp != nil && fstype != "ext4" {
-		t.Errorf("/tmp is %s %s, want the ext4 image", fstype, super)
+	if opts, fstype, super := mountOptions(t, sb.PID(), "/tmp"); b.tmp != nil && (fstype != "ext4" || !hasOpt(opts, "nosuid") || !hasOpt(opts, "nodev")) {
+		t.Errorf("/tmp is %s %s (%s), want the ext4 image, nosuid, nodev", fstype, super, opts)
 	} else if b.tmp == nil && (fstype != "tmpfs" || !strings.Contains(super, "size=65536k")) {
 		t.Errorf("/tmp is %s %s, want tmpfs size=65536k", fstype, super)
 	} else if !hasOpt(opts, "rw") {
