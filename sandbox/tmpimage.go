@@ -12,7 +12,19 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/faaslab/faaslab/sandbox/loopdev"
 )
+
+// DefaultTmpDir holds the sandboxes' /tmp images, one subdirectory per cgroup parent (so
+// per daemon and backend, see TmpDirFor). It must be on disk: an image in memory would be
+// memory.
+const DefaultTmpDir = "/var/lib/faaslab-sandbox-tmp"
+
+// TmpDirFor is the default image directory of the sandboxes under cgroup parent.
+func TmpDirFor(cgroupParent string) string {
+	return filepath.Join(DefaultTmpDir, strings.Trim(strings.ReplaceAll(cgroupParent, "/", "-"), "-"))
+}
 
 // ErrNoTmpImages: this host cannot back /tmp with a disk image (no mkfs.ext4, no loop
 // devices, or the image directory is itself in memory); backends then use a tmpfs.
@@ -78,13 +90,71 @@ func (t *TmpImages) Remove(id string) error {
 	return nil
 }
 
-// Reap removes the images of sandboxes not in live (what a crashed daemon left).
+// Mount makes the image of sandbox id (as Create) and mounts it on the host, through a
+// loop device, at a directory of its own that it returns, for a container engine to
+// bind-mount as the sandbox's /tmp. Unmount undoes it.
+func (t *TmpImages) Mount(id string, size int64) (dir string, err error) {
+	img, err := t.Create(id, size)
+	if err != nil {
+		return "", err
+	}
+	dir = t.mountPath(id)
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, t.Unmount(id))
+		}
+	}()
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", fmt.Errorf("/tmp of %s: %w", id, err)
+	}
+	dev, err := loopdev.Attach(img)
+	if err != nil {
+		return "", err
+	}
+	// Closed only once mounted: autoclear would free a device nobody holds open.
+	defer dev.Close()
+	if err := unix.Mount(dev.Name(), dir, "ext4", unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		return "", fmt.Errorf("mount /tmp image of %s on %s: %w", id, dir, err)
+	}
+	// The file system's root becomes the sandbox's /tmp: writable by any uid, sticky
+	// (os.ModeSticky: os.Chmod drops a raw 0o1000 bit).
+	if err := os.Chmod(dir, os.ModeSticky|0o777); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// Unmount undoes Mount: unmounts the directory (the loop device then detaches itself once
+// no container's mount namespace holds the file system), removes it and the image. What
+// is already gone is not an error.
+func (t *TmpImages) Unmount(id string) error {
+	dir := t.mountPath(id)
+	var errs []error
+	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
+		errs = append(errs, fmt.Errorf("unmount %s: %w", dir, err))
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return errors.Join(append(errs, t.Remove(id))...)
+}
+
+// Reap removes the images (and their host mounts) of sandboxes not in live: what a
+// crashed daemon left. After Close there is nothing to reap.
 func (t *TmpImages) Reap(live func(id string) bool) error {
 	ents, err := os.ReadDir(t.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	var errs []error
+	for _, e := range ents {
+		if id, ok := strings.CutSuffix(e.Name(), ".mnt"); ok && ValidID(id) && !live(id) {
+			errs = append(errs, t.Unmount(id))
+		}
+	}
 	for _, e := range ents {
 		id, ok := strings.CutSuffix(e.Name(), ".img")
 		if ok && ValidID(id) && !live(id) {
@@ -112,7 +182,8 @@ func (t *TmpImages) Close() error {
 	return errors.Join(errs...)
 }
 
-func (t *TmpImages) path(id string) string { return filepath.Join(t.dir, id+".img") }
+func (t *TmpImages) path(id string) string      { return filepath.Join(t.dir, id+".img") }
+func (t *TmpImages) mountPath(id string) string { return filepath.Join(t.dir, id+".mnt") }
 
 // template returns the formatted template image of this size, making it once.
 func (t *TmpImages) template(size int64) (string, error) {

@@ -33,6 +33,7 @@ type Sandbox struct {
 	logDone     chan struct{} // closed when the log stream has been copied out
 	captured    chan struct{} // closed when captureAtExit is done
 	removing    atomic.Bool   // Stop removes the container: its SIGKILL is ours
+	ident       identity      // freed once the container is removed
 
 	done     chan struct{}
 	stopOnce sync.Once
@@ -48,16 +49,73 @@ var _ sandbox.Sandbox = (*Sandbox)(nil)
 
 // Create makes a container held by the gate and starts it (so that its network namespace
 // exists); the command runs on Start. On error the container is removed.
-func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (_ sandbox.Sandbox, err error) {
+func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
 	if !sandbox.ValidID(spec.ID) {
 		return nil, fmt.Errorf("docker create: invalid sandbox id %q (want %s… of [a-z0-9-], ≤ 48 chars)", spec.ID, sandbox.NamePrefix)
 	}
 	if len(spec.Command) == 0 {
 		return nil, fmt.Errorf("docker create %s: empty command", spec.ID)
 	}
-	cfg, hostCfg := b.containerConfig(spec)
+	if err := b.reserve(spec.ID); err != nil {
+		return nil, err
+	}
+	s, err := b.create(ctx, spec)
+	if terr := b.track(spec.ID, s); err == nil && terr != nil {
+		_ = s.Stop(context.WithoutCancel(ctx))
+		err = terr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// identity is what a container has alone while it lives: its uid (also its gid) and the
+// host directory holding its mounted /tmp image ("" = a tmpfs).
+type identity struct {
+	uid    int
+	tmpDir string
+}
+
+// newIdentity takes a uid from the pool and mounts the container's /tmp image.
+func (b *Backend) newIdentity(spec sandbox.Spec) (identity, error) {
+	uid, err := b.uids.Acquire()
+	if err != nil {
+		return identity{}, fmt.Errorf("docker create %s: %w", spec.ID, err)
+	}
+	id := identity{uid: uid}
+	if b.tmp == nil {
+		return id, nil
+	}
+	if id.tmpDir, err = b.tmp.Mount(spec.ID, tmpBytes(spec)); err != nil {
+		b.uids.Release(uid)
+		return identity{}, fmt.Errorf("docker create %s: %w", spec.ID, err)
+	}
+	return id, nil
+}
+
+// releaseIdentity frees what newIdentity took, once the container has gone: the uid, the
+// /tmp mount and its image.
+func (b *Backend) releaseIdentity(id string, ident identity) {
+	b.uids.Release(ident.uid)
+	if ident.tmpDir == "" {
+		return
+	}
+	if err := b.tmp.Unmount(id); err != nil {
+		b.cfg.Logger.Warn("remove container /tmp image", "sandbox", id, "err", err)
+	}
+}
+
+// create makes and boots the container of spec, with an identity of its own.
+func (b *Backend) create(ctx context.Context, spec sandbox.Spec) (_ *Sandbox, err error) {
+	ident, err := b.newIdentity(spec)
+	if err != nil {
+		return nil, err
+	}
+	cfg, hostCfg := b.containerConfig(spec, ident)
 	created, err := b.cli.ContainerCreate(ctx, cfg, hostCfg, nil, nil, spec.ID)
 	if err != nil {
+		b.releaseIdentity(spec.ID, ident)
 		if cerrdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("docker create %s: image %s not found (build it with `faaslab image build`): %w", spec.ID, cfg.Image, err)
 		}
@@ -66,33 +124,31 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (_ sandbox.Sand
 	for _, w := range created.Warnings {
 		b.cfg.Logger.Warn("docker create", "sandbox", spec.ID, "warning", w)
 	}
-	s := &Sandbox{b: b, id: spec.ID, containerID: created.ID, memoryBytes: spec.MemoryBytes,
+	s := &Sandbox{b: b, id: spec.ID, containerID: created.ID, memoryBytes: spec.MemoryBytes, ident: ident,
 		done: make(chan struct{}), captured: make(chan struct{}),
 		gateCmdline: cmdline(append(cfg.Entrypoint, cfg.Cmd...)),
 		cpu:         container.Resources{CPUQuota: spec.CPUQuotaUs, CPUPeriod: int64(spec.CPUPeriodUs)}}
-	defer func() {
-		if err != nil {
-			s.remove(context.WithoutCancel(ctx))
-		}
-	}()
 	if err := s.boot(ctx, spec.Log); err != nil {
+		_ = s.Stop(context.WithoutCancel(ctx)) // removes the container, frees the identity
 		return nil, fmt.Errorf("docker create %s: %w", spec.ID, err)
-	}
-	if err := b.track(s); err != nil {
-		return nil, err
 	}
 	return s, nil
 }
 
-// containerConfig maps a spec to the engine's container configuration.
-func (b *Backend) containerConfig(spec sandbox.Spec) (*container.Config, *container.HostConfig) {
+// tmpBytes is the size of the spec's /tmp.
+func tmpBytes(spec sandbox.Spec) int64 {
+	if spec.TmpBytes <= 0 {
+		return DefaultTmpBytes
+	}
+	return spec.TmpBytes
+}
+
+// containerConfig maps a spec to the engine's container configuration. The engine's
+// default seccomp profile applies: no SecurityOpt here may say seccomp=unconfined.
+func (b *Backend) containerConfig(spec sandbox.Spec, ident identity) (*container.Config, *container.HostConfig) {
 	img := spec.Image
 	if img == "" {
 		img = b.cfg.Image
-	}
-	tmpBytes := spec.TmpBytes
-	if tmpBytes <= 0 {
-		tmpBytes = DefaultTmpBytes
 	}
 	pids := spec.PidsMax
 	if pids <= 0 {
@@ -100,16 +156,25 @@ func (b *Backend) containerConfig(spec sandbox.Spec) (*container.Config, *contai
 	}
 	cfg := &container.Config{
 		Image: img,
-		User:  fmt.Sprintf("%d:%d", b.cfg.UID, b.cfg.GID),
+		// Numeric: the uid need not be in the image's /etc/passwd (the gate and the
+		// image's files are world-readable and -executable).
+		User: fmt.Sprintf("%d:%d", ident.uid, ident.uid),
 		// The gate is the entrypoint even in derived images that set their own.
 		Entrypoint: []string{b.cfg.GatePath},
 		Cmd:        append([]string{"gate", "--"}, spec.Command...),
 		Env:        spec.Env,
 		Labels:     map[string]string{LabelScope: b.cfg.Scope, LabelSandbox: spec.ID, LabelFunction: spec.Function},
 	}
-	mounts := make([]mount.Mount, 0, len(spec.Mounts))
+	mounts := make([]mount.Mount, 0, len(spec.Mounts)+1)
 	for _, m := range spec.Mounts {
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	var tmpfs map[string]string
+	if ident.tmpDir != "" {
+		// The ext4 image mounted on the host: its pages are not the container's memory.
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: ident.tmpDir, Target: "/tmp"})
+	} else {
+		tmpfs = map[string]string{"/tmp": "rw,nosuid,nodev,mode=1777,size=" + strconv.FormatInt(tmpBytes(spec), 10)}
 	}
 	// The log stream is attached (see boot); with a Log writer the engine need not keep a copy.
 	logCfg := container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "1"}}
@@ -121,7 +186,7 @@ func (b *Backend) containerConfig(spec sandbox.Spec) (*container.Config, *contai
 		ReadonlyRootfs: true,
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
-		Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,mode=1777,size=" + strconv.FormatInt(tmpBytes, 10)},
+		Tmpfs:          tmpfs,
 		Mounts:         mounts,
 		LogConfig:      logCfg,
 		Resources: container.Resources{
@@ -346,10 +411,15 @@ func (s *Sandbox) cachedStats() sandbox.Stats {
 	return s.lastStats
 }
 
-// Stop force-removes the container (SIGKILL) and waits until it has gone. Idempotent.
+// Stop force-removes the container (SIGKILL), waits until it has gone, and frees its uid
+// and /tmp (kept when the removal failed: the container may still use them; Reap gets
+// the /tmp later). Idempotent.
 func (s *Sandbox) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.stopErr = s.remove(ctx)
+		if s.stopErr == nil {
+			s.b.releaseIdentity(s.id, s.ident)
+		}
 		s.b.forget(s.id)
 	})
 	return s.stopErr

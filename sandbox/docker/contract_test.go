@@ -19,7 +19,7 @@ func TestContract(t *testing.T) {
 func TestHardeningFromInside(t *testing.T) {
 	b := newTestBackend(t)
 	for _, tc := range []struct{ mode, want string }{
-		{"whoami", "uid=1000 gid=1000 capeff=0000000000000000 capbnd=0000000000000000 nonewprivs=1"},
+		{"whoami", "capeff=0000000000000000 capbnd=0000000000000000 nonewprivs=1"},
 		{"fs", "rootwritable=false tmpwritable=true shadow=-1 rootentries=0 homeentries=0 dockersock=false"},
 		{"links", "links=lo\n"},
 	} {

@@ -41,7 +41,7 @@ const (
 	DefaultScope = "daemon"
 	// DefaultTmpBytes sizes /tmp when the spec leaves TmpBytes at 0 (Lambda's default
 	// ephemeral storage).
-	DefaultTmpBytes = 512 << 20
+	DefaultTmpBytes = sandbox.DefaultTmpBytes
 
 	// LabelScope marks every container of faaslab; its value is the backend's scope, so
 	// that Reap removes only the containers of one daemon (or one test).
@@ -63,8 +63,15 @@ type Config struct {
 	// Profile caps CgroupParent (cpu quota = vCPUs × period, memory = profile memory).
 	// A zero Profile (VCPUs == 0) leaves the parent uncapped.
 	Profile sandbox.Profile
-	// UID and GID the command runs as (image.UID / image.GID). Root is refused.
-	UID, GID int
+	// UIDBase and UIDCount are the range each container gets a uid (and the same gid) of
+	// its own from (sandbox.DefaultUIDBase, sandbox.DefaultUIDCount), as on the native
+	// backend: no two live containers share one.
+	UIDBase, UIDCount int
+	// TmpDir holds the containers' /tmp images and their host mounts
+	// (sandbox.TmpDirFor(CgroupParent)). When the host cannot use images
+	// (sandbox.ErrNoTmpImages), /tmp is a tmpfs charged to the container's memory, and a
+	// warning is logged.
+	TmpDir string
 	// GatePath is the gate binary inside the image (image.RuntimePath).
 	GatePath string
 	// Scope is the value of the "faaslab" label on every container (DefaultScope).
@@ -80,11 +87,8 @@ func (c Config) withDefaults() Config {
 	if c.CgroupParent == "" {
 		c.CgroupParent = DefaultCgroupParent
 	}
-	if c.UID == 0 {
-		c.UID = image.UID
-	}
-	if c.GID == 0 {
-		c.GID = image.GID
+	if c.TmpDir == "" {
+		c.TmpDir = sandbox.TmpDirFor(c.CgroupParent)
 	}
 	if c.GatePath == "" {
 		c.GatePath = image.RuntimePath
@@ -104,9 +108,12 @@ type Backend struct {
 	cli      *client.Client
 	cgroupV2 bool
 	parent   parentCgroup
+	uids     *sandbox.UIDPool
+	tmp      *sandbox.TmpImages // nil: /tmp is a tmpfs
 
 	mu        sync.Mutex
 	sandboxes map[string]*Sandbox
+	pending   map[string]bool // being created: their /tmp is not a leftover
 	closed    bool
 }
 
@@ -135,19 +142,30 @@ func NewClient(ctx context.Context) (*client.Client, error) {
 // New connects to the engine and prepares the parent cgroup capped at cfg.Profile.
 func New(ctx context.Context, cfg Config) (*Backend, error) {
 	cfg = cfg.withDefaults()
-	if cfg.UID == 0 || cfg.GID == 0 || cfg.UID < 0 || cfg.GID < 0 {
-		return nil, fmt.Errorf("docker backend: uid/gid %d:%d: sandboxes must not run as root", cfg.UID, cfg.GID)
+	uids, err := sandbox.NewUIDPool(cfg.UIDBase, cfg.UIDCount)
+	if err != nil {
+		return nil, fmt.Errorf("docker backend: %w", err)
 	}
 	cli, err := NewClient(ctx)
 	if err != nil {
 		return nil, err
+	}
+	tmp, err := sandbox.NewTmpImages(cfg.TmpDir)
+	if err != nil {
+		if !errors.Is(err, sandbox.ErrNoTmpImages) {
+			cli.Close()
+			return nil, fmt.Errorf("docker backend: %w", err)
+		}
+		cfg.Logger.Warn("container /tmp is a tmpfs, charged to the function's memory", "reason", err)
+		tmp = nil
 	}
 	info, err := cli.Info(ctx)
 	if err != nil {
 		cli.Close()
 		return nil, fmt.Errorf("docker engine info: %w", err)
 	}
-	b := &Backend{cfg: cfg, cli: cli, cgroupV2: info.CgroupVersion == "2", sandboxes: map[string]*Sandbox{}}
+	b := &Backend{cfg: cfg, cli: cli, cgroupV2: info.CgroupVersion == "2", uids: uids, tmp: tmp,
+		sandboxes: map[string]*Sandbox{}, pending: map[string]bool{}}
 	b.parent = parentCgroup{v2: b.cgroupV2, path: cfg.CgroupParent}
 	switch {
 	case info.CgroupDriver == "systemd":
@@ -175,10 +193,20 @@ func (b *Backend) Name() string { return "docker" }
 // Client is the engine client (for the CLI's image commands and for tests).
 func (b *Backend) Client() *client.Client { return b.cli }
 
-// Reap force-removes every container labelled faaslab=<Config.Scope>: what a crashed daemon
-// of this scope left behind.
+// Reap force-removes every container labelled faaslab=<Config.Scope>, then the /tmp
+// images and mounts no live sandbox of this backend owns: what a crashed daemon of this
+// scope left behind.
 func (b *Backend) Reap(ctx context.Context) error {
-	return ReapScope(ctx, b.cli, b.cfg.Scope)
+	err := ReapScope(ctx, b.cli, b.cfg.Scope)
+	if b.tmp == nil {
+		return err
+	}
+	return errors.Join(err, b.tmp.Reap(func(id string) bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		_, live := b.sandboxes[id]
+		return live || b.pending[id]
+	}))
 }
 
 // ReapScope force-removes the containers labelled faaslab=scope; scope "" removes every
@@ -229,17 +257,40 @@ func (b *Backend) Close(ctx context.Context) error {
 	for _, s := range list {
 		errs = append(errs, s.Stop(ctx))
 	}
-	errs = append(errs, b.parent.remove(), b.cli.Close())
+	errs = append(errs, b.parent.remove())
+	if b.tmp != nil {
+		errs = append(errs, b.Reap(ctx), b.tmp.Close())
+	}
+	errs = append(errs, b.cli.Close())
 	return errors.Join(errs...)
 }
 
-func (b *Backend) track(s *Sandbox) error {
+// reserve marks id as being created; a second Create of a live or pending id is refused.
+func (b *Backend) reserve(id string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return errors.New("docker backend is closed")
 	}
-	b.sandboxes[s.id] = s
+	if _, dup := b.sandboxes[id]; dup || b.pending[id] {
+		return fmt.Errorf("docker create: sandbox %s exists already", id)
+	}
+	b.pending[id] = true
+	return nil
+}
+
+// track turns the pending id into a live sandbox (s nil: creation failed).
+func (b *Backend) track(id string, s *Sandbox) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.pending, id)
+	if s == nil {
+		return nil
+	}
+	if b.closed {
+		return errors.New("docker backend is closed")
+	}
+	b.sandboxes[id] = s
 	return nil
 }
 

@@ -163,8 +163,9 @@ func TestHeldContainerIsHardened(t *testing.T) {
 	}
 
 	st := procStatus(t, sb.PID())
-	if uid := strings.Fields(st["Uid"]); len(uid) == 0 || uid[0] != strconv.Itoa(image.UID) || uid[1] != strconv.Itoa(image.UID) {
-		t.Errorf("Uid %q, want %d", st["Uid"], image.UID)
+	uid := strings.Fields(st["Uid"])
+	if n, _ := strconv.Atoi(uid[0]); len(uid) < 2 || n < sandbox.DefaultUIDBase || uid[1] != uid[0] || strings.Fields(st["Gid"])[0] != uid[0] {
+		t.Errorf("Uid %q Gid %q, want one uid = gid from %d on", st["Uid"], st["Gid"], sandbox.DefaultUIDBase)
 	}
 	for _, k := range []string{"CapEff", "CapPrm", "CapBnd"} {
 		if st[k] != "0000000000000000" {
@@ -178,8 +179,12 @@ func TestHeldContainerIsHardened(t *testing.T) {
 	if opts, _, _ := mountOptions(t, sb.PID(), "/"); !hasOpt(opts, "ro") {
 		t.Errorf("root mounted %q, want ro", opts)
 	}
-	if _, fstype, super := mountOptions(t, sb.PID(), "/tmp"); fstype != "tmpfs" || !strings.Contains(super, "size=65536k") {
+	if opts, fstype, super := mountOptions(t, sb.PID(), "/tmp"); b.tmp != nil && (fstype != "ext4" || !hasOpt(opts, "nosuid") || !hasOpt(opts, "nodev")) {
+		t.Errorf("/tmp is %s %s (%s), want the ext4 image, nosuid, nodev", fstype, super, opts)
+	} else if b.tmp == nil && (fstype != "tmpfs" || !strings.Contains(super, "size=65536k")) {
 		t.Errorf("/tmp is %s %s, want tmpfs size=65536k", fstype, super)
+	} else if !hasOpt(opts, "rw") {
+		t.Errorf("/tmp mounted %q, want rw", opts)
 	}
 
 	hostNS, _ := os.Readlink("/proc/self/ns/net")

@@ -31,7 +31,7 @@ const (
 	DefaultCgroupParent = "/faaslab"
 	// DefaultTmpDir holds the /tmp images of the sandboxes, one subdirectory per cgroup
 	// parent (so per daemon). It must be on disk: an image in memory would be memory.
-	DefaultTmpDir = "/var/lib/faaslab-sandbox-tmp"
+	DefaultTmpDir = sandbox.DefaultTmpDir
 	// rootDir is the empty host directory each sandbox mounts its root on, inside its
 	// own mount namespace.
 	rootDir = "/run/faaslab-sandbox-root"
@@ -66,7 +66,7 @@ func (c Config) withDefaults() Config {
 		c.CgroupParent = DefaultCgroupParent
 	}
 	if c.TmpDir == "" {
-		c.TmpDir = filepath.Join(DefaultTmpDir, strings.Trim(strings.ReplaceAll(c.CgroupParent, "/", "-"), "-"))
+		c.TmpDir = sandbox.TmpDirFor(c.CgroupParent)
 	}
 	if c.InitBinary == "" {
 		c.InitBinary = "/proc/self/exe"

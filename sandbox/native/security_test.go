@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/faaslab/faaslab/internal/testutil"
 
@@ -15,24 +14,13 @@ import (
 	"github.com/faaslab/faaslab/sandbox/sandboxtest"
 )
 
-// runAttack runs testprog with args in a fresh 128 MB sandbox of b and returns its output.
-func runAttack(t *testing.T, b sandbox.Backend, args ...string) string {
-	t.Helper()
-	spec, log := sandboxtest.Spec(t, args...)
-	sb := sandboxtest.RunToExit(t, b, spec)
-	if err := sb.ExitError(); err != nil {
-		t.Fatalf("%v: %v: %s", args, err, log.String())
-	}
-	return log.String()
-}
-
 // A secret one function stores in its user keyring must not be readable by another
 // function's sandbox, even after the first has gone (docs/security.md, attack 1).
 func TestKeyringNotShared(t *testing.T) {
 	b := newTestBackend(t)
 	desc := "faaslabt-secret-" + testutil.RandomHex(8)
-	added := runAttack(t, b, "keyring-add", desc, "hunter2")
-	found := runAttack(t, b, "keyring-find", desc)
+	added := sandboxtest.Output(t, b, "keyring-add", desc, "hunter2")
+	found := sandboxtest.Output(t, b, "keyring-find", desc)
 	if strings.Contains(found, "found=hunter2") {
 		t.Fatalf("a second sandbox read the first one's keyring secret (add: %q, find: %q)", added, found)
 	}
@@ -45,11 +33,11 @@ func TestKeyringNotShared(t *testing.T) {
 // capabilities in a namespace of its own (attack 2).
 func TestNoUserNamespaces(t *testing.T) {
 	b := newTestBackend(t)
-	out := runAttack(t, b, "userns")
+	out := sandboxtest.Output(t, b, "userns")
 	if strings.Contains(out, "=ok") || !strings.Contains(out, "clone_newuser=") {
 		t.Fatalf("user namespace creation inside a sandbox: %q, want both refused", out)
 	}
-	if s := runAttack(t, b, "seccomp"); !strings.Contains(s, "seccomp=2") {
+	if s := sandboxtest.Output(t, b, "seccomp"); !strings.Contains(s, "seccomp=2") {
 		t.Errorf("no seccomp filter on the command: %q", s)
 	}
 }
@@ -62,7 +50,7 @@ func TestDistinctUIDs(t *testing.T) {
 	for range 2 {
 		spec, log := sandboxtest.Spec(t, "listen", "0")
 		sb := sandboxtest.CreateStarted(t, b, spec)
-		waitForLog(t, log, "listening") // the command runs: privileges are dropped
+		sandboxtest.WaitForLog(t, log, "listening") // the command runs: privileges are dropped
 		uid, err := procUID(sb.PID())
 		if err != nil {
 			t.Fatalf("uid of sandbox %s: %v (%s)", spec.ID, err, log.String())
@@ -118,14 +106,4 @@ func procUID(pid int) (string, error) {
 		return "", fmt.Errorf("no Uid line")
 	}
 	return string(m[1]), nil
-}
-
-// waitForLog waits until log holds want (the sandbox's command got that far).
-func waitForLog(t *testing.T, log *sandboxtest.LogBuffer, want string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(log.String(), want); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("sandbox log %q lacks %q after 30 s", log.String(), want)
-		}
-	}
 }

@@ -215,3 +215,25 @@ func Run(t *testing.T, newBackend func(t *testing.T) sandbox.Backend) {
 		}
 	})
 }
+
+// Output runs testprog with args in a fresh 128 MB sandbox of b until it exits and returns
+// what it printed; a non-zero exit fails the test.
+func Output(t *testing.T, b sandbox.Backend, args ...string) string {
+	t.Helper()
+	spec, log := Spec(t, args...)
+	sb := RunToExit(t, b, spec)
+	if err := sb.ExitError(); err != nil {
+		t.Fatalf("%v: %v: %s", args, err, log.String())
+	}
+	return log.String()
+}
+
+// WaitForLog waits until log holds want (the sandbox's command got that far).
+func WaitForLog(t *testing.T, log *LogBuffer, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(log.String(), want); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sandbox log %q lacks %q after 30 s", log.String(), want)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	lambda "github.com/faaslab/faaslab/runtime"
+	"github.com/faaslab/faaslab/sandbox/loopdev"
 
 	"golang.org/x/sys/unix"
 )
@@ -314,7 +315,7 @@ func mountTmp(dst string, cfg Config) error {
 		}
 		return mount("tmpfs", dst, "tmpfs", flags, fmt.Sprintf("mode=1777,size=%d", tmpBytes))
 	}
-	dev, err := attachLoop(cfg.TmpImage)
+	dev, err := loopdev.Attach(cfg.TmpImage)
 	if err != nil {
 		return err
 	}
@@ -323,51 +324,7 @@ func mountTmp(dst string, cfg Config) error {
 	if err := mount(dev.Name(), dst, "ext4", flags, ""); err != nil {
 		return err
 	}
-	return os.Chmod(dst, 0o1777)
-}
-
-// attachLoop binds a free loop device to the image file (losetup --direct-io=on with
-// autoclear): direct I/O keeps the image's pages out of the page cache, and autoclear
-// frees the device once its only mount, in this mount namespace, is gone. The device is
-// returned open.
-func attachLoop(image string) (*os.File, error) {
-	f, err := os.OpenFile(image, os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open /tmp image: %w", err)
-	}
-	defer f.Close() // the loop device holds its own reference
-	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("loop devices: %w", err)
-	}
-	defer ctl.Close()
-	cfg := unix.LoopConfig{Fd: uint32(f.Fd()), Info: unix.LoopInfo64{Flags: unix.LO_FLAGS_AUTOCLEAR | unix.LO_FLAGS_DIRECT_IO}}
-	for range 32 { // another sandbox may take the free device first
-		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
-		if err != nil {
-			return nil, fmt.Errorf("find a free loop device: %w", err)
-		}
-		dev := fmt.Sprintf("/dev/loop%d", n)
-		l, err := os.OpenFile(dev, os.O_RDWR, 0)
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", dev, err)
-		}
-		err = unix.IoctlLoopConfigure(int(l.Fd()), &cfg)
-		if err == unix.EINVAL { // a backing file system without direct I/O (tmpfs before 6.6)
-			cfg.Info.Flags &^= unix.LO_FLAGS_DIRECT_IO
-			err = unix.IoctlLoopConfigure(int(l.Fd()), &cfg)
-		}
-		if err == unix.EBUSY {
-			l.Close()
-			continue
-		}
-		if err != nil {
-			l.Close()
-			return nil, fmt.Errorf("attach %s to %s: %w", image, dev, err)
-		}
-		return l, nil
-	}
-	return nil, fmt.Errorf("attach %s: every free loop device was taken first", image)
+	return os.Chmod(dst, os.ModeSticky|0o777) // os.FileMode: a raw 0o1000 bit would be dropped
 }
 
 func buildDev(dev string) error {
