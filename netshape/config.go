@@ -3,7 +3,7 @@
 // network namespace that plays the world outside the host, traffic counters, and the hook
 // through which a Shaper (package netshape/shape) applies bandwidth policies.
 //
-// Topology (see DESIGN.md, Network):
+// Topology (docs/architecture.md):
 //
 //	sandbox netns eth0 ==veth==> bridge (gateway IP) ==uplink veth==> remote netns (remote IP)
 //
@@ -33,7 +33,7 @@ const (
 	// ifNameMax is IFNAMSIZ-1, the longest Linux interface name.
 	ifNameMax = 15
 	// txQueueLen of every veth we create: the kernel's default for veth, stated
-	// explicitly because HTB on a txqueuelen-0 device misbehaves (DESIGN.md) and
+	// explicitly because HTB on a txqueuelen-0 device misbehaves (docs/nic-model.md, kernel facts) and
 	// because the netlink library sends 0 when a LinkAttrs literal leaves it unset.
 	txQueueLen = 1000
 )

@@ -32,7 +32,7 @@ func TestSetIfPrioMapErrors(t *testing.T) {
 	}
 }
 
-// TestNetPrioShared reproduces DESIGN.md's measurement: two processes in the
+// TestNetPrioShared reproduces docs/nic-model.md's net_prio measurement: two processes in the
 // host netns, in two net_prio cgroups mapped to HTB classes of 20 and 60
 // Mbit/s on a veth leading to a throwaway netns.
 func TestNetPrioShared(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 )
 
 // Sizing constants. The burst and quantum floors come from measurements on
-// kernel 6.18 (see DESIGN.md, Network): smaller bursts collapse TCP at high
+// kernel 6.18 (docs/nic-model.md, kernel facts): smaller bursts collapse TCP at high
 // rates and the default r2q-derived quanta make excess sharing nearly equal.
 const (
 	// minRateBitsPerSec is the smallest rate we configure (1000 B/s): below it
