@@ -78,6 +78,7 @@ func vmHWM(t *testing.T, pid int) int64 {
 // the client, and asserts the daemon's peak RSS stays under 150 MB: the code goes to
 // disk, not into memory. (Memory, not time: the bound does not depend on machine speed.)
 func TestE2ELargeUploadMemory(t *testing.T) {
+	skipHeavy(t, "64 MB uploads (daemon memory, not cgroup v2)")
 	d := launchDaemon(t)
 	zipPath := filepath.Join(t.TempDir(), "big.zip")
 	f, err := os.Create(zipPath)

@@ -23,6 +23,7 @@ import (
 // 1, 4 and 16 functions as a work queue; every object fetched once, the per-download time
 // grows with N and so does the aggregate. Nothing is left behind.
 func TestE2EExperimentFig5Fig6Quick(t *testing.T) {
+	skipHeavy(t, "minutes of iperf3 and S3 traffic through the runner")
 	requireRoot(t)
 	if _, err := exec.LookPath("iperf3"); err != nil {
 		t.Skip("iperf3 not installed (make deps installs it)")

@@ -193,6 +193,7 @@ func split(b []byte) (header, body int64) {
 }
 
 func TestE2EFaasbench(t *testing.T) {
+	skipHeavy(t, "the faasbench scenarios")
 	d := launchDaemon(t, "--url-timeout", "3s", "--keep-alive", "1s")
 	ctx := context.Background()
 	prefix := "fb" + testutil.RandomHex(4)
@@ -373,6 +374,7 @@ func listenerWire(t *testing.T, d *testDaemon, id string) urls.Wire {
 // TestE2EAWSCLIFunctionURLs drives the function URL API with the real aws CLI (its
 // botocore models check the wire shapes) and calls the URL it returns.
 func TestE2EAWSCLIFunctionURLs(t *testing.T) {
+	skipHeavy(t, "the aws CLI")
 	aws, err := exec.LookPath("aws")
 	if err != nil {
 		t.Skip("aws CLI not installed (make deps installs awscli)")

@@ -25,6 +25,7 @@ import (
 // their sum, the CPU-bound function was throttled and the experiment progress the runner
 // reported is there.
 func TestE2EPrometheusObservesCoLocation(t *testing.T) {
+	skipHeavy(t, "a Prometheus server")
 	const rate = 40e6 // bit/s per sandbox
 	requirePrometheus(t)
 	d := launchDaemon(t, "--policy", "fixed", "--fixed-rate", "40mbit", "--nic", "1gbit")

@@ -40,6 +40,7 @@ func bootstrapZip(t *testing.T, path string) []byte {
 // (a wrong secret, an unknown key id) and 200 with the execution role's from its
 // environment — so the 403 is the credentials', not the path's.
 func TestE2EWrongCredentialsInSandbox(t *testing.T) {
+	skipHeavy(t, "the S3 store and a custom runtime")
 	d := launchDaemon(t)
 	set, err := d.client.EnsureDataSet(context.Background(), "10mb", 1)
 	if err != nil || len(set.Objects) != 1 {

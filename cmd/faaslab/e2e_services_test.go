@@ -97,6 +97,7 @@ func fileSHA256(t *testing.T, path string) string {
 // match the manifest, stored puts match their content's checksum; S3 errors surface
 // with S3's codes; the store is restarted when it dies.
 func TestE2EObjectStore(t *testing.T) {
+	skipHeavy(t, "GB of S3 traffic over both client stacks")
 	d := launchDaemon(t)
 	ctx := context.Background()
 	st, err := d.client.Services(ctx)

@@ -37,6 +37,16 @@ type testDaemon struct {
 	done     chan struct{}
 }
 
+// skipHeavy skips a test that moves a lot of traffic or data under -short: the cgroup v2 VM
+// runs the suite with -short under software emulation (TCG) where these take minutes; the
+// host run (make test) runs them all.
+func skipHeavy(t *testing.T, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short (the cgroup v2 VM): %s; the host run covers it", what)
+	}
+}
+
 func requireRoot(t *testing.T) {
 	t.Helper()
 	testutil.RequireRoot(t, "the daemon creates cgroups, namespaces and links")

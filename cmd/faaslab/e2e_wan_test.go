@@ -36,6 +36,7 @@ func wanGet(t *testing.T, extra ...string) (handlers.S3Response, wan.Status) {
 // GET from inside a sandbox takes at least 10e6·8/40e6 = 2 s and its first byte at least
 // one RTT; the same GET without the WAN is faster. Lower bounds and a ratio only.
 func TestE2EWANModel(t *testing.T) {
+	skipHeavy(t, "two daemons with the S3 store")
 	const rtt, bits = 0.1, 40e6
 	slow, st := wanGet(t, "--wan-rtt", "100ms", "--wan-rate", "40mbit")
 	if st.Impl != wan.ImplListener || st.RTTSeconds != rtt || st.RatePerConnection != bits {
