@@ -27,7 +27,7 @@ deps:
 ## build: the CLI/daemon and the static in-sandbox bootstrap.
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/faaslab ./cmd/faaslab
+	$(GO) build -buildvcs=auto -o $(BIN)/faaslab ./cmd/faaslab
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/faaslab-runtime ./cmd/faaslab-runtime
 
 ## docker-up: start a Docker Engine when none answers (installs docker.io if needed).
