@@ -16,6 +16,9 @@ GO_VERSION=${GO_VERSION:-1.26.0}              # Go toolchain for a checkout buil
 WITH_DOCKER=${WITH_DOCKER:-0}                 # 1: install Docker (for --backend docker)
 WITH_PROMETHEUS=${WITH_PROMETHEUS:-0}         # 1: install Prometheus scraping the daemon every second
 FAASLAB_START=${FAASLAB_START:-1}             # 0: install only
+FAASLAB_SKIP_PACKAGES=${FAASLAB_SKIP_PACKAGES:-0} # 1: install no OS package (deps already present, or offline);
+#                                               any OS then, but WITH_DOCKER/WITH_PROMETHEUS are skipped too
+# Without a running systemd (a container, a test VM) the unit is installed but not started.
 set -euo pipefail
 
 LOG=/var/log/faaslab-user-data.log
@@ -27,17 +30,32 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "run as root (sudo)"
-# shellcheck disable=SC1091
-. /etc/os-release
+if [ -r /etc/os-release ]; then
+	# shellcheck disable=SC1091
+	. /etc/os-release
+fi
 case "${ID:-}" in
 ubuntu) PKG=apt ;;
 amzn) PKG=dnf ;;
-*) die "unsupported OS ${ID:-unknown} (want Ubuntu 24.04 or Amazon Linux 2023)" ;;
+*)
+	# The OS matters only for package names: without package installs any Linux will do.
+	[ "$FAASLAB_SKIP_PACKAGES" = 1 ] || die "unsupported OS ${ID:-unknown} (want Ubuntu 24.04 or Amazon Linux 2023; FAASLAB_SKIP_PACKAGES=1 when the dependencies are already there)"
+	PKG=none
+	;;
 esac
 log "OS: ${PRETTY_NAME:-$ID}; cgroup: $(stat -fc %T /sys/fs/cgroup)"
 [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] || log "warning: not cgroup v2 only; faaslab also runs on v1/hybrid"
 
+# have_systemd: systemd is the running init (what systemctl needs), as on every EC2 AMI.
+have_systemd() {
+	command -v systemctl >/dev/null && [ -d /run/systemd/system ]
+}
+
 install_deps() {
+	if [ "$FAASLAB_SKIP_PACKAGES" = 1 ]; then
+		log "FAASLAB_SKIP_PACKAGES=1: installing no packages (iproute2, iptables, iperf3 must be there already)"
+		return 0
+	fi
 	log "installing dependencies"
 	if [ "$PKG" = apt ]; then
 		export DEBIAN_FRONTEND=noninteractive
@@ -51,6 +69,10 @@ install_deps() {
 
 install_docker() {
 	[ "$WITH_DOCKER" = 1 ] || return 0
+	[ "$FAASLAB_SKIP_PACKAGES" != 1 ] || {
+		log "FAASLAB_SKIP_PACKAGES=1: not installing Docker (WITH_DOCKER=1 ignored)"
+		return 0
+	}
 	log "installing Docker"
 	if [ "$PKG" = apt ]; then
 		apt-get install -y -qq docker.io >/dev/null
@@ -120,6 +142,10 @@ install_from_checkout() {
 
 install_prometheus() {
 	[ "$WITH_PROMETHEUS" = 1 ] || return 0
+	[ "$FAASLAB_SKIP_PACKAGES" != 1 ] || {
+		log "FAASLAB_SKIP_PACKAGES=1: not installing Prometheus (WITH_PROMETHEUS=1 ignored)"
+		return 0
+	}
 	log "installing Prometheus"
 	if [ "$PKG" = apt ]; then
 		apt-get install -y -qq prometheus >/dev/null
@@ -163,14 +189,19 @@ main() {
 		die "set FAASLAB_RELEASE_URL, FAASLAB_TARBALL or FAASLAB_GIT"
 	fi
 	install_prometheus
-	systemctl daemon-reload
-	if [ "$FAASLAB_START" = 1 ]; then
+	if ! have_systemd; then
+		log "no running systemd: the unit is installed in /etc/systemd/system/faaslab.service but not started;"
+		log "start the daemon as its ExecStart says: /usr/local/bin/faaslab daemon --config /etc/faaslab/faaslab.yaml"
+	elif [ "$FAASLAB_START" = 1 ]; then
+		systemctl daemon-reload
 		systemctl enable --now faaslab
 		for _ in $(seq 1 30); do
 			faaslab fn list >/dev/null 2>&1 && break
 			sleep 1
 		done
 		systemctl --no-pager status faaslab | head -5 || true
+	else
+		systemctl daemon-reload
 	fi
 	faaslab doctor || die "faaslab doctor failed: see above"
 	log "done: faaslab is installed; the daemon listens on the config's listen address (default 127.0.0.1:3001)"
