@@ -19,9 +19,11 @@
 # FAASLAB_BIN and FAASLAB_RUNTIME_BIN point into it. Tests that would `go build` a helper
 # use $FAASLAB_PREBUILT_DIR/NAME when set, and skip when neither exists. Each test binary
 # runs in /faaslab/src/PKG, holding a copy of the package's testdata/, as under go test.
+# When deploy/ec2 is tested, `make release`'s tarball is in /faaslab/release and
+# FAASLAB_RELEASE_TARBALL names it (user-data.sh installs from it in the VM).
 #
 # Settings (environment):
-#   FAASLAB_VM_PKGS        Go package patterns        (./sandbox/... ./netshape/... ./scheduler/... ./runtime/... ./cmd/...)
+#   FAASLAB_VM_PKGS        Go package patterns        (./sandbox/... ./netshape/... ./scheduler/... ./runtime/... ./cmd/... ./deploy/ec2)
 #   FAASLAB_VM_RUN         -test.run regexp           (all tests)
 #   FAASLAB_VM_SKIP        -test.skip regexp          (none)
 #   FAASLAB_VM_SHORT       1 = pass -test.short        (1)
@@ -35,7 +37,7 @@
 #   FAASLAB_VM_KERNEL_PKG  kernel package             (newest cached, else newest 6.1 cloud in apt)
 #   FAASLAB_VM_MODULES     kernel modules to load     (see DEFAULT_MODULES below)
 #   FAASLAB_VM_EXTRA_MODULES  more modules, e.g. br_netfilter
-#   FAASLAB_VM_HOST_PROGS  host programs copied in with their libraries (iperf3 iptables)
+#   FAASLAB_VM_HOST_PROGS  host programs copied in with their libraries (iperf3 iptables bash)
 #   FAASLAB_VM_EXTRA_TESTS prebuilt test binaries to run too, "path[=pkgname]" space-separated
 #   FAASLAB_VM_MEM / FAASLAB_VM_SMP   guest memory MiB / vCPUs (2048 / 2)
 #   FAASLAB_VM_OUT         output directory (a new /tmp/faaslab-vm.XXXXXX); keeps console.log
@@ -48,7 +50,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=${FAASLAB_VM_REPO:-$(cd "$HERE/../.." && pwd)}
 CACHE=${FAASLAB_VM_CACHE:-/var/cache/faaslab-vm}
-PKGS=${FAASLAB_VM_PKGS:-./sandbox/... ./netshape/... ./scheduler/... ./runtime/... ./cmd/...}
+PKGS=${FAASLAB_VM_PKGS:-./sandbox/... ./netshape/... ./scheduler/... ./runtime/... ./cmd/... ./deploy/ec2}
 RUN=${FAASLAB_VM_RUN:-}
 SKIP=${FAASLAB_VM_SKIP:-}
 SHORT=${FAASLAB_VM_SHORT:-1}
@@ -61,7 +63,7 @@ KVM_DEV=${FAASLAB_VM_KVM_DEV:-/dev/kvm}
 MEM_MIB=${FAASLAB_VM_MEM:-2048}
 SMP=${FAASLAB_VM_SMP:-2}
 KPKG=${FAASLAB_VM_KERNEL_PKG:-}
-HOST_PROGS=${FAASLAB_VM_HOST_PROGS-iperf3 iptables}
+HOST_PROGS=${FAASLAB_VM_HOST_PROGS-iperf3 iptables bash}
 EXTRA_TESTS=${FAASLAB_VM_EXTRA_TESTS:-}
 QUIET=${FAASLAB_VM_QUIET:-0}
 KEEP=${FAASLAB_VM_KEEP:-0}
@@ -281,6 +283,24 @@ build_programs() {
 		[ -e "$c" ] && ln -sf "/opt/faaslab/bin/$(basename "$c")" "$STAGE/usr/local/bin/$(basename "$c")"
 	done
 	return 0
+}
+
+# stage_release puts `make release`'s tarball (and SHA256SUMS) into /faaslab/release when
+# deploy/ec2 is among the tested packages: its VM test installs faaslab from it with
+# user-data.sh, as on EC2. The binaries are the static builds above (same flags: cached).
+stage_release() {
+	grep -q '^deploy/ec2 ' "$STAGE/faaslab/tests.list" || return 0
+	local dist=$OUT/dist
+	log "make release (for deploy/ec2's user-data.sh test)"
+	if ! PATH=$(dirname "$(command -v "$GO")"):$PATH make -C "$REPO" --no-print-directory release \
+		DIST="$dist" VERSION=vm GO="$GO" >"$OUT/release.log" 2>&1; then
+		log "make release failed: $(tail -n 5 "$OUT/release.log")"
+		BUILD_FAILED+=("make release (deploy/ec2)")
+		return 0
+	fi
+	mkdir -p "$STAGE/faaslab/release"
+	cp "$dist"/faaslab-*-linux-amd64.tar.gz "$dist/SHA256SUMS" "$STAGE/faaslab/release/"
+	rm -rf "$dist"
 }
 
 # ---------------------------------------------------------------- rootfs
@@ -638,6 +658,7 @@ main() {
 	build_tests
 	build_testdata_progs
 	build_programs
+	stage_release
 	copy_host_progs
 	pack_modules
 	pack_initrd
