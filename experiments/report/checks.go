@@ -151,6 +151,16 @@ func (e *evaluation) explain(pts []analyze.Point, networkBound bool) string {
 			p := pts[worst]
 			why = append(why, fmt.Sprintf("the CPU quota throttled the sandboxes in %s of CFS periods (median, at %s MB × %d): their client stack, not the network, set the pace on this box's CPU",
 				pct(p.Throttled.Median), p.Memory(), p.Trial.N()))
+		} else {
+			// Mixed sizes: the smallest functions can be CPU-bound while the rest are not,
+			// which shows in the throttled share's upper tail, not its median.
+			for _, p := range pts {
+				if p.Throttled.N > 0 && p.Throttled.P95 > ThrottledExplains && len(p.ByMemory) > 1 {
+					why = append(why, fmt.Sprintf("the CPU quota throttled the smallest functions in %s of CFS periods (p95, at %s MB): their client stack, not the network, capped them below their share on this box's CPU",
+						pct(p.Throttled.P95), p.Memory()))
+					break
+				}
+			}
 		}
 	}
 	return strings.Join(why, "; ")
