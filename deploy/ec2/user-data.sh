@@ -43,7 +43,7 @@ amzn) PKG=dnf ;;
 	PKG=none
 	;;
 esac
-log "OS: ${PRETTY_NAME:-$ID}; cgroup: $(stat -fc %T /sys/fs/cgroup)"
+log "OS: ${PRETTY_NAME:-${ID:-unknown}}; cgroup: $(stat -fc %T /sys/fs/cgroup)"
 [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] || log "warning: not cgroup v2 only; faaslab also runs on v1/hybrid"
 
 # have_systemd: systemd is the running init (what systemctl needs), as on every EC2 AMI.
