@@ -37,7 +37,7 @@
 #   FAASLAB_VM_KERNEL_PKG  kernel package             (newest cached, else newest 6.1 cloud in apt)
 #   FAASLAB_VM_MODULES     kernel modules to load     (see DEFAULT_MODULES below)
 #   FAASLAB_VM_EXTRA_MODULES  more modules, e.g. br_netfilter
-#   FAASLAB_VM_HOST_PROGS  host programs copied in with their libraries (iperf3 iptables bash)
+#   FAASLAB_VM_HOST_PROGS  host programs copied in with their libraries (iperf3 iptables bash install stat)
 #   FAASLAB_VM_EXTRA_TESTS prebuilt test binaries to run too, "path[=pkgname]" space-separated
 #   FAASLAB_VM_MEM / FAASLAB_VM_SMP   guest memory MiB / vCPUs (2048 / 2)
 #   FAASLAB_VM_OUT         output directory (a new /tmp/faaslab-vm.XXXXXX); keeps console.log
@@ -63,7 +63,7 @@ KVM_DEV=${FAASLAB_VM_KVM_DEV:-/dev/kvm}
 MEM_MIB=${FAASLAB_VM_MEM:-2048}
 SMP=${FAASLAB_VM_SMP:-2}
 KPKG=${FAASLAB_VM_KERNEL_PKG:-}
-HOST_PROGS=${FAASLAB_VM_HOST_PROGS-iperf3 iptables bash}
+HOST_PROGS=${FAASLAB_VM_HOST_PROGS-iperf3 iptables bash install stat}
 EXTRA_TESTS=${FAASLAB_VM_EXTRA_TESTS:-}
 QUIET=${FAASLAB_VM_QUIET:-0}
 KEEP=${FAASLAB_VM_KEEP:-0}
