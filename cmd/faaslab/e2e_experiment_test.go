@@ -20,8 +20,10 @@ import (
 // uplink counters is the NIC's at every N, the clients' sum agrees with the counters (the
 // transfers overlapped), the per-function median is near the fair share, every measured
 // invocation was warm and joined with the daemon's record. fig6: 16 × 10 MB downloads by
-// 1, 4 and 16 functions as a work queue; every object fetched once, the per-download time
-// grows with N and so does the aggregate. Nothing is left behind.
+// 1, 8 and 16 functions as a work queue; every object fetched once, the per-download time
+// grows with N and so does the aggregate. (Not N = 4: a 128 MB function's S3 client runs
+// at about a quarter of the NIC here, so N = 1…4 sit on the knee and only noise orders
+// them.) Nothing is left behind.
 func TestE2EExperimentFig5Fig6Quick(t *testing.T) {
 	skipHeavy(t, "minutes of iperf3 and S3 traffic through the runner")
 	requireRoot(t)
@@ -178,9 +180,9 @@ func checkFig6(t *testing.T, run *record.Run) {
 		n := len(workers)
 		dl[n], agg[n] = secs[len(secs)/2], float64(bytes)/res.ResponseSeconds
 	}
-	t.Logf("fig6: median download %.2f / %.2f / %.2f s, aggregate %.0f / %.0f / %.0f MB/s at N = 1 / 4 / 16",
-		dl[1], dl[4], dl[16], agg[1]/1e6, agg[4]/1e6, agg[16]/1e6)
-	if !(dl[16] > 1.5*dl[1]) || !(agg[4] > 1.5*agg[1]) {
+	t.Logf("fig6: median download %.2f / %.2f / %.2f s, aggregate %.0f / %.0f / %.0f MB/s at N = 1 / 8 / 16",
+		dl[1], dl[8], dl[16], agg[1]/1e6, agg[8]/1e6, agg[16]/1e6)
+	if !(dl[16] > 1.5*dl[1]) || !(agg[8] > 1.5*agg[1]) {
 		t.Errorf("fig6: download time should grow with N and the aggregate with it")
 	}
 }
