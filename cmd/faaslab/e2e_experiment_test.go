@@ -34,12 +34,16 @@ func TestE2EExperimentFig5Fig6Quick(t *testing.T) {
 	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
 	id := testutil.RandomHex(3)
 	prefix, cgroup := "faaslabx"+id, "/faaslabx"+id
-	out := t.TempDir()
-	cmd := exec.Command(bin, "experiment", "run", "fig5", "fig6", "--quick", "--out", out,
+	// A relative --out from the working directory, as `make run` gives it: the daemon's
+	// state directory is then relative too (the object store once broke on that).
+	work := t.TempDir()
+	out := filepath.Join(work, "results")
+	cmd := exec.Command(bin, "experiment", "run", "fig5", "fig6", "--quick", "--out", "results",
 		"--runtime-bin", rt, "--daemon-prefix", prefix, "--daemon-cgroup-parent", cgroup,
 		"--daemon-subnet", fmt.Sprintf("10.212.%d.0/24", int(id[0])*5%250+1),
 		"--daemon-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		"--daemon-runtime-port", fmt.Sprint(freePort(t)))
+	cmd.Dir = work
 	t.Cleanup(func() { exec.Command(bin, "cleanup", "--net-prefix", prefix, "--cgroup-parent", cgroup).Run() })
 	b, err := cmd.CombinedOutput()
 	if err != nil {

@@ -100,6 +100,11 @@ func serveHTTP(s *http.Server, ln net.Listener) error {
 // backend, network (bridge, uplink, remote, shaping), Runtime API, scheduler, Lambda API.
 // On error everything already made is removed.
 func Start(ctx context.Context, cfg Config, logger *slog.Logger) (d *Daemon, err error) {
+	// Absolute from here on: the object store's child changes its working directory, and
+	// sandboxes bind-mount code from under the state directory.
+	if cfg.StateDir, err = filepath.Abs(cfg.StateDir); err != nil {
+		return nil, fmt.Errorf("state_dir %q: %w", cfg.StateDir, err)
+	}
 	d = &Daemon{cfg: cfg, log: logger, registry: prometheus.NewRegistry()}
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if d.progress, err = progress.New(d.registry); err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
@@ -69,6 +70,12 @@ func Serve(ctx context.Context, o Options) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	// posix.New changes the working directory to Root: a relative IAM directory or
+	// certificate (e.g. from `--state-dir results/.daemon-state`) would then be looked up
+	// under Root, so every path is made absolute first.
+	if err := absPaths(&o.Root, &o.IAMDir, &o.CertFile, &o.KeyFile); err != nil {
+		return fmt.Errorf("s3 gateway: %w", err)
+	}
 	if err := os.MkdirAll(o.Root, 0o755); err != nil {
 		return fmt.Errorf("s3 gateway root: %w", err)
 	}
@@ -124,4 +131,19 @@ func runGateway(ctx context.Context, be *posix.Posix, o Options, listen string) 
 		KeepAlive:         true,
 		Quiet:             true,
 	})
+}
+
+// absPaths makes each non-empty path absolute against the current working directory.
+func absPaths(paths ...*string) error {
+	for _, p := range paths {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	return nil
 }
