@@ -47,6 +47,11 @@ const (
 	maxConnections = 250000
 	maxRequests    = 100000
 	maxParts       = 10000
+	// The IAM cache's entry lifetime and prune interval, in seconds: versitygw's CLI
+	// defaults. embedgw leaves them 0, and a 0 prune interval makes the cache's pruner
+	// spin (time.After(0) in a loop): a whole core burnt, stolen from the host it emulates.
+	iamCacheTTL   = 120
+	iamCachePrune = 3600
 )
 
 // Validate names the first missing field.
@@ -125,6 +130,8 @@ func runGateway(ctx context.Context, be *posix.Posix, o Options, listen string) 
 		CertFile:          o.CertFile,
 		KeyFile:           o.KeyFile,
 		IAMDir:            o.IAMDir,
+		IAMCacheTTL:       iamCacheTTL,
+		IAMCachePrune:     iamCachePrune,
 		MaxConnections:    maxConnections,
 		MaxRequests:       maxRequests,
 		MultipartMaxParts: maxParts,
