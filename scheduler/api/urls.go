@@ -46,20 +46,17 @@ func toURLConfig(d Deps, c urls.Config, withModified bool) FunctionUrlConfig {
 	return out
 }
 
-// urlFunction resolves {name} and checks the function exists; a URL config left behind
-// by a deleted function goes with it. On failure the error is written.
-func urlFunction(w http.ResponseWriter, r *http.Request, d Deps) (string, bool) {
-	setRequestID(w)
-	name, ok := functionName(w, r, d)
-	if !ok {
-		return "", false
-	}
-	if !d.Service.HasFunction(name) {
-		d.URLs.Delete(name)
-		writeError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+d.Service.FunctionARN(name))
-		return "", false
-	}
-	return name, true
+// withURLFunction is withFunction for the function URL routes: it also checks the
+// function exists, and a URL config left behind by a deleted function goes with it.
+func withURLFunction(d Deps, h func(w http.ResponseWriter, r *http.Request, name string)) http.HandlerFunc {
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
+		if !d.Service.HasFunction(name) {
+			d.URLs.Delete(name)
+			writeError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+d.Service.FunctionARN(name))
+			return
+		}
+		h(w, r, name)
+	})
 }
 
 // validateURLRequest checks AuthType and InvokeMode; create requires AuthType.
@@ -97,11 +94,7 @@ func validateURLRequest(w http.ResponseWriter, req *functionUrlRequest, create b
 
 // MakeCreateFunctionUrlConfigHandler serves POST /2021-10-31/functions/{name}/url (201).
 func MakeCreateFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name, ok := urlFunction(w, r, d)
-		if !ok {
-			return
-		}
+	return withURLFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		var req functionUrlRequest
 		if !decodeBody(w, r, maxConfigBodyBytes, &req) || !validateURLRequest(w, &req, true) {
 			return
@@ -111,7 +104,7 @@ func MakeCreateFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
 		}
 		c, err := d.URLs.Create(name, req.AuthType, req.InvokeMode, req.Cors)
 		writeURLResult(w, d, name, c, err, http.StatusCreated)
-	}
+	})
 }
 
 // writeURLResult answers a store operation: the config with status, or Lambda's error.
@@ -132,49 +125,37 @@ func writeURLResult(w http.ResponseWriter, d Deps, name string, c urls.Config, e
 
 // MakeGetFunctionUrlConfigHandler serves GET /2021-10-31/functions/{name}/url.
 func MakeGetFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name, ok := urlFunction(w, r, d)
-		if !ok {
-			return
-		}
+	return withURLFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		c, ok := d.URLs.Get(name)
 		var err error
 		if !ok {
 			err = urls.ErrNotFound
 		}
 		writeURLResult(w, d, name, c, err, http.StatusOK)
-	}
+	})
 }
 
 // MakeUpdateFunctionUrlConfigHandler serves PUT /2021-10-31/functions/{name}/url.
 func MakeUpdateFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name, ok := urlFunction(w, r, d)
-		if !ok {
-			return
-		}
+	return withURLFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		var req functionUrlRequest
 		if !decodeBody(w, r, maxConfigBodyBytes, &req) || !validateURLRequest(w, &req, false) {
 			return
 		}
 		c, err := d.URLs.Update(name, req.AuthType, req.InvokeMode, req.Cors)
 		writeURLResult(w, d, name, c, err, http.StatusOK)
-	}
+	})
 }
 
 // MakeDeleteFunctionUrlConfigHandler serves DELETE /2021-10-31/functions/{name}/url (204).
 func MakeDeleteFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name, ok := urlFunction(w, r, d)
-		if !ok {
-			return
-		}
+	return withURLFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		if err := d.URLs.Delete(name); err != nil {
 			writeURLResult(w, d, name, urls.Config{}, err, 0)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	}
+	})
 }
 
 // listFunctionUrlConfigsResponse is ListFunctionUrlConfigs' answer.
@@ -186,15 +167,11 @@ type listFunctionUrlConfigsResponse struct {
 // MakeListFunctionUrlConfigsHandler serves GET /2021-10-31/functions/{name}/urls: at most
 // one config, since only $LATEST exists here.
 func MakeListFunctionUrlConfigsHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name, ok := urlFunction(w, r, d)
-		if !ok {
-			return
-		}
+	return withURLFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		out := listFunctionUrlConfigsResponse{FunctionUrlConfigs: []FunctionUrlConfig{}}
 		if c, ok := d.URLs.Get(name); ok {
 			out.FunctionUrlConfigs = append(out.FunctionUrlConfigs, toURLConfig(d, c, true))
 		}
 		writeJSON(w, http.StatusOK, out)
-	}
+	})
 }
