@@ -59,37 +59,32 @@ func withURLFunction(d Deps, h func(w http.ResponseWriter, r *http.Request, name
 	})
 }
 
-// validateURLRequest checks AuthType and InvokeMode; create requires AuthType.
+// validateURLRequest checks AuthType and InvokeMode, writing the error; create requires
+// AuthType.
 func validateURLRequest(w http.ResponseWriter, req *functionUrlRequest, create bool) bool {
-	switch req.AuthType {
-	case urls.AuthNone:
-	case "":
-		if create {
-			writeError(w, http.StatusBadRequest, "ValidationException",
-				"1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null")
-			return false
-		}
-	case urls.AuthIAM:
+	switch {
+	case req.AuthType == "" && create:
+		writeValidationError(w, "authType", "null", "Member must not be null")
+	case req.AuthType == urls.AuthIAM:
 		writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
 			"AuthType AWS_IAM is not supported by faaslab function URLs (requests are not SigV4-verified): use NONE")
-		return false
-	default:
-		writeError(w, http.StatusBadRequest, "ValidationException",
-			"1 validation error detected: Value '"+req.AuthType+"' at 'authType' failed to satisfy constraint: Member must satisfy enum value set: [AWS_IAM, NONE]")
-		return false
-	}
-	switch req.InvokeMode {
-	case "", urls.ModeBuffered:
-	case urls.ModeStream:
+	case req.AuthType != "" && req.AuthType != urls.AuthNone:
+		writeValidationError(w, "authType", "'"+req.AuthType+"'", "Member must satisfy enum value set: [AWS_IAM, NONE]")
+	case req.InvokeMode == urls.ModeStream:
 		writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
 			"InvokeMode RESPONSE_STREAM is not supported by faaslab function URLs: use BUFFERED")
-		return false
+	case req.InvokeMode != "" && req.InvokeMode != urls.ModeBuffered:
+		writeValidationError(w, "invokeMode", "'"+req.InvokeMode+"'", "Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]")
 	default:
-		writeError(w, http.StatusBadRequest, "ValidationException",
-			"1 validation error detected: Value '"+req.InvokeMode+"' at 'invokeMode' failed to satisfy constraint: Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]")
-		return false
+		return true
 	}
-	return true
+	return false
+}
+
+// writeValidationError is AWS's ValidationException for one field; value is quoted or null.
+func writeValidationError(w http.ResponseWriter, field, value, constraint string) {
+	writeError(w, http.StatusBadRequest, "ValidationException",
+		"1 validation error detected: Value "+value+" at '"+field+"' failed to satisfy constraint: "+constraint)
 }
 
 // MakeCreateFunctionUrlConfigHandler serves POST /2021-10-31/functions/{name}/url (201).
