@@ -87,21 +87,15 @@ func (c *Client) ReportProgress(ctx context.Context, p ExperimentProgress) error
 
 // NetworkSample reads the host's network counters.
 func (c *Client) NetworkSample(ctx context.Context) (NetworkSample, error) {
-	var out NetworkSample
-	err := c.do(ctx, http.MethodGet, NetworkSamplePath, nil, &out)
-	return out, err
+	return call[NetworkSample](ctx, c, http.MethodGet, NetworkSamplePath, nil)
 }
 
 // Policy reads the shaping policy in force.
 func (c *Client) Policy(ctx context.Context) (PolicyDocument, error) {
-	var out PolicyDocument
-	err := c.do(ctx, http.MethodGet, NetworkPolicyPath, nil, &out)
-	return out, err
+	return call[PolicyDocument](ctx, c, http.MethodGet, NetworkPolicyPath, nil)
 }
 
 // SetPolicy switches the shaping policy of a running daemon and returns what is in force.
 func (c *Client) SetPolicy(ctx context.Context, p PolicyDocument) (PolicyDocument, error) {
-	var out PolicyDocument
-	err := c.do(ctx, http.MethodPut, NetworkPolicyPath, p, &out)
-	return out, err
+	return call[PolicyDocument](ctx, c, http.MethodPut, NetworkPolicyPath, p)
 }

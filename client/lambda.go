@@ -63,24 +63,18 @@ func (c *Client) CreateFunction(ctx context.Context, req CreateFunctionRequest) 
 	if req.Role == "" {
 		req.Role = DefaultRole
 	}
-	var out FunctionConfiguration
-	err := c.do(ctx, http.MethodPost, FunctionsPath, req, &out)
-	return out, err
+	return call[FunctionConfiguration](ctx, c, http.MethodPost, FunctionsPath, req)
 }
 
 // GetFunctionConfiguration returns a function's configuration.
 func (c *Client) GetFunctionConfiguration(ctx context.Context, name string) (FunctionConfiguration, error) {
-	var out FunctionConfiguration
-	err := c.do(ctx, http.MethodGet, functionPath(name)+"/configuration", nil, &out)
-	return out, err
+	return call[FunctionConfiguration](ctx, c, http.MethodGet, functionPath(name)+"/configuration", nil)
 }
 
 // GetFunction returns GetFunction's whole document (configuration, code location,
 // concurrency) as generic JSON, for printing.
 func (c *Client) GetFunction(ctx context.Context, name string) (map[string]any, error) {
-	var out map[string]any
-	err := c.do(ctx, http.MethodGet, functionPath(name), nil, &out)
-	return out, err
+	return call[map[string]any](ctx, c, http.MethodGet, functionPath(name), nil)
 }
 
 // ListFunctions returns every function's configuration.
@@ -92,9 +86,7 @@ func (c *Client) ListFunctions(ctx context.Context) ([]FunctionConfiguration, er
 
 // UpdateFunctionConfiguration changes the fields req sets.
 func (c *Client) UpdateFunctionConfiguration(ctx context.Context, name string, req UpdateFunctionConfigurationRequest) (FunctionConfiguration, error) {
-	var out FunctionConfiguration
-	err := c.do(ctx, http.MethodPut, functionPath(name)+"/configuration", req, &out)
-	return out, err
+	return call[FunctionConfiguration](ctx, c, http.MethodPut, functionPath(name)+"/configuration", req)
 }
 
 // DeleteFunction deletes a function and stops its sandboxes.

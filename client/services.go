@@ -27,31 +27,23 @@ type (
 
 // Services reads the object store's and the iperf3 pool's state.
 func (c *Client) Services(ctx context.Context) (ServicesStatus, error) {
-	var out ServicesStatus
-	err := c.do(ctx, http.MethodGet, ServicesPath, nil, &out)
-	return out, err
+	return call[ServicesStatus](ctx, c, http.MethodGet, ServicesPath, nil)
 }
 
 // IperfPool makes at least n iperf3 servers run on the remote side and returns their
 // address and the first n ports (one per concurrent client). Each server serves one
 // test, then is respawned.
 func (c *Client) IperfPool(ctx context.Context, n int) (IperfServers, error) {
-	var out IperfServers
-	err := c.do(ctx, http.MethodPost, IperfPath, services.IperfRequest{Count: n}, &out)
-	return out, err
+	return call[IperfServers](ctx, c, http.MethodPost, IperfPath, services.IperfRequest{Count: n})
 }
 
 // DataSets reads the manifest of generated data.
 func (c *Client) DataSets(ctx context.Context) (DataManifest, error) {
-	var out DataManifest
-	err := c.do(ctx, http.MethodGet, DataPath, nil, &out)
-	return out, err
+	return call[DataManifest](ctx, c, http.MethodGet, DataPath, nil)
 }
 
 // EnsureDataSet generates (once) the first count objects of set (10mb, 20mb, 50mb, 100mb,
 // 200mb; count 0 = 1 GB worth) and places them in the data bucket.
 func (c *Client) EnsureDataSet(ctx context.Context, set string, count int) (DataSet, error) {
-	var out DataSet
-	err := c.do(ctx, http.MethodPost, DataPath+"/"+url.PathEscape(set), dataset.EnsureRequest{Count: count}, &out)
-	return out, err
+	return call[DataSet](ctx, c, http.MethodPost, DataPath+"/"+url.PathEscape(set), dataset.EnsureRequest{Count: count})
 }

@@ -21,16 +21,12 @@ func urlPath(name string) string { return "/2021-10-31/functions/" + url.PathEsc
 
 // CreateFunctionUrlConfig gives a function a URL with AuthType NONE.
 func (c *Client) CreateFunctionUrlConfig(ctx context.Context, name string) (FunctionUrlConfig, error) {
-	var out FunctionUrlConfig
-	err := c.do(ctx, "POST", urlPath(name), map[string]string{"AuthType": urls.AuthNone}, &out)
-	return out, err
+	return call[FunctionUrlConfig](ctx, c, "POST", urlPath(name), map[string]string{"AuthType": urls.AuthNone})
 }
 
 // GetFunctionUrlConfig returns a function's URL config.
 func (c *Client) GetFunctionUrlConfig(ctx context.Context, name string) (FunctionUrlConfig, error) {
-	var out FunctionUrlConfig
-	err := c.do(ctx, "GET", urlPath(name), nil, &out)
-	return out, err
+	return call[FunctionUrlConfig](ctx, c, "GET", urlPath(name), nil)
 }
 
 // DeleteFunctionUrlConfig removes a function's URL.
@@ -40,14 +36,10 @@ func (c *Client) DeleteFunctionUrlConfig(ctx context.Context, name string) error
 
 // FunctionURLInfo returns both addresses of a function's URL (host API).
 func (c *Client) FunctionURLInfo(ctx context.Context, name string) (URLInfo, error) {
-	var out URLInfo
-	err := c.do(ctx, "GET", "/faaslab/v1/function-urls/"+url.PathEscape(name), nil, &out)
-	return out, err
+	return call[URLInfo](ctx, c, "GET", "/faaslab/v1/function-urls/"+url.PathEscape(name), nil)
 }
 
 // URLInvocation returns how the URL invocation requestID ended (host API).
 func (c *Client) URLInvocation(ctx context.Context, requestID string) (URLInvocation, error) {
-	var out URLInvocation
-	err := c.do(ctx, "GET", "/faaslab/v1/function-urls/invocations/"+url.PathEscape(requestID), nil, &out)
-	return out, err
+	return call[URLInvocation](ctx, c, "GET", "/faaslab/v1/function-urls/invocations/"+url.PathEscape(requestID), nil)
 }

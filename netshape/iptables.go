@@ -61,10 +61,8 @@ func inputRules(cfg Config) [][]string {
 // addInputRules inserts inputRules at the top of INPUT. Without iptables it warns that
 // host services are open to sandboxes and returns added=false, nil.
 func addInputRules(ctx context.Context, cfg Config, log *slog.Logger) (added bool, err error) {
-	bin, err := exec.LookPath(cfg.IPTables)
-	if err != nil {
-		log.Warn("iptables not installed: every service on the host's addresses is reachable from sandboxes through the gateway",
-			"bridge", cfg.Bridge)
+	bin, ok := lookIPTables(cfg, log, "every service on the host's addresses is reachable from sandboxes through the gateway")
+	if !ok {
 		return false, nil
 	}
 	for i, rule := range inputRules(cfg) {
@@ -74,6 +72,17 @@ func addInputRules(ctx context.Context, cfg Config, log *slog.Logger) (added boo
 		}
 	}
 	return true, nil
+}
+
+// lookIPTables finds cfg's iptables binary; without one it warns what that means
+// (consequence) and returns false.
+func lookIPTables(cfg Config, log *slog.Logger, consequence string) (bin string, ok bool) {
+	bin, err := exec.LookPath(cfg.IPTables)
+	if err != nil {
+		log.Warn("iptables not installed: "+consequence, "bridge", cfg.Bridge)
+		return "", false
+	}
+	return bin, true
 }
 
 // runIPTables runs `iptables -w ARGS...` and returns its stdout.
@@ -92,10 +101,8 @@ func runIPTables(ctx context.Context, bin string, args ...string) (string, error
 // iptables binary, or when iptables fails on a host where bridged traffic bypasses
 // iptables anyway, it logs a warning and returns added=false, nil.
 func addForwardRules(ctx context.Context, cfg Config, log *slog.Logger) (added bool, err error) {
-	bin, err := exec.LookPath(cfg.IPTables)
-	if err != nil {
-		log.Warn("iptables not installed: not adding FORWARD ACCEPT rules; bridged traffic is dropped if br_netfilter is loaded and the FORWARD policy is DROP",
-			"bridge", cfg.Bridge)
+	bin, ok := lookIPTables(cfg, log, "not adding FORWARD ACCEPT rules; bridged traffic is dropped if br_netfilter is loaded and the FORWARD policy is DROP")
+	if !ok {
 		return false, nil
 	}
 	for i, rule := range forwardRules(cfg) {

@@ -18,30 +18,26 @@ func (h *Host) DoRemote(fn func() error) error {
 // object store, a bulk sink) runs in-process and is reached by the sandboxes at
 // RemoteAddr. addr is as for net.Listen, e.g. RemoteAddr():9000 or ":9000".
 func (h *Host) ListenRemote(network, addr string) (net.Listener, error) {
-	var l net.Listener
-	err := h.DoRemote(func() error {
-		var err error
-		l, err = net.Listen(network, addr)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s %s in remote netns %s: %w", network, addr, h.cfg.RemoteNetNS, err)
-	}
-	return l, nil
+	return listenRemote(h, network, addr, net.Listen)
 }
 
 // ListenPacketRemote is ListenRemote for packet sockets (udp).
 func (h *Host) ListenPacketRemote(network, addr string) (net.PacketConn, error) {
-	var c net.PacketConn
+	return listenRemote(h, network, addr, net.ListenPacket)
+}
+
+// listenRemote calls listen (net.Listen or net.ListenPacket) inside the remote netns.
+func listenRemote[T any](h *Host, network, addr string, listen func(network, addr string) (T, error)) (T, error) {
+	var l T
 	err := h.DoRemote(func() error {
 		var err error
-		c, err = net.ListenPacket(network, addr)
+		l, err = listen(network, addr)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s %s in remote netns %s: %w", network, addr, h.cfg.RemoteNetNS, err)
+		return l, fmt.Errorf("listen on %s %s in remote netns %s: %w", network, addr, h.cfg.RemoteNetNS, err)
 	}
-	return c, nil
+	return l, nil
 }
 
 // RemoteCommand returns a command that runs name with args inside the remote netns

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +64,17 @@ func NewTmpImages(dir string) (*TmpImages, error) {
 		return nil, fmt.Errorf("%w: %s is in memory (tmpfs), an image there would be memory too", ErrNoTmpImages, dir)
 	}
 	return &TmpImages{dir: dir, templates: map[int64]string{}}, nil
+}
+
+// OpenTmpImages is NewTmpImages for a backend: on a host that cannot use images it warns
+// that what's /tmp (e.g. "sandbox") is a tmpfs instead and returns nil, nil.
+func OpenTmpImages(dir string, log *slog.Logger, what string) (*TmpImages, error) {
+	t, err := NewTmpImages(dir)
+	if errors.Is(err, ErrNoTmpImages) {
+		log.Warn(what+" /tmp is a tmpfs, charged to the function's memory", "reason", err)
+		return nil, nil
+	}
+	return t, err
 }
 
 // Create makes the image of sandbox id, size bytes (rounded up to MiB), and returns its

@@ -2,10 +2,13 @@ package sandbox
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/faaslab/faaslab/internal/testutil"
 )
@@ -69,4 +72,23 @@ func mounted(t *testing.T, path string) bool {
 		}
 	}
 	return false
+}
+
+// On a directory in memory the backends fall back to a tmpfs /tmp: OpenTmpImages says so
+// in the log and returns no images and no error.
+func TestOpenTmpImagesFallsBackOnTmpfs(t *testing.T) {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &st); err != nil || st.Type != unix.TMPFS_MAGIC {
+		t.Skip("no tmpfs at /dev/shm")
+	}
+	dir := filepath.Join("/dev/shm", "faaslabt-"+testutil.RandomHex(6))
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	var logs strings.Builder
+	imgs, err := OpenTmpImages(dir, slog.New(slog.NewTextHandler(&logs, nil)), "sandbox")
+	if imgs != nil || err != nil {
+		t.Fatalf("OpenTmpImages on tmpfs = %v, %v; want nil, nil", imgs, err)
+	}
+	if !strings.Contains(logs.String(), "sandbox /tmp is a tmpfs") {
+		t.Errorf("no fallback warning in the log: %q", logs.String())
+	}
 }

@@ -25,42 +25,36 @@ type metrics struct {
 var durationBuckets = prometheus.ExponentialBuckets(0.0001, 2.5, 18)
 
 func newMetrics(reg prometheus.Registerer, s *Scheduler) (*metrics, error) {
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	}
+	functionDurations := func(name, help string) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: durationBuckets}, []string{"function"})
+	}
 	m := &metrics{
 		invocations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "faaslab_invocations_total",
 			Help: "Invocations by function, outcome (success, function_error, timeout, crash, oom, init_error, throttled, error) and start (cold, warm, none).",
 		}, []string{"function", "outcome", "start"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "faaslab_invocation_duration_seconds",
-			Help:    "Invocation duration as in the REPORT line (init excluded).",
-			Buckets: durationBuckets,
-		}, []string{"function"}),
+		duration: functionDurations("faaslab_invocation_duration_seconds",
+			"Invocation duration as in the REPORT line (init excluded)."),
 		sandboxes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "faaslab_sandboxes",
 			Help: "Live sandboxes by function and state (idle, busy, starting).",
 		}, []string{"function", "state"}),
-		coldStart: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "faaslab_cold_start_duration_seconds",
-			Help:    "Cold start: sandbox create, network attach, start, until the runtime is ready.",
-			Buckets: durationBuckets,
-		}, []string{"function"}),
-		queueLength: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "faaslab_queue_length",
-			Help: "Invocations waiting for a sandbox (host memory full or reserved concurrency reached).",
-		}),
+		coldStart: functionDurations("faaslab_cold_start_duration_seconds",
+			"Cold start: sandbox create, network attach, start, until the runtime is ready."),
+		queueLength: gauge("faaslab_queue_length",
+			"Invocations waiting for a sandbox (host memory full or reserved concurrency reached)."),
 		queueWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "faaslab_queue_wait_seconds",
 			Help:    "Time queued invocations waited for a sandbox.",
 			Buckets: durationBuckets,
 		}),
-		memoryUsed: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "faaslab_host_memory_reserved_bytes",
-			Help: "Sum of MemorySize of live sandboxes (placement keeps it within the profile).",
-		}),
-		memoryProfile: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "faaslab_host_memory_profile_bytes",
-			Help: "Memory of the emulated host profile.",
-		}),
+		memoryUsed: gauge("faaslab_host_memory_reserved_bytes",
+			"Sum of MemorySize of live sandboxes (placement keeps it within the profile)."),
+		memoryProfile: gauge("faaslab_host_memory_profile_bytes",
+			"Memory of the emulated host profile."),
 		evictions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "faaslab_sandbox_evictions_total",
 			Help: "Idle sandboxes stopped early to make room for another function.",

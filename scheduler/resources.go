@@ -12,22 +12,22 @@ import (
 // netshape reads its link counters): nothing runs between scrapes, and no invocation
 // pays for them.
 var (
-	descCPUUsage = prometheus.NewDesc("faaslab_function_cpu_usage_seconds_total",
-		"CPU time used by the function's sandboxes (cgroup cpuacct.usage / cpu.stat usage_usec), including stopped sandboxes.",
-		[]string{"function"}, nil)
-	descCPUThrottled = prometheus.NewDesc("faaslab_function_cpu_throttled_seconds_total",
-		"Time the function's sandboxes waited because their CPU quota ran out (cpu.stat throttled time), including stopped sandboxes.",
-		[]string{"function"}, nil)
-	descCPUThrottledPeriods = prometheus.NewDesc("faaslab_function_cpu_throttled_periods_total",
-		"CFS periods in which the function's sandboxes ran out of CPU quota, including stopped sandboxes.",
-		[]string{"function"}, nil)
-	descMemoryPeak = prometheus.NewDesc("faaslab_function_memory_peak_bytes",
-		"Largest memory peak of the function's live sandboxes (cgroup memory.max_usage_in_bytes / memory.peak).",
-		[]string{"function"}, nil)
-	descMemoryUsage = prometheus.NewDesc("faaslab_function_memory_usage_bytes",
-		"Memory in use by the function's live sandboxes (sum of cgroup memory usage).",
-		[]string{"function"}, nil)
+	descCPUUsage = functionDesc("faaslab_function_cpu_usage_seconds_total",
+		"CPU time used by the function's sandboxes (cgroup cpuacct.usage / cpu.stat usage_usec), including stopped sandboxes.")
+	descCPUThrottled = functionDesc("faaslab_function_cpu_throttled_seconds_total",
+		"Time the function's sandboxes waited because their CPU quota ran out (cpu.stat throttled time), including stopped sandboxes.")
+	descCPUThrottledPeriods = functionDesc("faaslab_function_cpu_throttled_periods_total",
+		"CFS periods in which the function's sandboxes ran out of CPU quota, including stopped sandboxes.")
+	descMemoryPeak = functionDesc("faaslab_function_memory_peak_bytes",
+		"Largest memory peak of the function's live sandboxes (cgroup memory.max_usage_in_bytes / memory.peak).")
+	descMemoryUsage = functionDesc("faaslab_function_memory_usage_bytes",
+		"Memory in use by the function's live sandboxes (sum of cgroup memory usage).")
 )
+
+// functionDesc describes a per-function series (the one label is "function").
+func functionDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, []string{"function"}, nil)
+}
 
 // cgroupUsage is what one sandbox's cgroup says.
 type cgroupUsage struct {

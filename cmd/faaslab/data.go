@@ -27,10 +27,7 @@ func newDataCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := client.New(endpoint).DataSets(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), m)
+			return printResult(cmd.OutOrStdout(), m, err)
 		},
 	}
 	var count int
@@ -40,10 +37,7 @@ func newDataCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sm, err := client.New(endpoint).EnsureDataSet(cmd.Context(), args[0], count)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), sm)
+			return printResult(cmd.OutOrStdout(), sm, err)
 		},
 	}
 	gen.Flags().IntVar(&count, "count", 0, "objects (default: 1 GB worth, e.g. 100 × 10 MB)")

@@ -40,6 +40,14 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// printResult prints a daemon call's answer v as printJSON does, or returns the call's err.
+func printResult(w io.Writer, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return printJSON(w, v)
+}
+
 // parseEnv turns KEY=VALUE flags into Lambda's Environment.Variables.
 func parseEnv(pairs []string) (*client.Environment, error) {
 	vars := map[string]string{}
@@ -88,10 +96,7 @@ func newFnCreateCmd(newClient func() *client.Client) *cobra.Command {
 				req.Environment = vars
 			}
 			out, err := newClient().CreateFunction(cmd.Context(), req)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), out)
+			return printResult(cmd.OutOrStdout(), out, err)
 		},
 	}
 	cmd.Flags().StringVar(&runtime, "runtime", "faaslab", `"faaslab" (built-in handlers) or provided, provided.al2, provided.al2023 (zip with bootstrap)`)
@@ -130,10 +135,7 @@ func newFnUpdateCmd(newClient func() *client.Client) *cobra.Command {
 				return fmt.Errorf("nothing to update: give --memory, --timeout or --env")
 			}
 			out, err := newClient().UpdateFunctionConfiguration(cmd.Context(), args[0], req)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), out)
+			return printResult(cmd.OutOrStdout(), out, err)
 		},
 	}
 	cmd.Flags().IntVar(&memoryMB, "memory", 128, "new MemorySize in MB")
@@ -169,10 +171,7 @@ func newFnGetCmd(newClient func() *client.Client) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, err := newClient().GetFunction(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), out)
+			return printResult(cmd.OutOrStdout(), out, err)
 		},
 	}
 }

@@ -21,10 +21,7 @@ func newServicesCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := client.New(endpoint).Services(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), st)
+			return printResult(cmd.OutOrStdout(), st, err)
 		},
 	}
 	cmd.Flags().StringVar(&endpoint, "endpoint", client.DefaultEndpoint, "the daemon's API")

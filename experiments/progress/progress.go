@@ -38,28 +38,23 @@ type Progress struct {
 
 // New registers the progress gauges on reg (nil = a private registry).
 func New(reg prometheus.Registerer) (*Progress, error) {
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	}
 	p := &Progress{
 		now: time.Now,
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "faaslab_experiment_info",
 			Help: "1 for the experiment spec running (or last run); the spec is a label.",
 		}, []string{"spec"}),
-		planned: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "faaslab_experiment_trials_planned",
-			Help: "Trials the current experiment spec runs.",
-		}),
-		doneG: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "faaslab_experiment_trials_done",
-			Help: "Trials of the current experiment spec finished.",
-		}),
-		eta: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "faaslab_experiment_eta_seconds",
-			Help: "Estimated time until the current experiment spec finishes (0 when done).",
-		}),
-		startTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "faaslab_experiment_start_time_seconds",
-			Help: "Unix time the current experiment spec started.",
-		}),
+		planned: gauge("faaslab_experiment_trials_planned",
+			"Trials the current experiment spec runs."),
+		doneG: gauge("faaslab_experiment_trials_done",
+			"Trials of the current experiment spec finished."),
+		eta: gauge("faaslab_experiment_eta_seconds",
+			"Estimated time until the current experiment spec finishes (0 when done)."),
+		startTime: gauge("faaslab_experiment_start_time_seconds",
+			"Unix time the current experiment spec started."),
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()

@@ -13,11 +13,7 @@ import (
 func (e *evaluation) fig2(s analyze.Series) {
 	t := s.Points[0].Trial
 	fig, label := figureName("Fig. 2", t), Label(t)
-	bw := medians(s.Points, func(p analyze.Point) stats.Stat { return p.FnBWClient })
-	spread := stats.Spread(bw)
-	e.add(fmt.Sprintf("%s %s: bandwidth flat across memory", fig, label), spread <= FlatSpread,
-		fmt.Sprintf("spread %s (≤ %s); %s", pct(spread), pct(FlatSpread), listing(s, func(p analyze.Point) string { return mb(p.FnBWClient.Median) })),
-		s.Points, true)
+	bw, spread := e.flatBandwidth(s, fig, label, "memory", FlatSpread)
 	e.row(fig, label+": bandwidth at "+xName(s.Points[0], s.Axis), "≈ 70 MB/s", mb(bw[0]))
 	e.row(fig, label+": across memory", "flat", "spread "+pct(spread))
 }
@@ -26,12 +22,19 @@ func (e *evaluation) fig2(s analyze.Series) {
 func (e *evaluation) fig3(s analyze.Series) {
 	t := s.Points[0].Trial
 	fig, label := figureName("Fig. 3", t), Label(t)
-	bw := medians(s.Points, func(p analyze.Point) stats.Stat { return p.FnBWClient })
-	spread := stats.Spread(bw)
-	e.add(fmt.Sprintf("%s %s: bandwidth flat across object sizes", fig, label), spread <= ChunkSpread,
-		fmt.Sprintf("spread %s (≤ %s); %s", pct(spread), pct(ChunkSpread), listing(s, func(p analyze.Point) string { return mb(p.FnBWClient.Median) })),
-		s.Points, true)
+	_, spread := e.flatBandwidth(s, fig, label, "object sizes", ChunkSpread)
 	e.row(fig, label+": bandwidth across object sizes", "no noticeable effect", "spread "+pct(spread))
+}
+
+// flatBandwidth checks that the function's bandwidth varies by at most limit (spread)
+// across the series' x values (across names them) and returns the medians and spread.
+func (e *evaluation) flatBandwidth(s analyze.Series, fig, label, across string, limit float64) (bw []float64, spread float64) {
+	bw = medians(s.Points, func(p analyze.Point) stats.Stat { return p.FnBWClient })
+	spread = stats.Spread(bw)
+	e.add(fmt.Sprintf("%s %s: bandwidth flat across %s", fig, label, across), spread <= limit,
+		fmt.Sprintf("spread %s (≤ %s); %s", pct(spread), pct(limit), listing(s, func(p analyze.Point) string { return mb(p.FnBWClient.Median) })),
+		s.Points, true)
+	return bw, spread
 }
 
 // fig4: transfer time falls with memory, 128 → 256 MB roughly halves it; response time

@@ -209,41 +209,37 @@ func defaultSweep() Sweep {
 // inherited memory_mb and the other way round: they are two ways of saying the sizes.
 func merge(base Sweep, layers ...Sweep) Sweep {
 	for _, l := range layers {
-		if l.Workload != nil {
-			base.Workload = l.Workload
-		}
-		if l.CPUModel != nil {
-			base.CPUModel = l.CPUModel
-		}
-		if l.Policy != nil {
-			base.Policy = l.Policy
-		}
-		if l.NICQueue != nil {
-			base.NICQueue = l.NICQueue
-		}
+		setIf(&base.Workload, l.Workload)
+		setIf(&base.CPUModel, l.CPUModel)
+		setIf(&base.Policy, l.Policy)
+		setIf(&base.NICQueue, l.NICQueue)
 		if l.MemoryMB != nil {
 			base.MemoryMB, base.Mix = l.MemoryMB, nil
 		}
 		if l.Mix != nil {
 			base.Mix, base.MemoryMB = l.Mix, nil
 		}
-		if l.Colocation != nil {
-			base.Colocation = l.Colocation
-		}
-		if l.ChunkMB != nil {
-			base.ChunkMB = l.ChunkMB
-		}
-		if l.Objects != nil {
-			base.Objects = l.Objects
-		}
-		if l.Repetitions != nil {
-			base.Repetitions = l.Repetitions
-		}
-		if l.IperfSeconds != nil {
-			base.IperfSeconds = l.IperfSeconds
-		}
+		setIf(&base.Colocation, l.Colocation)
+		setIf(&base.ChunkMB, l.ChunkMB)
+		setPtrIf(&base.Objects, l.Objects)
+		setPtrIf(&base.Repetitions, l.Repetitions)
+		setPtrIf(&base.IperfSeconds, l.IperfSeconds)
 	}
 	return base
+}
+
+// setIf replaces *dst with v when the layer sets v.
+func setIf[T any](dst *List[T], v List[T]) {
+	if v != nil {
+		*dst = v
+	}
+}
+
+// setPtrIf is setIf for a scalar field.
+func setPtrIf[T any](dst **T, v *T) {
+	if v != nil {
+		*dst = v
+	}
 }
 
 // Interval is the sampling interval (the default when unset).

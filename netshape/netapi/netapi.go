@@ -61,27 +61,29 @@ func MakeSampleHandler(d Deps) http.HandlerFunc {
 	}
 }
 
-// MakeGetPolicyHandler serves GET /faaslab/v1/network/policy.
-func MakeGetPolicyHandler(d Deps) http.HandlerFunc {
+// withShaper calls h with the shaper in force, or answers 503 ErrNoShaper when none runs.
+func withShaper(d Deps, h func(w http.ResponseWriter, r *http.Request, sh *shape.Shaper)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sh := d.Shaper()
 		if sh == nil {
 			httpjson.Error(w, http.StatusServiceUnavailable, ErrNoShaper)
 			return
 		}
-		httpjson.Write(w, http.StatusOK, PolicyDocument(sh.Policy()))
+		h(w, r, sh)
 	}
+}
+
+// MakeGetPolicyHandler serves GET /faaslab/v1/network/policy.
+func MakeGetPolicyHandler(d Deps) http.HandlerFunc {
+	return withShaper(d, func(w http.ResponseWriter, r *http.Request, sh *shape.Shaper) {
+		httpjson.Write(w, http.StatusOK, PolicyDocument(sh.Policy()))
+	})
 }
 
 // MakeSetPolicyHandler serves PUT /faaslab/v1/network/policy: the policy is parsed and
 // checked before the running one is touched, so a bad request changes nothing.
 func MakeSetPolicyHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		sh := d.Shaper()
-		if sh == nil {
-			httpjson.Error(w, http.StatusServiceUnavailable, ErrNoShaper)
-			return
-		}
+	return withShaper(d, func(w http.ResponseWriter, r *http.Request, sh *shape.Shaper) {
 		var doc client.PolicyDocument
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&doc); err != nil {
 			httpjson.Error(w, http.StatusBadRequest, fmt.Errorf("policy document: %w", err))
@@ -100,7 +102,7 @@ func MakeSetPolicyHandler(d Deps) http.HandlerFunc {
 			return
 		}
 		httpjson.Write(w, http.StatusOK, PolicyDocument(p))
-	}
+	})
 }
 
 // SampleDocument converts the netshape and shape counters to the wire form.

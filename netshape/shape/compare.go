@@ -17,42 +17,10 @@ func DiffKernel(want, got DirectionPlan) []string {
 	case want.Qdisc != nil && *want.Qdisc != *got.Qdisc:
 		out = append(out, fmt.Sprintf("%s: qdisc want %+v got %+v", want.Direction, *want.Qdisc, *got.Qdisc))
 	}
-	gotClasses := map[uint32]Class{}
-	for _, c := range got.Classes {
-		gotClasses[c.ClassID] = c
-	}
-	for _, w := range want.Classes {
-		g, ok := gotClasses[w.ClassID]
-		if !ok {
-			out = append(out, fmt.Sprintf("%s: class %s missing", want.Direction, FormatHandle(w.ClassID)))
-			continue
-		}
-		delete(gotClasses, w.ClassID)
-		if d := diffClass(w, g); d != "" {
-			out = append(out, fmt.Sprintf("%s: class %s: %s", want.Direction, FormatHandle(w.ClassID), d))
-		}
-	}
-	for id := range gotClasses {
-		out = append(out, fmt.Sprintf("%s: unexpected class %s", want.Direction, FormatHandle(id)))
-	}
-	gotFilters := map[uint32]Filter{}
-	for _, f := range got.Filters {
-		gotFilters[f.Handle] = f
-	}
-	for _, w := range want.Filters {
-		g, ok := gotFilters[w.Handle]
-		if !ok {
-			out = append(out, fmt.Sprintf("%s: filter %x missing", want.Direction, w.Handle))
-			continue
-		}
-		delete(gotFilters, w.Handle)
-		if !sameFilter(w, g) {
-			out = append(out, fmt.Sprintf("%s: filter %x want %+v got %+v", want.Direction, w.Handle, w, g))
-		}
-	}
-	for h := range gotFilters {
-		out = append(out, fmt.Sprintf("%s: unexpected filter %x", want.Direction, h))
-	}
+	out = append(out, diffByID(want.Direction, "class", want.Classes, got.Classes,
+		func(c Class) uint32 { return c.ClassID }, FormatHandle, diffClass)...)
+	out = append(out, diffByID(want.Direction, "filter", want.Filters, got.Filters,
+		func(f Filter) uint32 { return f.Handle }, func(h uint32) string { return fmt.Sprintf("%x", h) }, diffFilter)...)
 	if !ptrEqual(want.Leaf, got.Leaf) {
 		out = append(out, fmt.Sprintf("%s: leaf qdisc want %s got %s", want.Direction, fmtPtr(want.Leaf), fmtPtr(got.Leaf)))
 	}
@@ -61,6 +29,38 @@ func DiffKernel(want, got DirectionPlan) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// diffByID matches want and got items by id and lists the missing ones, the unexpected
+// ones and diff's answer ("" = same) for the ones in both; name prints an id.
+func diffByID[T any](dir Direction, kind string, want, got []T, id func(T) uint32, name func(uint32) string, diff func(w, g T) string) []string {
+	var out []string
+	gotByID := map[uint32]T{}
+	for _, g := range got {
+		gotByID[id(g)] = g
+	}
+	for _, w := range want {
+		g, ok := gotByID[id(w)]
+		if !ok {
+			out = append(out, fmt.Sprintf("%s: %s %s missing", dir, kind, name(id(w))))
+			continue
+		}
+		delete(gotByID, id(w))
+		if d := diff(w, g); d != "" {
+			out = append(out, fmt.Sprintf("%s: %s %s: %s", dir, kind, name(id(w)), d))
+		}
+	}
+	for i := range gotByID {
+		out = append(out, fmt.Sprintf("%s: unexpected %s %s", dir, kind, name(i)))
+	}
+	return out
+}
+
+func diffFilter(w, g Filter) string {
+	if sameFilter(w, g) {
+		return ""
+	}
+	return fmt.Sprintf("want %+v got %+v", w, g)
 }
 
 func diffClass(w, g Class) string {

@@ -15,23 +15,24 @@ const (
 )
 
 var (
-	descConfiguredRate = prometheus.NewDesc(
+	descConfiguredRate = classDesc(
 		"faaslab_shaping_configured_rate_bytes_per_second",
-		"Configured HTB rate (guaranteed) summed over the classes of a function, in bytes/s (base unit: ×8 for bit/s); _nic is the NIC cap.",
-		[]string{"function", "direction"}, nil)
-	descConfiguredCeil = prometheus.NewDesc(
+		"Configured HTB rate (guaranteed) summed over the classes of a function, in bytes/s (base unit: ×8 for bit/s); _nic is the NIC cap.")
+	descConfiguredCeil = classDesc(
 		"faaslab_shaping_configured_ceil_bytes_per_second",
-		"Configured HTB ceil (maximum) of the classes of a function (largest class), in bytes/s.",
-		[]string{"function", "direction"}, nil)
-	descSentBytes = prometheus.NewDesc(
+		"Configured HTB ceil (maximum) of the classes of a function (largest class), in bytes/s.")
+	descSentBytes = classDesc(
 		"faaslab_shaping_class_sent_bytes_total",
-		"Bytes sent through the HTB classes of a function, including classes since removed.",
-		[]string{"function", "direction"}, nil)
-	descDrops = prometheus.NewDesc(
+		"Bytes sent through the HTB classes of a function, including classes since removed.")
+	descDrops = classDesc(
 		"faaslab_shaping_class_dropped_packets",
-		"Packets dropped by the HTB classes of a function that exist now (resets when a class is removed).",
-		[]string{"function", "direction"}, nil)
+		"Packets dropped by the HTB classes of a function that exist now (resets when a class is removed).")
 )
+
+// classDesc describes a series of the HTB classes, labelled by function and direction.
+func classDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, []string{"function", "direction"}, nil)
+}
 
 // ClassStat is a sample of one HTB class.
 type ClassStat struct {

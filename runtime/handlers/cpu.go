@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -25,15 +24,12 @@ const cpuChunk = 4096
 
 // CPU burns one core for {"ms": N} milliseconds of wall time (0 … 900000).
 func CPU(ctx context.Context, payload []byte) ([]byte, error) {
-	var req CPURequest
-	if err := decode(payload, &req); err != nil {
-		return nil, invalidPayload("cpu", `{"ms": N}`, err)
-	}
-	if req.Ms < 0 || req.Ms > maxSleepMs {
-		return nil, invalidPayload("cpu", `{"ms": N}`, fmt.Errorf("ms %d is outside 0 … %d", req.Ms, maxSleepMs))
+	ms, err := decodeMs("cpu", payload)
+	if err != nil {
+		return nil, err
 	}
 	start := time.Now()
-	end := start.Add(time.Duration(req.Ms) * time.Millisecond)
+	end := start.Add(time.Duration(ms) * time.Millisecond)
 	var iterations uint64
 	x := uint64(start.UnixNano()) | 1
 	for time.Now().Before(end) {
@@ -50,7 +46,7 @@ func CPU(ctx context.Context, payload []byte) ([]byte, error) {
 		iterations++
 	}
 	return json.Marshal(CPUResponse{
-		Ms:         req.Ms,
+		Ms:         ms,
 		Iterations: iterations,
 		ElapsedMs:  time.Since(start).Milliseconds(),
 	})

@@ -150,14 +150,10 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := sandbox.NewTmpImages(cfg.TmpDir)
+	tmp, err := sandbox.OpenTmpImages(cfg.TmpDir, cfg.Logger, "container")
 	if err != nil {
-		if !errors.Is(err, sandbox.ErrNoTmpImages) {
-			cli.Close()
-			return nil, fmt.Errorf("docker backend: %w", err)
-		}
-		cfg.Logger.Warn("container /tmp is a tmpfs, charged to the function's memory", "reason", err)
-		tmp = nil
+		cli.Close()
+		return nil, fmt.Errorf("docker backend: %w", err)
 	}
 	info, err := cli.Info(ctx)
 	if err != nil {

@@ -108,13 +108,9 @@ func New(cfg Config) (*Backend, error) {
 	if err := os.MkdirAll(rootDir, 0o700); err != nil {
 		return nil, fmt.Errorf("native backend: %w", err)
 	}
-	tmp, err := sandbox.NewTmpImages(cfg.TmpDir)
+	tmp, err := sandbox.OpenTmpImages(cfg.TmpDir, cfg.Logger, "sandbox")
 	if err != nil {
-		if !errors.Is(err, sandbox.ErrNoTmpImages) {
-			return nil, fmt.Errorf("native backend: %w", err)
-		}
-		cfg.Logger.Warn("sandbox /tmp is a tmpfs, charged to the function's memory", "reason", err)
-		tmp = nil
+		return nil, fmt.Errorf("native backend: %w", err)
 	}
 	parent, err := sandbox.NewCgroup(cfg.CgroupParent, cfg.Host)
 	if err != nil {

@@ -175,6 +175,19 @@ func writeServiceError(w http.ResponseWriter, d Deps, err error, name string) {
 	}
 }
 
+// writeResult answers a service call: err as Lambda's error, else status with doc() as
+// the JSON body, or no body when doc is nil. doc runs only on success.
+func writeResult(w http.ResponseWriter, d Deps, name string, err error, status int, doc func() any) {
+	switch {
+	case err != nil:
+		writeServiceError(w, d, err, name)
+	case doc == nil:
+		w.WriteHeader(status)
+	default:
+		writeJSON(w, status, doc())
+	}
+}
+
 // resolveName turns a function name, partial ARN (ACCOUNT:function:NAME) or full ARN
 // (arn:aws:lambda:REGION:ACCOUNT:function:NAME), each with an optional :QUALIFIER, plus
 // the Qualifier query parameter, into the function name. Only $LATEST exists.

@@ -50,11 +50,7 @@ func MakePutFunctionEventInvokeConfigHandler(d Deps, merge bool) http.HandlerFun
 		}
 		c, err := d.Service.PutFunctionEventInvokeConfig(name, scheduler.EventInvokeConfig{
 			MaximumRetryAttempts: req.MaximumRetryAttempts, MaximumEventAgeInSeconds: req.MaximumEventAgeInSeconds}, merge)
-		if err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		writeJSON(w, http.StatusOK, toEventInvokeConfig(d, name, c))
+		writeResult(w, d, name, err, http.StatusOK, func() any { return toEventInvokeConfig(d, name, c) })
 	})
 }
 
@@ -62,21 +58,14 @@ func MakePutFunctionEventInvokeConfigHandler(d Deps, merge bool) http.HandlerFun
 func MakeGetFunctionEventInvokeConfigHandler(d Deps) http.HandlerFunc {
 	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		c, err := d.Service.GetFunctionEventInvokeConfig(name)
-		if err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		writeJSON(w, http.StatusOK, toEventInvokeConfig(d, name, c))
+		writeResult(w, d, name, err, http.StatusOK, func() any { return toEventInvokeConfig(d, name, c) })
 	})
 }
 
 // MakeDeleteFunctionEventInvokeConfigHandler serves DELETE /2019-09-25/functions/{name}/event-invoke-config → 204.
 func MakeDeleteFunctionEventInvokeConfigHandler(d Deps) http.HandlerFunc {
 	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
-		if err := d.Service.DeleteFunctionEventInvokeConfig(name); err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		err := d.Service.DeleteFunctionEventInvokeConfig(name)
+		writeResult(w, d, name, err, http.StatusNoContent, nil)
 	})
 }

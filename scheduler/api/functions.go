@@ -160,11 +160,7 @@ func MakeCreateFunctionHandler(d Deps) http.HandlerFunc {
 			in.Environment = req.Environment.Variables
 		}
 		f, err := d.Service.CreateFunction(r.Context(), in)
-		if err != nil {
-			writeServiceError(w, d, err, req.FunctionName)
-			return
-		}
-		writeJSON(w, http.StatusCreated, toConfiguration(d, f))
+		writeResult(w, d, req.FunctionName, err, http.StatusCreated, func() any { return toConfiguration(d, f) })
 	}
 }
 
@@ -211,11 +207,7 @@ func MakeGetFunctionHandler(d Deps) http.HandlerFunc {
 func MakeGetFunctionConfigurationHandler(d Deps) http.HandlerFunc {
 	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		f, err := d.Service.GetFunction(name)
-		if err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		writeJSON(w, http.StatusOK, toConfiguration(d, f))
+		writeResult(w, d, name, err, http.StatusOK, func() any { return toConfiguration(d, f) })
 	})
 }
 
@@ -261,11 +253,8 @@ func MakeListFunctionsHandler(d Deps) http.HandlerFunc {
 // MakeDeleteFunctionHandler serves DeleteFunction: DELETE /2015-03-31/functions/{name} → 204.
 func MakeDeleteFunctionHandler(d Deps) http.HandlerFunc {
 	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
-		if err := d.Service.DeleteFunction(r.Context(), name); err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		err := d.Service.DeleteFunction(r.Context(), name)
+		writeResult(w, d, name, err, http.StatusNoContent, nil)
 	})
 }
 
@@ -307,11 +296,7 @@ func MakeUpdateFunctionConfigurationHandler(d Deps) http.HandlerFunc {
 			u.Environment = &vars
 		}
 		f, err := d.Service.UpdateFunctionConfiguration(r.Context(), name, u)
-		if err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		writeJSON(w, http.StatusOK, toConfiguration(d, f))
+		writeResult(w, d, name, err, http.StatusOK, func() any { return toConfiguration(d, f) })
 	})
 }
 
@@ -333,11 +318,7 @@ func MakeUpdateFunctionCodeHandler(d Deps) http.HandlerFunc {
 			return
 		}
 		f, err := d.Service.UpdateFunctionCode(r.Context(), name, scheduler.Code{ZipFile: req.ZipFile, ZipPath: zipPath, ImageURI: req.ImageUri})
-		if err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		writeJSON(w, http.StatusOK, toConfiguration(d, f))
+		writeResult(w, d, name, err, http.StatusOK, func() any { return toConfiguration(d, f) })
 	})
 }
 
@@ -353,11 +334,7 @@ func MakePutFunctionConcurrencyHandler(d Deps) http.HandlerFunc {
 			return
 		}
 		f, err := d.Service.PutFunctionConcurrency(name, req.ReservedConcurrentExecutions)
-		if err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		writeJSON(w, http.StatusOK, concurrency{ReservedConcurrentExecutions: f.ReservedConcurrency})
+		writeResult(w, d, name, err, http.StatusOK, func() any { return concurrency{ReservedConcurrentExecutions: f.ReservedConcurrency} })
 	})
 }
 
@@ -365,22 +342,15 @@ func MakePutFunctionConcurrencyHandler(d Deps) http.HandlerFunc {
 func MakeGetFunctionConcurrencyHandler(d Deps) http.HandlerFunc {
 	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		f, err := d.Service.GetFunction(name)
-		if err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		writeJSON(w, http.StatusOK, concurrency{ReservedConcurrentExecutions: f.ReservedConcurrency})
+		writeResult(w, d, name, err, http.StatusOK, func() any { return concurrency{ReservedConcurrentExecutions: f.ReservedConcurrency} })
 	})
 }
 
 // MakeDeleteFunctionConcurrencyHandler serves DELETE /2017-10-31/functions/{name}/concurrency → 204.
 func MakeDeleteFunctionConcurrencyHandler(d Deps) http.HandlerFunc {
 	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
-		if _, err := d.Service.PutFunctionConcurrency(name, nil); err != nil {
-			writeServiceError(w, d, err, name)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		_, err := d.Service.PutFunctionConcurrency(name, nil)
+		writeResult(w, d, name, err, http.StatusNoContent, nil)
 	})
 }
 

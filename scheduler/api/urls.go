@@ -46,62 +46,50 @@ func toURLConfig(d Deps, c urls.Config, withModified bool) FunctionUrlConfig {
 	return out
 }
 
-// urlFunction resolves {name} and checks the function exists; a URL config left behind
-// by a deleted function goes with it. On failure the error is written.
-func urlFunction(w http.ResponseWriter, r *http.Request, d Deps) (string, bool) {
-	setRequestID(w)
-	name, ok := functionName(w, r, d)
-	if !ok {
-		return "", false
-	}
-	if !d.Service.HasFunction(name) {
-		d.URLs.Delete(name)
-		writeError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+d.Service.FunctionARN(name))
-		return "", false
-	}
-	return name, true
+// withURLFunction is withFunction for the function URL routes: it also checks the
+// function exists, and a URL config left behind by a deleted function goes with it.
+func withURLFunction(d Deps, h func(w http.ResponseWriter, r *http.Request, name string)) http.HandlerFunc {
+	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
+		if !d.Service.HasFunction(name) {
+			d.URLs.Delete(name)
+			writeError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+d.Service.FunctionARN(name))
+			return
+		}
+		h(w, r, name)
+	})
 }
 
-// validateURLRequest checks AuthType and InvokeMode; create requires AuthType.
+// validateURLRequest checks AuthType and InvokeMode, writing the error; create requires
+// AuthType.
 func validateURLRequest(w http.ResponseWriter, req *functionUrlRequest, create bool) bool {
-	switch req.AuthType {
-	case urls.AuthNone:
-	case "":
-		if create {
-			writeError(w, http.StatusBadRequest, "ValidationException",
-				"1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null")
-			return false
-		}
-	case urls.AuthIAM:
+	switch {
+	case req.AuthType == "" && create:
+		writeValidationError(w, "authType", "null", "Member must not be null")
+	case req.AuthType == urls.AuthIAM:
 		writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
 			"AuthType AWS_IAM is not supported by faaslab function URLs (requests are not SigV4-verified): use NONE")
-		return false
-	default:
-		writeError(w, http.StatusBadRequest, "ValidationException",
-			"1 validation error detected: Value '"+req.AuthType+"' at 'authType' failed to satisfy constraint: Member must satisfy enum value set: [AWS_IAM, NONE]")
-		return false
-	}
-	switch req.InvokeMode {
-	case "", urls.ModeBuffered:
-	case urls.ModeStream:
+	case req.AuthType != "" && req.AuthType != urls.AuthNone:
+		writeValidationError(w, "authType", "'"+req.AuthType+"'", "Member must satisfy enum value set: [AWS_IAM, NONE]")
+	case req.InvokeMode == urls.ModeStream:
 		writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
 			"InvokeMode RESPONSE_STREAM is not supported by faaslab function URLs: use BUFFERED")
-		return false
+	case req.InvokeMode != "" && req.InvokeMode != urls.ModeBuffered:
+		writeValidationError(w, "invokeMode", "'"+req.InvokeMode+"'", "Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]")
 	default:
-		writeError(w, http.StatusBadRequest, "ValidationException",
-			"1 validation error detected: Value '"+req.InvokeMode+"' at 'invokeMode' failed to satisfy constraint: Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]")
-		return false
+		return true
 	}
-	return true
+	return false
+}
+
+// writeValidationError is AWS's ValidationException for one field; value is quoted or null.
+func writeValidationError(w http.ResponseWriter, field, value, constraint string) {
+	writeError(w, http.StatusBadRequest, "ValidationException",
+		"1 validation error detected: Value "+value+" at '"+field+"' failed to satisfy constraint: "+constraint)
 }
 
 // MakeCreateFunctionUrlConfigHandler serves POST /2021-10-31/functions/{name}/url (201).
 func MakeCreateFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name, ok := urlFunction(w, r, d)
-		if !ok {
-			return
-		}
+	return withURLFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		var req functionUrlRequest
 		if !decodeBody(w, r, maxConfigBodyBytes, &req) || !validateURLRequest(w, &req, true) {
 			return
@@ -111,7 +99,7 @@ func MakeCreateFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
 		}
 		c, err := d.URLs.Create(name, req.AuthType, req.InvokeMode, req.Cors)
 		writeURLResult(w, d, name, c, err, http.StatusCreated)
-	}
+	})
 }
 
 // writeURLResult answers a store operation: the config with status, or Lambda's error.
@@ -132,49 +120,37 @@ func writeURLResult(w http.ResponseWriter, d Deps, name string, c urls.Config, e
 
 // MakeGetFunctionUrlConfigHandler serves GET /2021-10-31/functions/{name}/url.
 func MakeGetFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name, ok := urlFunction(w, r, d)
-		if !ok {
-			return
-		}
+	return withURLFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		c, ok := d.URLs.Get(name)
 		var err error
 		if !ok {
 			err = urls.ErrNotFound
 		}
 		writeURLResult(w, d, name, c, err, http.StatusOK)
-	}
+	})
 }
 
 // MakeUpdateFunctionUrlConfigHandler serves PUT /2021-10-31/functions/{name}/url.
 func MakeUpdateFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name, ok := urlFunction(w, r, d)
-		if !ok {
-			return
-		}
+	return withURLFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		var req functionUrlRequest
 		if !decodeBody(w, r, maxConfigBodyBytes, &req) || !validateURLRequest(w, &req, false) {
 			return
 		}
 		c, err := d.URLs.Update(name, req.AuthType, req.InvokeMode, req.Cors)
 		writeURLResult(w, d, name, c, err, http.StatusOK)
-	}
+	})
 }
 
 // MakeDeleteFunctionUrlConfigHandler serves DELETE /2021-10-31/functions/{name}/url (204).
 func MakeDeleteFunctionUrlConfigHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name, ok := urlFunction(w, r, d)
-		if !ok {
-			return
-		}
+	return withURLFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		if err := d.URLs.Delete(name); err != nil {
 			writeURLResult(w, d, name, urls.Config{}, err, 0)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	}
+	})
 }
 
 // listFunctionUrlConfigsResponse is ListFunctionUrlConfigs' answer.
@@ -186,15 +162,11 @@ type listFunctionUrlConfigsResponse struct {
 // MakeListFunctionUrlConfigsHandler serves GET /2021-10-31/functions/{name}/urls: at most
 // one config, since only $LATEST exists here.
 func MakeListFunctionUrlConfigsHandler(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name, ok := urlFunction(w, r, d)
-		if !ok {
-			return
-		}
+	return withURLFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		out := listFunctionUrlConfigsResponse{FunctionUrlConfigs: []FunctionUrlConfig{}}
 		if c, ok := d.URLs.Get(name); ok {
 			out.FunctionUrlConfigs = append(out.FunctionUrlConfigs, toURLConfig(d, c, true))
 		}
 		writeJSON(w, http.StatusOK, out)
-	}
+	})
 }

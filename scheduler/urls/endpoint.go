@@ -254,9 +254,14 @@ func (r *Recent) gatewayTimedOut(id string) {
 func (r *Recent) Get(id string) (Invocation, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e, ok := r.records[id]
-	if !ok {
-		return Invocation{}, false
+	return deref(r.records[id])
+}
+
+// deref copies out a stored item; nil (not stored) is false.
+func deref[T any](p *T) (T, bool) {
+	if p == nil {
+		var zero T
+		return zero, false
 	}
-	return *e, true
+	return *p, true
 }

@@ -143,22 +143,14 @@ func (s *Store) Update(fn, authType, mode string, cors *Cors) (Config, error) {
 func (s *Store) Get(fn string) (Config, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	c, ok := s.byName[fn]
-	if !ok {
-		return Config{}, false
-	}
-	return *c, true
+	return deref(s.byName[fn])
 }
 
 // ByID returns the config whose URL id is id.
 func (s *Store) ByID(id string) (Config, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	c, ok := s.byID[id]
-	if !ok {
-		return Config{}, false
-	}
-	return *c, true
+	return deref(s.byID[id])
 }
 
 // Delete removes fn's URL config; ErrNotFound if there is none.
