@@ -42,6 +42,11 @@ func (c *Client) DataSets(ctx context.Context) (DataManifest, error) {
 	return call[DataManifest](ctx, c, http.MethodGet, DataPath, nil)
 }
 
+// DeleteUploads removes what experiment run's put workloads uploaded to the data bucket.
+func (c *Client) DeleteUploads(ctx context.Context, run string) error {
+	return c.do(ctx, http.MethodDelete, DataPath+"/uploads/"+url.PathEscape(run), nil, nil)
+}
+
 // EnsureDataSet generates (once) the first count objects of set (10mb, 20mb, 50mb, 100mb,
 // 200mb; count 0 = 1 GB worth) and places them in the data bucket.
 func (c *Client) EnsureDataSet(ctx context.Context, set string, count int) (DataSet, error) {

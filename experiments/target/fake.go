@@ -23,7 +23,8 @@ type Fake struct {
 	mu        sync.Mutex
 	functions map[string]Function
 	running   int
-	// Log, in order: create NAME, delete NAME, policy NAME, warm NAME, start NAME, end NAME.
+	// Log, in order: create NAME, delete NAME, policy NAME, warm NAME, start NAME, end NAME,
+	// uploads-deleted RUN.
 	Log        []string
 	MaxRunning int                         // most measured invocations at once
 	Payloads   []string                    // every measured payload
@@ -166,6 +167,12 @@ func (f *Fake) DataSet(_ context.Context, name string, count int) (DataSet, erro
 		s.Objects = append(s.Objects, Object{Key: fmt.Sprintf("%s/%04d", name, i), Bytes: 10 << 20})
 	}
 	return s, nil
+}
+
+// DeleteUploads logs "uploads-deleted RUN".
+func (f *Fake) DeleteUploads(_ context.Context, run string) error {
+	f.log("uploads-deleted " + run)
+	return nil
 }
 
 // Records has none: the runner must cope with ErrNoRecords.

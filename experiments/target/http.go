@@ -127,3 +127,8 @@ func (h *HTTPHost) Records(ctx context.Context) (map[string]DaemonRecord, error)
 	}
 	return out, sc.Err()
 }
+
+// DeleteUploads removes run's uploads from the daemon's store.
+func (h *HTTPHost) DeleteUploads(ctx context.Context, run string) error {
+	return h.c.DeleteUploads(ctx, run)
+}

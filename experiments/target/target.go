@@ -86,6 +86,8 @@ type Host interface {
 	IperfPool(ctx context.Context, n int) (IperfPool, error)
 	// DataSet ensures the first count objects of a chunk set exist and lists them.
 	DataSet(ctx context.Context, name string, count int) (DataSet, error)
+	// DeleteUploads removes what run's put workloads uploaded to the host's store.
+	DeleteUploads(ctx context.Context, run string) error
 	// Records returns the daemon's records by request ID, or ErrNoRecords.
 	Records(ctx context.Context) (map[string]DaemonRecord, error)
 	// ReportProgress tells the daemon how far the experiment is (its /metrics show it).

@@ -95,4 +95,5 @@ func registerServicesAPI(mux *http.ServeMux, d *Daemon) {
 	mux.HandleFunc("POST /faaslab/v1/services/iperf3", services.MakeIperfPoolHandler(d.svc.iperf))
 	mux.HandleFunc("GET /faaslab/v1/data", dataset.MakeListHandler(d.svc.data))
 	mux.HandleFunc("POST /faaslab/v1/data/{set}", dataset.MakeEnsureHandler(d.svc.data))
+	mux.HandleFunc("DELETE /faaslab/v1/data/uploads/{run}", dataset.MakeDeleteUploadsHandler(d.svc.data))
 }

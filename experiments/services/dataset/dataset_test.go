@@ -73,3 +73,38 @@ func TestEnsureRejectsBadInput(t *testing.T) {
 		t.Errorf("200 GB on this disk: want ErrNoSpace naming the size, got %v", err)
 	}
 }
+
+// DeleteUploads removes one run's uploads and nothing else; a bad run id or a cache
+// without buckets is an error that deletes nothing.
+func TestDeleteUploadsRemovesOnlyThatRun(t *testing.T) {
+	buckets := dirBuckets(t.TempDir())
+	c := NewCache(t.TempDir(), buckets)
+	bdir, _ := buckets.BucketDir(DefaultBucket)
+	for _, p := range []string{"experiments/run-a/fx-1/0000", "experiments/run-b/fx-2/0000", "10mb/part-00000.txt"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(bdir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bdir, p), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.DeleteUploads("run-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(bdir, "experiments/run-a")); !os.IsNotExist(err) {
+		t.Errorf("run-a's uploads still there: %v", err)
+	}
+	for _, keep := range []string{"experiments/run-b/fx-2/0000", "10mb/part-00000.txt"} {
+		if _, err := os.Stat(filepath.Join(bdir, keep)); err != nil {
+			t.Errorf("%s was deleted too: %v", keep, err)
+		}
+	}
+	for _, bad := range []string{"", "..", ".", "../x", "a/b"} {
+		if err := c.DeleteUploads(bad); err == nil {
+			t.Errorf("run %q: want an error", bad)
+		}
+	}
+	if err := NewCache(t.TempDir(), nil).DeleteUploads("run-a"); !errors.Is(err, ErrNoBuckets) {
+		t.Errorf("no buckets: got %v, want ErrNoBuckets", err)
+	}
+}

@@ -47,3 +47,19 @@ func MakeEnsureHandler(c *Cache) http.HandlerFunc {
 		}
 	}
 }
+
+// MakeDeleteUploadsHandler serves DELETE /faaslab/v1/data/uploads/{run}: 204 when the run's
+// uploads are gone (or there were none), 400 for a bad run id, 409 without an embedded store.
+func MakeDeleteUploadsHandler(c *Cache) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := c.DeleteUploads(r.PathValue("run"))
+		switch {
+		case err == nil:
+			w.WriteHeader(http.StatusNoContent)
+		case errors.Is(err, ErrNoBuckets):
+			httpjson.Error(w, http.StatusConflict, err)
+		default:
+			httpjson.Error(w, http.StatusBadRequest, err)
+		}
+	}
+}
