@@ -46,8 +46,11 @@ type Manifest struct {
 	Endpoints     []string        `json:"endpoints,omitempty"` // one daemon per host
 	Trials        []Trial         `json:"trials"`              // the plan, in run order
 	Unhonoured    []string        `json:"unhonoured,omitempty"`
-	StartedAt     time.Time       `json:"started_at"`
-	FinishedAt    time.Time       `json:"finished_at,omitzero"`
+	// Reused maps a trial to the run that measured it earlier in the same command
+	// ("fig6/<run-id> <trial-id>"): its records were copied, not measured again.
+	Reused     map[string]string `json:"reused,omitempty"`
+	StartedAt  time.Time         `json:"started_at"`
+	FinishedAt time.Time         `json:"finished_at,omitzero"`
 }
 
 // Trial is one point of a spec's plan: a set of co-located functions under one policy

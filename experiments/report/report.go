@@ -6,15 +6,16 @@ package report
 import (
 	"bytes"
 	"fmt"
-	"github.com/faaslab/faaslab/experiments/stats"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/faaslab/faaslab/experiments/analyze"
 	"github.com/faaslab/faaslab/experiments/record"
+	"github.com/faaslab/faaslab/experiments/stats"
 )
 
 // Output file names inside a run directory.
@@ -102,6 +103,17 @@ func markdown(run *record.Run, a *analyze.Analysis, e evaluation, figs []Figure)
 		{"started / finished", m.StartedAt.Format("2006-01-02 15:04:05 MST") + " / " + m.FinishedAt.Format("2006-01-02 15:04:05 MST")},
 		{"trials", fmt.Sprintf("%d planned, %d finished", len(m.Trials), finished)},
 	}))
+	if len(m.Reused) > 0 {
+		var from []string
+		for _, src := range m.Reused {
+			if run, _, _ := strings.Cut(src, " "); !slices.Contains(from, run) {
+				from = append(from, run)
+			}
+		}
+		slices.Sort(from)
+		fmt.Fprintf(&b, "\n%d of these trials were measured once earlier in the same command, by %s, and their records copied here (manifest.json `reused`).\n",
+			len(m.Reused), strings.Join(from, ", "))
+	}
 	if len(m.Unhonoured) > 0 {
 		b.WriteString("\n**This machine could not honour the profile:**\n\n")
 		for _, u := range m.Unhonoured {

@@ -39,6 +39,8 @@ func (p *Progress) Event(e Event) {
 	}
 	status := "ok"
 	switch {
+	case e.ReusedFrom != "":
+		status = "reused (measured as " + e.ReusedFrom + ")"
 	case e.Skipped:
 		status = "skipped (finished before)"
 	case e.Err != nil:

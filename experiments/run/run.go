@@ -28,6 +28,7 @@ type Event struct {
 	Trial       record.Trial
 	Host        string
 	Skipped     bool
+	ReusedFrom  string // skipped: measured earlier in this command, by this run and trial
 	Err         error
 	Took        time.Duration
 }
@@ -44,6 +45,9 @@ type Runner struct {
 	Fleet    target.Fleet
 	Writer   *record.Writer
 	Progress func(Event) // nil: no progress reports
+	// Reused names, for the progress reports, where finished trials were measured
+	// (trial id → run and trial); the others were finished before (--resume).
+	Reused map[string]string
 	// cleanupTimeout bounds deleting a trial's functions after Ctrl-C.
 	cleanupTimeout time.Duration
 }
@@ -83,7 +87,7 @@ func (r *Runner) Run(ctx context.Context, trials []record.Trial, finished map[st
 		for _, t := range seg.trials {
 			if finished[t.ID] {
 				sum.Skipped++
-				report(Event{Trial: t, Skipped: true})
+				report(Event{Trial: t, Skipped: true, ReusedFrom: r.Reused[t.ID]})
 			} else {
 				todo = append(todo, t)
 			}

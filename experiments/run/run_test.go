@@ -262,3 +262,21 @@ func TestSeveralHosts(t *testing.T) {
 		t.Errorf("payloads per host %d and %d, want 8 in pairs on both", a, b)
 	}
 }
+
+// A put trial's uploads are deleted from the host's store when it ends (they are
+// measured, not kept); a get trial deletes nothing.
+func TestUploadsDeletedAfterPutTrials(t *testing.T) {
+	f := newFixture(t, "name: u\nworkload: [s3get, s3put]\nobjects: 2\n", time.Millisecond)
+	if _, err := f.runner().Run(context.Background(), f.trials, nil); err != nil {
+		t.Fatal(err)
+	}
+	var deleted []string
+	for _, l := range f.fake.Log {
+		if strings.HasPrefix(l, "uploads-deleted ") {
+			deleted = append(deleted, l)
+		}
+	}
+	if len(deleted) != 1 || deleted[0] != "uploads-deleted test" {
+		t.Errorf("deletions %v: want one, of run test, after the put trial", deleted)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"time"
@@ -22,6 +23,9 @@ type Job struct {
 	Dir      string
 	Manifest record.Manifest
 	Finished map[string]bool // trials a resumed run skips
+	// Measured is what earlier jobs of the same command measured: trials it holds are
+	// copied, not run again, and this job's trials are added to it. nil: run everything.
+	Measured *Measured
 }
 
 // NewJob plans a fresh run of s under out.
@@ -68,8 +72,23 @@ func Execute(ctx context.Context, job Job, fleet target.Fleet, progress func(Eve
 	if err := w.WriteManifest(m); err != nil {
 		return nil, Summary{}, err
 	}
-	r := &Runner{Spec: job.Spec, RunID: m.RunID, Fleet: fleet, Writer: w, Progress: progress}
-	sum, runErr := r.Run(ctx, m.Trials, job.Finished)
+	reused, err := job.Measured.copyInto(job, w)
+	if err != nil {
+		return nil, Summary{}, err
+	}
+	finished := maps.Clone(job.Finished)
+	if finished == nil {
+		finished = map[string]bool{}
+	}
+	for id, src := range reused {
+		finished[id] = true
+		if m.Reused == nil {
+			m.Reused = map[string]string{}
+		}
+		m.Reused[id] = src
+	}
+	r := &Runner{Spec: job.Spec, RunID: m.RunID, Fleet: fleet, Writer: w, Progress: progress, Reused: m.Reused}
+	sum, runErr := r.Run(ctx, m.Trials, finished)
 	endpoints, unhonoured := fleet.Describe()
 	m.Endpoints = endpoints
 	for _, u := range unhonoured {
@@ -89,6 +108,9 @@ func Execute(ctx context.Context, job Job, fleet target.Fleet, progress func(Eve
 	run, err := record.Load(job.Dir)
 	if err != nil {
 		return nil, sum, errors.Join(runErr, err)
+	}
+	if job.Measured != nil {
+		job.Measured.Add(job.Spec, run)
 	}
 	return run, sum, runErr
 }

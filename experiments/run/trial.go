@@ -1,6 +1,7 @@
 package run
 
 import (
+	"github.com/faaslab/faaslab/experiments/services/dataset"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,9 @@ func (r *Runner) runTrial(ctx context.Context, h target.Host, data map[string]da
 	}
 	names, err := r.createFunctions(ctx, h, t, w)
 	defer r.deleteFunctions(ctx, h, names)
+	if w.Upload {
+		defer r.deleteUploads(ctx, h)
+	}
 	if err != nil {
 		return res, r.fail(ctx, res, err)
 	}
@@ -117,6 +121,15 @@ func (r *Runner) createFunctions(ctx context.Context, h target.Host, t record.Tr
 	return names, nil
 }
 
+// deleteUploads removes what the run's puts wrote to h's store: the uploads are measured,
+// not kept (a full reproduction would leave ~16 GB). Best effort: a daemon that cannot
+// (another store, an older version) keeps them.
+func (r *Runner) deleteUploads(ctx context.Context, h target.Host) {
+	cctx, cancel := r.cleanupContext(ctx)
+	defer cancel()
+	h.DeleteUploads(cctx, r.RunID)
+}
+
 func (r *Runner) deleteFunctions(ctx context.Context, h target.Host, names []string) {
 	cctx, cancel := r.cleanupContext(ctx)
 	defer cancel()
@@ -166,7 +179,7 @@ func (r *Runner) jobs(ctx context.Context, h target.Host, data map[string]dataSe
 	}
 	if w.Upload { // new keys under the run, in the store's bucket
 		for i := range t.Objects {
-			key := fmt.Sprintf("experiments/%s/%s/%04d", r.RunID, FunctionName(r.RunID, t.ID, 0), i)
+			key := fmt.Sprintf("%s/%s/%s/%04d", dataset.UploadPrefix, r.RunID, FunctionName(r.RunID, t.ID, 0), i)
 			out = append(out, job{item: i, payload: w.ObjectPayload(ds.Bucket, key, ds.ObjectBytes)})
 		}
 		return out, nil
