@@ -190,3 +190,61 @@ func checkFig6(t *testing.T, run *record.Run) {
 		t.Errorf("fig6: download time should grow with N and the aggregate with it")
 	}
 }
+
+// TestE2EExperimentTwoHostsQuick runs `faaslab experiment run fig2 fig5 --quick --hosts 2`:
+// two private daemons, each an emulated host with its own NIC, share the trials (each
+// trial's samples come from one host, both hosts took trials), the fig2 and fig5 checks
+// still pass, and neither host leaves anything behind.
+func TestE2EExperimentTwoHostsQuick(t *testing.T) {
+	skipHeavy(t, "two daemons and a minute of iperf3 traffic")
+	requireRoot(t)
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		t.Skip("iperf3 not installed (make deps installs it)")
+	}
+	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
+	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
+	id := testutil.RandomHex(3)
+	prefix, cgroup := "faaslabx"+id[:2], "/faaslabx"+id[:2] // room for the h1 suffix (11 characters)
+	out := t.TempDir()
+	listen := freePort(t)
+	cmd := exec.Command(bin, "experiment", "run", "fig2", "fig5", "--quick", "--hosts", "2", "--out", out,
+		"--runtime-bin", rt, "--daemon-prefix", prefix, "--daemon-cgroup-parent", cgroup,
+		"--daemon-subnet", fmt.Sprintf("10.213.%d.0/23", int(id[0])*2%250),
+		"--daemon-listen", fmt.Sprintf("127.0.0.1:%d", listen),
+		"--daemon-runtime-port", fmt.Sprint(freePort(t)))
+	t.Cleanup(func() {
+		for _, p := range []string{prefix, prefix + "h1"} {
+			exec.Command(bin, "cleanup", "--net-prefix", p, "--cgroup-parent", "/"+p).Run()
+		}
+	})
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("experiment run: %v\n%s", err, b)
+	}
+	hostsSeen := map[string]bool{}
+	for _, spec := range []string{"fig2", "fig5"} {
+		run := loadOnlyRun(t, filepath.Join(out, spec), b)
+		if len(run.Manifest.Endpoints) != 2 {
+			t.Errorf("%s endpoints %v: want two hosts", spec, run.Manifest.Endpoints)
+		}
+		trialHost := map[string]string{}
+		for _, s := range run.Samples {
+			if h, ok := trialHost[s.TrialID]; ok && h != s.Host {
+				t.Errorf("%s: trial %s sampled on %s and %s", spec, s.TrialID, h, s.Host)
+			}
+			trialHost[s.TrialID] = s.Host
+			hostsSeen[s.Host] = true
+		}
+		if len(trialHost) != len(run.Manifest.Trials) {
+			t.Errorf("%s: %d of %d trials sampled", spec, len(trialHost), len(run.Manifest.Trials))
+		}
+	}
+	if len(hostsSeen) != 2 {
+		t.Errorf("trials ran on %v: want both hosts", hostsSeen)
+	}
+	assertReportChecks(t, loadOnlyRun(t, filepath.Join(out, "fig2"), b), "iperf3-up: bandwidth flat across memory", "iperf3-down: bandwidth flat across memory")
+	assertReportChecks(t, loadOnlyRun(t, filepath.Join(out, "fig5"), b), "aggregate bandwidth flat across N", "per-function median near aggregate/N")
+	if left := (&testDaemon{prefix: prefix, cgroup: cgroup}).leftovers(); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

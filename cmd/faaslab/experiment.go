@@ -26,6 +26,8 @@ import (
 // daemon`'s defaults so the two can run side by side.
 type experimentOptions struct {
 	quick     bool
+	noReuse   bool
+	hosts     int
 	resume    string
 	endpoints []string
 	out       string
@@ -34,7 +36,8 @@ type experimentOptions struct {
 
 func defaultExperimentOptions() experimentOptions {
 	return experimentOptions{
-		out: "results",
+		out:   "results",
+		hosts: 1,
 		daemon: target.DaemonOptions{
 			Prefix:       "faaslabx",
 			Subnet:       "10.212.0.0/16",
@@ -82,15 +85,19 @@ func newExperimentRunCmd() *cobra.Command {
 		Long: `Run one or more specs — a built-in name (faaslab experiment list), "all" for every
 built-in, or a YAML file — into results/<spec>/<run-id>/, then write each run's report and
 print the trend checks. Without --endpoint the runner starts its own daemon (a private
-prefix, subnet, cgroup parent and port; stopped at the end). Ctrl-C stops cleanly; the run
-directory can then be finished with --resume.`,
+prefix, subnet, cgroup parent and port; stopped at the end), or --hosts of them. A trial
+an earlier spec of the same command measured (fig7 reads fig6's downloads, today's
+paper-model half is fig4 and fig6) is copied, not measured again (--no-reuse measures it).
+Ctrl-C stops cleanly; the run directory can then be finished with --resume.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runExperiments(cmd, args, o)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.quick, "quick", o.quick, "run at the quick scale (fewer repetitions and objects, shorter iperf3)")
+	f.BoolVar(&o.noReuse, "no-reuse", o.noReuse, "measure every spec's trials itself, even those an earlier spec of this command measured (fig7 = fig6's downloads; today's paper half = fig4 and fig6)")
 	f.StringVar(&o.resume, "resume", o.resume, "finish the run in this run directory (skips its finished trials)")
+	f.IntVar(&o.hosts, "hosts", o.hosts, "private daemons: emulated hosts on this machine, each with its own NIC; trials run in parallel, one per host (sound only while the machine has CPU to spare: docs/experiments.md)")
 	f.StringSliceVar(&o.endpoints, "endpoint", o.endpoints, "a running daemon, e.g. http://10.0.0.5:3001; repeat for one per host")
 	f.StringVar(&o.out, "out", o.out, "results directory")
 	f.StringVar(&o.daemon.Prefix, "daemon-prefix", o.daemon.Prefix, "private daemon: link/netns prefix")
@@ -120,7 +127,11 @@ func runExperiments(cmd *cobra.Command, args []string, o experimentOptions) erro
 	var sums []report.Summary
 	var problems []string
 	stderr := cmd.ErrOrStderr()
+	measured := &run.Measured{}
 	for _, job := range jobs {
+		if !o.noReuse {
+			job.Measured = measured
+		}
 		fmt.Fprintf(stderr, "%s: %d trials into %s\n", job.Spec.Name, len(job.Manifest.Trials), job.Dir)
 		p := run.NewProgress(stderr, fdOf(stderr), job.Spec.Name)
 		rec, sum, err := run.Execute(ctx, job, fleet, p.Event)
@@ -158,6 +169,9 @@ func experimentFleet(o experimentOptions) (target.Fleet, func(), error) {
 		f := &target.EndpointFleet{Endpoints: o.endpoints}
 		return f, func() {}, nil
 	}
+	if o.hosts < 1 || o.hosts > 8 {
+		return nil, nil, fmt.Errorf("--hosts %d: want 1-8 emulated hosts", o.hosts)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, err
@@ -174,7 +188,7 @@ func experimentFleet(o experimentOptions) (target.Fleet, func(), error) {
 	}
 	d := o.daemon
 	d.Bin, d.StateDir, d.Log = exe, state, logf
-	fleet := &target.LocalFleet{Opts: d}
+	fleet := &target.LocalFleet{Opts: d, Count: o.hosts}
 	closed := false
 	return fleet, func() {
 		if closed {

@@ -2,9 +2,12 @@ package target
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,45 +124,146 @@ func (d *Daemon) Stop() error {
 	return err
 }
 
-// LocalFleet is one daemon the runner starts itself (no --endpoint), restarted when a
-// trial needs another CPU model, profile or backend.
+// LocalFleet is the daemons the runner starts itself (no --endpoint): Count emulated
+// hosts on this machine (default one), each a daemon with its own link prefix, subnet,
+// cgroup parent, ports, state directory and so its own emulated NIC, all restarted
+// when a trial needs another CPU model, profile or backend. Trials then run in parallel,
+// one per host, as on a fleet of boxes: sound only while this machine has CPU to spare.
 type LocalFleet struct {
-	Opts DaemonOptions
-	cur  *Daemon
+	Opts  DaemonOptions
+	Count int // emulated hosts; 0 or 1: one
+	cur   []*Daemon
 }
 
-// Hosts returns the daemon running cfg, (re)starting it if needed.
-func (f *LocalFleet) Hosts(ctx context.Context, cfg HostConfig) ([]Host, error) {
-	if f.cur != nil && f.cur.cfg == cfg {
-		return []Host{f.cur.Host()}, nil
+// count is the number of emulated hosts.
+func (f *LocalFleet) count() int { return max(f.Count, 1) }
+
+// HostOptions are host i's daemon options (0 ≤ i < Count). Host 0 keeps the given names;
+// host i > 0 appends "h<i>" to the link prefix and cgroup parent, takes the next ports
+// and its own state directory, whose dataset cache is host 0's (a symlink: generated
+// once, hard-linked into each store). With several hosts the subnet is split evenly.
+func (f *LocalFleet) HostOptions(i int) (DaemonOptions, error) {
+	o := f.Opts
+	n := f.count()
+	if n > 1 {
+		sub, err := SplitSubnet(o.Subnet, n, i)
+		if err != nil {
+			return o, err
+		}
+		o.Subnet = sub
 	}
-	if err := f.Close(); err != nil {
-		return nil, err
+	if i == 0 {
+		return o, nil
 	}
-	d, err := Launch(ctx, f.Opts, cfg)
+	suffix := "h" + strconv.Itoa(i)
+	o.Prefix += suffix
+	o.CgroupParent += suffix
+	o.RuntimePort += i
+	host, port, err := net.SplitHostPort(o.Listen)
 	if err != nil {
-		return nil, err
+		return o, fmt.Errorf("listen %q: %w", o.Listen, err)
 	}
-	f.cur = d
-	return []Host{d.Host()}, nil
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return o, fmt.Errorf("listen %q: want host:port", o.Listen)
+	}
+	o.Listen = net.JoinHostPort(host, strconv.Itoa(p+i))
+	o.StateDir = f.Opts.StateDir + "-" + suffix
+	return o, nil
 }
 
-// Accepts every configuration: the daemon is restarted with it.
-func (f *LocalFleet) Accepts([]HostConfig) error { return nil }
-
-// Describe names the private daemon.
-func (f *LocalFleet) Describe() ([]string, []string) {
-	return []string{"http://" + f.Opts.Listen + " (started by the runner)"}, nil
+// SplitSubnet is part i of n equal parts of the IPv4 prefix subnet.
+func SplitSubnet(subnet string, n, i int) (string, error) {
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil || !p.Addr().Is4() {
+		return "", fmt.Errorf("subnet %q: want an IPv4 prefix such as 10.212.0.0/16", subnet)
+	}
+	bits := 0
+	for 1<<bits < n {
+		bits++
+	}
+	if p.Bits()+bits > 24 {
+		return "", fmt.Errorf("subnet %s is too small for %d hosts (each needs at least a /24)", subnet, n)
+	}
+	base := binary.BigEndian.Uint32(p.Masked().Addr().AsSlice())
+	part := base + uint32(i)<<(32-p.Bits()-bits)
+	var a [4]byte
+	binary.BigEndian.PutUint32(a[:], part)
+	return netip.PrefixFrom(netip.AddrFrom4(a), p.Bits()+bits).String(), nil
 }
 
-// Close stops the daemon.
-func (f *LocalFleet) Close() error {
-	if f.cur == nil {
+// shareDatasets points host state directory dir's dataset cache at host 0's.
+func shareDatasets(host0, dir string) error {
+	if err := os.MkdirAll(filepath.Join(host0, "datasets"), 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	link := filepath.Join(dir, "datasets")
+	target, err := filepath.Abs(filepath.Join(host0, "datasets"))
+	if err != nil {
+		return err
+	}
+	if cur, err := os.Readlink(link); err == nil && cur == target {
 		return nil
 	}
-	err := f.cur.Stop()
+	os.Remove(link) // a stale link; a real directory stays and errors below
+	return os.Symlink(target, link)
+}
+
+// Hosts returns the daemons running cfg, (re)starting them if needed.
+func (f *LocalFleet) Hosts(ctx context.Context, cfg HostConfig) ([]Host, error) {
+	if len(f.cur) == 0 || f.cur[0].cfg != cfg {
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+		for i := range f.count() {
+			o, err := f.HostOptions(i)
+			if err == nil && i > 0 {
+				err = shareDatasets(f.Opts.StateDir, o.StateDir)
+			}
+			if err != nil {
+				return nil, errors.Join(fmt.Errorf("host %d: %w", i, err), f.Close())
+			}
+			d, err := Launch(ctx, o, cfg)
+			if err != nil {
+				return nil, errors.Join(fmt.Errorf("host %d: %w", i, err), f.Close())
+			}
+			f.cur = append(f.cur, d)
+		}
+	}
+	hosts := make([]Host, len(f.cur))
+	for i, d := range f.cur {
+		hosts[i] = d.Host()
+	}
+	return hosts, nil
+}
+
+// Accepts every configuration: the daemons are restarted with it.
+func (f *LocalFleet) Accepts([]HostConfig) error { return nil }
+
+// Describe names the private daemons.
+func (f *LocalFleet) Describe() ([]string, []string) {
+	var eps []string
+	for i := range f.count() {
+		o, err := f.HostOptions(i)
+		if err != nil {
+			continue
+		}
+		eps = append(eps, "http://"+o.Listen+" (started by the runner)")
+	}
+	return eps, nil
+}
+
+// Close stops the daemons.
+func (f *LocalFleet) Close() error {
+	var errs []error
+	for _, d := range f.cur {
+		errs = append(errs, d.Stop())
+	}
 	f.cur = nil
-	return err
+	return errors.Join(errs...)
 }
 
 // EndpointFleet is daemons someone else started (--endpoint, one per host). Their CPU
