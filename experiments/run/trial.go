@@ -1,12 +1,13 @@
 package run
 
 import (
-	"github.com/faaslab/faaslab/experiments/services/dataset"
 	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/faaslab/faaslab/experiments/services/dataset"
 
 	"github.com/faaslab/faaslab/experiments/record"
 	"github.com/faaslab/faaslab/experiments/target"
