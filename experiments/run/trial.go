@@ -7,9 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/faaslab/faaslab/experiments/services/dataset"
-
 	"github.com/faaslab/faaslab/experiments/record"
+	"github.com/faaslab/faaslab/experiments/services/dataset"
 	"github.com/faaslab/faaslab/experiments/target"
 	"github.com/faaslab/faaslab/experiments/workload"
 )
