@@ -208,15 +208,15 @@ func newExperimentReportCmd() *cobra.Command {
 		Short: "Redraw a run's summary, figures and report.md from its recorded files (nothing is rerun)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			runs, err := record.LoadAll(args)
+			if err != nil {
+				return err
+			}
 			var sums []report.Summary
-			for _, dir := range args {
-				r, err := record.Load(dir)
+			for _, r := range runs {
+				sum, err := report.Write(r, r.Dir)
 				if err != nil {
-					return err
-				}
-				sum, err := report.Write(r, dir)
-				if err != nil {
-					return fmt.Errorf("report of %s: %w", dir, err)
+					return fmt.Errorf("report of %s: %w", r.Dir, err)
 				}
 				sums = append(sums, sum)
 			}
@@ -231,13 +231,9 @@ func newExperimentCompareCmd() *cobra.Command {
 		Short: "Set the same points of several runs side by side (e.g. two policies, two hosts, two CPU models)",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var runs []*record.Run
-			for _, dir := range args {
-				r, err := record.Load(dir)
-				if err != nil {
-					return err
-				}
-				runs = append(runs, r)
+			runs, err := record.LoadAll(args)
+			if err != nil {
+				return err
 			}
 			return report.Compare(runs, cmd.OutOrStdout())
 		},

@@ -224,6 +224,19 @@ func Load(dir string) (*Run, error) {
 	return r, nil
 }
 
+// LoadAll reads each run directory, stopping at the first that is not one.
+func LoadAll(dirs []string) ([]*Run, error) {
+	runs := make([]*Run, 0, len(dirs))
+	for _, dir := range dirs {
+		r, err := Load(dir)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
+
 // Finished is the set of trial IDs with a result: what --resume skips.
 func (r *Run) Finished() map[string]bool {
 	done := make(map[string]bool, len(r.Results))

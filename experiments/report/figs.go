@@ -44,7 +44,7 @@ func (e *evaluation) fig4(s analyze.Series) {
 	fig, label := figureName("Fig. 4", t), Label(t)
 	what := transferWord(t.Workload)
 	times := medians(s.Points, func(p analyze.Point) stats.Stat { return p.Download })
-	e.add(fmt.Sprintf("%s %s: %s time falls with memory", fig, label, what), trend(times, -1, MonotoneSlack),
+	e.add(fmt.Sprintf("%s %s: %s time falls with memory", fig, label, what), trend(times, -1, MonotoneSlack, MonotoneSlack),
 		"median "+listing(s, func(p analyze.Point) string { return secs(p.Download.Median) }), s.Points, false)
 
 	p128, ok1 := at(s, 128)
@@ -127,7 +127,7 @@ func (e *evaluation) fig6(s analyze.Series) {
 	fig, label := figureName("Fig. 6", t), Label(t)
 	what := transferWord(t.Workload)
 	times := medians(s.Points, func(p analyze.Point) stats.Stat { return p.Download })
-	e.add(fmt.Sprintf("%s %s: %s time grows with N", fig, label, what), trend(times, +1, MonotoneSlack),
+	e.add(fmt.Sprintf("%s %s: %s time grows with N", fig, label, what), trend(times, +1, CPUBoundSpread, GrowsWithN),
 		"median "+listing(s, func(p analyze.Point) string { return secs(p.Download.Median) }), s.Points, false)
 	aggs := make([]float64, len(s.Points))
 	for i, p := range s.Points {

@@ -111,8 +111,12 @@ func markdown(run *record.Run, a *analyze.Analysis, e evaluation, figs []Figure)
 			}
 		}
 		slices.Sort(from)
-		fmt.Fprintf(&b, "\n%d of these trials were measured once earlier in the same command, by %s, and their records copied here (manifest.json `reused`).\n",
-			len(m.Reused), strings.Join(from, ", "))
+		verb := "were"
+		if len(m.Reused) == 1 {
+			verb = "was"
+		}
+		fmt.Fprintf(&b, "\n%d of the %d trials %s measured earlier in the same command, by %s; the records are copied here (manifest.json `reused`).\n",
+			len(m.Reused), len(m.Trials), verb, strings.Join(from, ", "))
 	}
 	if len(m.Unhonoured) > 0 {
 		b.WriteString("\n**This machine could not honour the profile:**\n\n")

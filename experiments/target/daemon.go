@@ -11,11 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/faaslab/faaslab/client"
+
+	"golang.org/x/sys/unix"
 )
 
 // DaemonOptions say how to start a private `faaslab daemon`: its own link prefix, subnet,
@@ -31,6 +35,9 @@ type DaemonOptions struct {
 	StateDir     string
 	NIC          string    // --nic ("" = the profile's)
 	Log          io.Writer // the daemon's stdout and stderr (nil = discarded)
+	// CPUs pins the daemon and everything it starts (store, iperf3 servers, native
+	// sandboxes) to these CPUs of this machine; nil: any CPU.
+	CPUs []int
 }
 
 // Daemon is a `faaslab daemon` subprocess the runner owns.
@@ -62,7 +69,7 @@ func Launch(ctx context.Context, o DaemonOptions, cfg HostConfig) (*Daemon, erro
 	// Its own process group: Ctrl-C reaches the runner only, which then cleans up through
 	// the daemon before stopping it.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := d.cmd.Start(); err != nil {
+	if err := startPinned(d.cmd, o.CPUs); err != nil {
 		return nil, fmt.Errorf("start %s daemon: %w", o.Bin, err)
 	}
 	go func() { d.cmd.Wait(); close(d.done) }()
@@ -96,6 +103,29 @@ func (d *Daemon) waitReady(ctx context.Context, c *client.Client) error {
 			return fmt.Errorf("the daemon at %s did not answer within 30 s: %w", d.opts.Listen, err)
 		}
 	}
+}
+
+// startPinned starts cmd from an OS thread whose CPU affinity is cpus (none: as is). A
+// child inherits the affinity of the thread that forked it, and so does every process it
+// starts in turn.
+func startPinned(cmd *exec.Cmd, cpus []int) error {
+	if len(cpus) == 0 {
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return fmt.Errorf("read CPU affinity: %w", err)
+	}
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("pin to CPUs %v: %w", cpus, err)
+	}
+	defer unix.SchedSetaffinity(0, &old) // before the thread is unlocked (defers run last-in first)
+	return cmd.Start()
 }
 
 // Host is the daemon as a Host.
@@ -132,7 +162,12 @@ func (d *Daemon) Stop() error {
 type LocalFleet struct {
 	Opts  DaemonOptions
 	Count int // emulated hosts; 0 or 1: one
-	cur   []*Daemon
+	// MachineCPUs are the CPUs the hosts share (nil: those this process may run on). With
+	// several hosts and at least one CPU each, they are split evenly and each host is
+	// pinned to its share, so that a CPU-bound function of one host is not slowed by
+	// another host's trial.
+	MachineCPUs []int
+	cur         []*Daemon
 }
 
 // count is the number of emulated hosts.
@@ -152,6 +187,10 @@ func (f *LocalFleet) HostOptions(i int) (DaemonOptions, error) {
 		}
 		o.Subnet = sub
 	}
+	if cpus := f.machineCPUs(); n > 1 && n <= len(cpus) {
+		share := len(cpus) / n
+		o.CPUs = slices.Clone(cpus[i*share : (i+1)*share])
+	}
 	if i == 0 {
 		return o, nil
 	}
@@ -170,6 +209,24 @@ func (f *LocalFleet) HostOptions(i int) (DaemonOptions, error) {
 	o.Listen = net.JoinHostPort(host, strconv.Itoa(p+i))
 	o.StateDir = f.Opts.StateDir + "-" + suffix
 	return o, nil
+}
+
+// machineCPUs are the CPUs to split between the hosts.
+func (f *LocalFleet) machineCPUs() []int {
+	if f.MachineCPUs != nil {
+		return f.MachineCPUs
+	}
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil // no pinning
+	}
+	var cpus []int
+	for c := 0; len(cpus) < set.Count(); c++ {
+		if set.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus
 }
 
 // SplitSubnet is part i of n equal parts of the IPv4 prefix subnet.
@@ -251,7 +308,11 @@ func (f *LocalFleet) Describe() ([]string, []string) {
 		if err != nil {
 			continue
 		}
-		eps = append(eps, "http://"+o.Listen+" (started by the runner)")
+		how := "started by the runner"
+		if len(o.CPUs) > 0 {
+			how += fmt.Sprintf(", pinned to CPUs %v", o.CPUs)
+		}
+		eps = append(eps, "http://"+o.Listen+" ("+how+")")
 	}
 	return eps, nil
 }

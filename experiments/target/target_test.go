@@ -3,8 +3,16 @@ package target
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // Daemons given with --endpoint cannot be restarted with another CPU model: a spec that
@@ -29,22 +37,39 @@ func TestEndpointFleetAcceptsOneConfiguration(t *testing.T) {
 // directory: host 0 keeps the given ones (on its share of the subnet), the others append
 // h<i>; a subnet too small for them is refused.
 func TestLocalFleetHostOptions(t *testing.T) {
-	f := &LocalFleet{Count: 3, Opts: DaemonOptions{Prefix: "faaslabx", Subnet: "10.212.0.0/16",
+	f := &LocalFleet{Count: 3, MachineCPUs: []int{0, 1}, Opts: DaemonOptions{Prefix: "faaslabx", Subnet: "10.212.0.0/16",
 		CgroupParent: "/faaslabx", Listen: "127.0.0.1:3121", RuntimePort: 9121, StateDir: "results/.daemon-state"}}
 	want := []DaemonOptions{
 		{Prefix: "faaslabx", Subnet: "10.212.0.0/18", CgroupParent: "/faaslabx", Listen: "127.0.0.1:3121", RuntimePort: 9121, StateDir: "results/.daemon-state"},
 		{Prefix: "faaslabxh1", Subnet: "10.212.64.0/18", CgroupParent: "/faaslabxh1", Listen: "127.0.0.1:3122", RuntimePort: 9122, StateDir: "results/.daemon-state-h1"},
 		{Prefix: "faaslabxh2", Subnet: "10.212.128.0/18", CgroupParent: "/faaslabxh2", Listen: "127.0.0.1:3123", RuntimePort: 9123, StateDir: "results/.daemon-state-h2"},
 	}
-	for i, w := range want {
+	for i, w := range want { // three hosts on two CPUs: none pinned
 		got, err := f.HostOptions(i)
-		if err != nil || got != w {
+		if err != nil || !reflect.DeepEqual(got, w) {
 			t.Errorf("host %d: %+v, %v\nwant %+v", i, got, err, w)
 		}
 	}
 	one := &LocalFleet{Opts: f.Opts}
-	if got, _ := one.HostOptions(0); got != f.Opts {
+	if got, _ := one.HostOptions(0); !reflect.DeepEqual(got, f.Opts) {
 		t.Errorf("one host: %+v, want the options unchanged", got)
+	}
+	// At least a CPU per host: the CPUs are split evenly and each host pinned to its share.
+	for _, c := range []struct {
+		hosts int
+		cpus  []int
+		want  [][]int
+	}{
+		{2, []int{0, 1}, [][]int{{0}, {1}}},
+		{2, []int{0, 1, 2, 3, 4, 5, 6, 7}, [][]int{{0, 1, 2, 3}, {4, 5, 6, 7}}},
+		{3, []int{2, 3, 5, 7}, [][]int{{2}, {3}, {5}}},
+	} {
+		pinned := &LocalFleet{Count: c.hosts, MachineCPUs: c.cpus, Opts: f.Opts}
+		for i, want := range c.want {
+			if got, _ := pinned.HostOptions(i); !slices.Equal(got.CPUs, want) {
+				t.Errorf("%d hosts on CPUs %v: host %d pinned to %v, want %v", c.hosts, c.cpus, i, got.CPUs, want)
+			}
+		}
 	}
 	if _, err := SplitSubnet("10.212.0.0/24", 2, 1); err == nil {
 		t.Error("a /24 split in two: want an error (each host needs a /24)")
@@ -69,5 +94,38 @@ func TestShareDatasets(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(host1, "datasets", "manifest.json")); err != nil {
 		t.Errorf("host 1 does not see host 0's cache: %v", err)
+	}
+}
+
+// A pinned start: the child runs on the given CPU only (it inherits the forking thread's
+// affinity), and the runner's own affinity is back as it was.
+func TestStartPinned(t *testing.T) {
+	var before unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &before); err != nil {
+		t.Skip("no sched_getaffinity:", err)
+	}
+	cpu := -1
+	for c := 0; c < 1024 && cpu < 0; c++ {
+		if before.IsSet(c) {
+			cpu = c
+		}
+	}
+	cmd := exec.Command("grep", "Cpus_allowed_list", "/proc/self/status")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := startPinned(cmd, []int{cpu}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(out.String()); len(got) != 2 || got[1] != strconv.Itoa(cpu) {
+		t.Errorf("child's %q: want only CPU %d", out.String(), cpu)
+	}
+	runtime.LockOSThread() // read back on some thread: every thread of this process keeps its mask
+	defer runtime.UnlockOSThread()
+	var after unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &after); err != nil || after != before {
+		t.Errorf("the runner's affinity changed: %v → %v (%v)", before.Count(), after.Count(), err)
 	}
 }
