@@ -204,7 +204,9 @@ func TestE2EExperimentTwoHostsQuick(t *testing.T) {
 	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
 	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
 	id := testutil.RandomHex(3)
-	prefix, cgroup := "faaslabx"+id[:2], "/faaslabx"+id[:2] // room for the h1 suffix (11 characters)
+	// Room for host 1's "h1" within 11 characters; "q" is not a hex digit, so no other
+	// test's faaslabx<hex> names fall under this prefix's cleanup.
+	prefix, cgroup := "faaslabq"+id[:1], "/faaslabq"+id[:1]
 	out := t.TempDir()
 	listen := freePort(t)
 	cmd := exec.Command(bin, "experiment", "run", "fig2", "fig5", "--quick", "--hosts", "2", "--out", out,

@@ -189,6 +189,12 @@ func experimentFleet(o experimentOptions) (target.Fleet, func(), error) {
 	d := o.daemon
 	d.Bin, d.StateDir, d.Log = exe, state, logf
 	fleet := &target.LocalFleet{Opts: d, Count: o.hosts}
+	for i := range o.hosts { // names, ports and subnets checked before anything starts
+		if _, err := fleet.HostOptions(i); err != nil {
+			logf.Close()
+			return nil, nil, fmt.Errorf("--hosts %d: %w", o.hosts, err)
+		}
+	}
 	closed := false
 	return fleet, func() {
 		if closed {

@@ -195,6 +195,9 @@ func (f *LocalFleet) HostOptions(i int) (DaemonOptions, error) {
 		return o, nil
 	}
 	suffix := "h" + strconv.Itoa(i)
+	if len(o.Prefix+suffix) > maxPrefixLen {
+		return o, fmt.Errorf("daemon prefix %q leaves no room for host %d's suffix %q: link prefixes are at most %d characters", o.Prefix, i, suffix, maxPrefixLen)
+	}
 	o.Prefix += suffix
 	o.CgroupParent += suffix
 	o.RuntimePort += i
@@ -210,6 +213,10 @@ func (f *LocalFleet) HostOptions(i int) (DaemonOptions, error) {
 	o.StateDir = f.Opts.StateDir + "-" + suffix
 	return o, nil
 }
+
+// maxPrefixLen is the daemon's limit on --net-prefix (netshape keeps room for a hash in
+// a 15-character interface name).
+const maxPrefixLen = 11
 
 // machineCPUs are the CPUs to split between the hosts.
 func (f *LocalFleet) machineCPUs() []int {

@@ -71,6 +71,11 @@ func TestLocalFleetHostOptions(t *testing.T) {
 			}
 		}
 	}
+	long := &LocalFleet{Count: 2, Opts: f.Opts}
+	long.Opts.Prefix = "faaslabx0ab"
+	if _, err := long.HostOptions(1); err == nil || !strings.Contains(err.Error(), "no room") {
+		t.Errorf("an 11-character prefix for host 1: got %v, want no room for the suffix", err)
+	}
 	if _, err := SplitSubnet("10.212.0.0/24", 2, 1); err == nil {
 		t.Error("a /24 split in two: want an error (each host needs a /24)")
 	}
