@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -208,12 +209,12 @@ func TestE2EExperimentTwoHostsQuick(t *testing.T) {
 	// test's faaslabx<hex> names fall under this prefix's cleanup.
 	prefix, cgroup := "faaslabq"+id[:1], "/faaslabq"+id[:1]
 	out := t.TempDir()
-	listen := freePort(t)
+	listen, runtimePort := freePortPair(t), freePortPair(t) // host 1 takes port+1
 	cmd := exec.Command(bin, "experiment", "run", "fig2", "fig5", "--quick", "--hosts", "2", "--out", out,
 		"--runtime-bin", rt, "--daemon-prefix", prefix, "--daemon-cgroup-parent", cgroup,
 		"--daemon-subnet", fmt.Sprintf("10.213.%d.0/23", int(id[0])*2%250),
 		"--daemon-listen", fmt.Sprintf("127.0.0.1:%d", listen),
-		"--daemon-runtime-port", fmt.Sprint(freePort(t)))
+		"--daemon-runtime-port", fmt.Sprint(runtimePort))
 	t.Cleanup(func() {
 		for _, p := range []string{prefix, prefix + "h1"} {
 			exec.Command(bin, "cleanup", "--net-prefix", p, "--cgroup-parent", "/"+p).Run()
@@ -249,4 +250,18 @@ func TestE2EExperimentTwoHostsQuick(t *testing.T) {
 	if left := (&testDaemon{prefix: prefix, cgroup: cgroup}).leftovers(); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
+}
+
+// freePortPair is a port p of 127.0.0.1 such that p and p+1 were both free.
+func freePortPair(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		p := freePort(t)
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no two consecutive free ports on 127.0.0.1")
+	return 0
 }
