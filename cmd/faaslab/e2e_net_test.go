@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,6 +53,8 @@ func iperfServers(t *testing.T, d *testDaemon, ports ...int) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var stderr syncBuffer // why it did not start, if it does not
+		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -70,8 +73,8 @@ func iperfServers(t *testing.T, d *testDaemon, ports ...int) {
 		}()
 		select {
 		case <-ready:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("iperf3 server on port %d did not start", port)
+		case <-time.After(30 * time.Second): // a readiness wait on a loaded box, not a measurement
+			t.Fatalf("iperf3 server on port %d did not start; its stderr: %q", port, stderr.String())
 		}
 	}
 }
@@ -164,4 +167,22 @@ func testShaping(t *testing.T, extra ...string) {
 	if sample.Uplink.UploadBytes < 10<<20 || len(sample.Classes) == 0 {
 		t.Errorf("sample after ~30 MB of upload: uplink %+v, %d classes", sample.Uplink, len(sample.Classes))
 	}
+}
+
+// syncBuffer is a bytes.Buffer a child process writes to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
