@@ -137,11 +137,6 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (d *Daemon, err
 	if err := CheckNetworkMode(cfg, policy); err != nil {
 		return nil, err
 	}
-	// The API's port first: the function-URL listener may ask the kernel for any free
-	// port, and it could hand out this one (e.g. just released by whoever picked it).
-	if d.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
 	if err := d.listenURLs(&cfg); err != nil {
 		return nil, err
 	}
@@ -192,6 +187,10 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (d *Daemon, err
 	}
 	if err := d.startURLs(); err != nil {
 		return nil, err
+	}
+	// Bound last: a client that waits for the port to accept finds everything up.
+	if d.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	d.apiServer = &http.Server{Handler: api.Guard(d.apiHandler(), api.Limits{}), ReadHeaderTimeout: 10 * time.Second}
 	return d, nil

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 
 	"github.com/faaslab/faaslab/scheduler/urls"
 )
@@ -19,6 +20,16 @@ func (d *Daemon) listenURLs(cfg *Config) error {
 	lo, err := net.Listen("tcp", hostPort(loopback, cfg.Network.URLPort))
 	if err != nil {
 		return fmt.Errorf("function URLs on loopback: %w (set network.url_port / --url-port to a free port)", err)
+	}
+	// A free port from the kernel may be the API's, which is bound last (it may have just
+	// been released by whoever picked it): take another while holding this one.
+	if cfg.Network.URLPort == 0 && sameLoopbackPort(lo.Addr(), cfg.Listen) {
+		other, err := net.Listen("tcp", hostPort(loopback, 0))
+		lo.Close()
+		if err != nil {
+			return fmt.Errorf("function URLs on loopback: %w", err)
+		}
+		lo = other
 	}
 	d.urlLo, d.urlPort = lo, lo.Addr().(*net.TCPAddr).Port
 	cfg.Network.URLPort, d.cfg.Network.URLPort = d.urlPort, d.urlPort
@@ -53,3 +64,13 @@ func (d *Daemon) startURLs() error {
 }
 
 var loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+
+// sameLoopbackPort reports whether addr's port is listen's (host:port) port.
+func sameLoopbackPort(addr net.Addr, listen string) bool {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && strconv.Itoa(tcp.Port) == port
+}
