@@ -1,7 +1,6 @@
 package scheduler_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faaslab/faaslab/internal/metricstest"
+	"github.com/faaslab/faaslab/internal/testutil"
 	"github.com/faaslab/faaslab/runtime"
 	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/scheduler"
@@ -32,25 +32,8 @@ type env struct {
 	s    *scheduler.Scheduler
 	fake *schedulertest.Fake
 	reg  *prometheus.Registry
-	recs *syncBuffer
+	recs *testutil.SyncBuffer
 	cfg  scheduler.Config
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func newEnv(t *testing.T, mutate func(*scheduler.Config)) *env {
@@ -60,7 +43,7 @@ func newEnv(t *testing.T, mutate func(*scheduler.Config)) *env {
 	cfg.RuntimeBin = "/bin/true"
 	cfg.Profile = testProfile(1024)
 	cfg.HostID = "test-host"
-	e := &env{t: t, fake: schedulertest.New(), reg: prometheus.NewRegistry(), recs: &syncBuffer{}}
+	e := &env{t: t, fake: schedulertest.New(), reg: prometheus.NewRegistry(), recs: &testutil.SyncBuffer{}}
 	cfg.Records = e.recs
 	if mutate != nil {
 		mutate(&cfg)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faaslab/faaslab/client"
+	"github.com/faaslab/faaslab/internal/testutil"
 	"github.com/faaslab/faaslab/runtime/handlers"
 	"github.com/faaslab/faaslab/sandbox"
 )
@@ -53,7 +53,7 @@ func iperfServers(t *testing.T, d *testDaemon, ports ...int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var stderr syncBuffer // why it did not start, if it does not
+		var stderr testutil.SyncBuffer // why it did not start, if it does not
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -167,22 +167,4 @@ func testShaping(t *testing.T, extra ...string) {
 	if sample.Uplink.UploadBytes < 10<<20 || len(sample.Classes) == 0 {
 		t.Errorf("sample after ~30 MB of upload: uplink %+v, %d classes", sample.Uplink, len(sample.Classes))
 	}
-}
-
-// syncBuffer is a bytes.Buffer a child process writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

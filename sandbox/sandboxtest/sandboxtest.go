@@ -3,12 +3,10 @@
 package sandboxtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,22 +26,7 @@ func TestProg(t testing.TB) string {
 }
 
 // LogBuffer is a Log writer tests can read while the sandbox writes.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *LogBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *LogBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type LogBuffer = testutil.SyncBuffer
 
 // Spec is a 128 MB (c3.large, paper model) spec running testprog with args.
 func Spec(t testing.TB, args ...string) (sandbox.Spec, *LogBuffer) {
