@@ -51,25 +51,25 @@ func (m *Measured) Add(s *spec.Spec, run *record.Run) {
 	for _, t := range run.Manifest.Trials {
 		planned[t.ID] = t
 	}
+	invocations := map[string][]record.Invocation{}
+	for _, inv := range run.Invocations {
+		invocations[inv.TrialID] = append(invocations[inv.TrialID], inv)
+	}
+	samples := map[string][]record.Sample{}
+	for _, smp := range run.Samples {
+		samples[smp.TrialID] = append(samples[smp.TrialID], smp)
+	}
 	for _, res := range run.Results {
 		t, ok := planned[res.TrialID]
 		if !ok || res.Error != "" {
 			continue
 		}
-		mt := measuredTrial{dir: run.Dir, result: res}
-		for _, inv := range run.Invocations {
-			if inv.TrialID == res.TrialID {
-				mt.invocations = append(mt.invocations, inv)
-			}
+		key := measureKey(s, t)
+		if _, seen := m.byKey[key]; seen {
+			continue // the first measurement stays
 		}
-		for _, smp := range run.Samples {
-			if smp.TrialID == res.TrialID {
-				mt.samples = append(mt.samples, smp)
-			}
-		}
-		if _, seen := m.byKey[measureKey(s, t)]; !seen {
-			m.byKey[measureKey(s, t)] = mt
-		}
+		m.byKey[key] = measuredTrial{dir: run.Dir, result: res,
+			invocations: invocations[res.TrialID], samples: samples[res.TrialID]}
 	}
 }
 
