@@ -26,13 +26,7 @@ import (
 // at about a quarter of the NIC here, so N = 1…4 sit on the knee and only noise orders
 // them.) Nothing is left behind.
 func TestE2EExperimentFig5Fig6Quick(t *testing.T) {
-	skipHeavy(t, "minutes of iperf3 and S3 traffic through the runner")
-	requireRoot(t)
-	if _, err := exec.LookPath("iperf3"); err != nil {
-		t.Skip("iperf3 not installed (make deps installs it)")
-	}
-	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
-	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
+	bin, rt := experimentBinaries(t, "minutes of iperf3 and S3 traffic through the runner")
 	id := testutil.RandomHex(3)
 	prefix, cgroup := "faaslabx"+id, "/faaslabx"+id
 	// A relative --out from the working directory, as `make run` gives it: the daemon's
@@ -197,13 +191,7 @@ func checkFig6(t *testing.T, run *record.Run) {
 // trial's samples come from one host, both hosts took trials), the fig2 and fig5 checks
 // still pass, and neither host leaves anything behind.
 func TestE2EExperimentTwoHostsQuick(t *testing.T) {
-	skipHeavy(t, "two daemons and a minute of iperf3 traffic")
-	requireRoot(t)
-	if _, err := exec.LookPath("iperf3"); err != nil {
-		t.Skip("iperf3 not installed (make deps installs it)")
-	}
-	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
-	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
+	bin, rt := experimentBinaries(t, "two daemons and a minute of iperf3 traffic")
 	id := testutil.RandomHex(3)
 	// Room for host 1's "h1" within 11 characters; "q" is not a hex digit, so no other
 	// test's faaslabx<hex> names fall under this prefix's cleanup.
@@ -264,4 +252,18 @@ func freePortPair(t *testing.T) int {
 	}
 	t.Fatal("no two consecutive free ports on 127.0.0.1")
 	return 0
+}
+
+// experimentBinaries skips an experiment e2e test that cannot run here (-short, not root,
+// no iperf3; heavy says why it is heavy) and returns the faaslab and faaslab-runtime
+// binaries.
+func experimentBinaries(t *testing.T, heavy string) (bin, runtimeBin string) {
+	t.Helper()
+	skipHeavy(t, heavy)
+	requireRoot(t)
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		t.Skip("iperf3 not installed (make deps installs it)")
+	}
+	return binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab"),
+		binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
 }
