@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -102,6 +103,36 @@ type Backend interface {
 	// Close stops every sandbox this backend created and removes the host-level objects
 	// (parent cgroup, ...).
 	Close(ctx context.Context) error
+}
+
+// BackendConfig is the configuration every backend shares (each embeds it in its own
+// Config). Zero values take the defaults (WithDefaults).
+type BackendConfig struct {
+	// CgroupParent holds every sandbox's cgroup (the backend's default parent). The
+	// backend caps it at the host profile.
+	CgroupParent string
+	// UIDBase and UIDCount are the range each sandbox gets a uid (and the same gid) of its
+	// own from (DefaultUIDBase, DefaultUIDCount): no two live sandboxes share one.
+	UIDBase, UIDCount int
+	// TmpDir holds the sandboxes' /tmp images (TmpDirFor(CgroupParent)). When the host
+	// cannot use images (ErrNoTmpImages), /tmp is a tmpfs charged to the sandbox's
+	// memory, and a warning is logged.
+	TmpDir string
+	Logger *slog.Logger
+}
+
+// WithDefaults fills the zero fields; defaultParent is the backend's own cgroup parent.
+func (c BackendConfig) WithDefaults(defaultParent string) BackendConfig {
+	if c.CgroupParent == "" {
+		c.CgroupParent = defaultParent
+	}
+	if c.TmpDir == "" {
+		c.TmpDir = TmpDirFor(c.CgroupParent)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
 }
 
 // ValidID reports whether id is a usable sandbox ID.

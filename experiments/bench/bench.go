@@ -306,7 +306,7 @@ func Shaping(ctx context.Context, w io.Writer, o Options) error {
 
 func Docker(ctx context.Context, w io.Writer, o Options) error {
 	fmt.Fprintln(w, "\n== docker backend cold start vs raw `docker create && docker start` of the same image (target ≤ 1.15×) ==")
-	b, err := docker.New(ctx, docker.Config{Scope: "faaslabbench", CgroupParent: "/faaslabbench-docker"})
+	b, err := docker.New(ctx, docker.Config{Scope: "faaslabbench", BackendConfig: sandbox.BackendConfig{CgroupParent: "/faaslabbench-docker"}})
 	if err != nil {
 		return err
 	}

@@ -12,36 +12,44 @@ import (
 	"github.com/faaslab/faaslab/sandbox/native"
 )
 
-// newBackend builds the configured sandbox backend, its parent cgroup capped at the profile.
+// newBackend builds the configured sandbox backend, its parent cgroup capped at the
+// profile. In network mode shared (native only, checked by CheckNetworkMode) sandboxes
+// stay in the host netns.
 func newBackend(ctx context.Context, cfg Config, profile sandbox.Profile, logger *slog.Logger) (sandbox.Backend, error) {
 	switch cfg.Backend {
 	case "native", "":
 		// The small static bootstrap doubles as the sandbox init: it starts far faster than
 		// this binary would.
-		return native.New(native.Config{CgroupParent: cfg.CgroupRoot, Host: profile.HostResources(),
-			InitBinary: cfg.RuntimeBin, Logger: logger})
+		return native.New(native.Config{BackendConfig: nativeBase(cfg, logger), Host: profile.HostResources(),
+			InitBinary: cfg.RuntimeBin, HostNetwork: cfg.isShared()})
 	case "docker":
-		return docker.New(ctx, docker.Config{Image: cfg.Docker.Image, CgroupParent: dockerCgroupParent(cfg),
-			Profile: profile, Scope: cfg.Network.Prefix, Logger: logger})
+		return docker.New(ctx, docker.Config{BackendConfig: dockerBase(cfg, logger), Image: cfg.Docker.Image,
+			Profile: profile, Scope: cfg.Network.Prefix})
 	}
 	return nil, fmt.Errorf("unknown backend %q (want native or docker)", cfg.Backend)
 }
 
-// dockerCgroupParent keeps docker sandboxes apart from native ones of the same daemon config.
-func dockerCgroupParent(cfg Config) string { return cfg.CgroupRoot + "-docker" }
+func nativeBase(cfg Config, logger *slog.Logger) sandbox.BackendConfig {
+	return sandbox.BackendConfig{CgroupParent: cfg.CgroupRoot, Logger: logger}
+}
+
+// dockerBase keeps docker sandboxes apart from native ones of the same daemon config.
+func dockerBase(cfg Config, logger *slog.Logger) sandbox.BackendConfig {
+	return sandbox.BackendConfig{CgroupParent: cfg.CgroupRoot + "-docker", Logger: logger}
+}
 
 // reap removes what a crashed daemon with this configuration left behind: sandboxes of
 // both backends (cgroups, containers) and the network (links, netns, rules).
 func Reap(ctx context.Context, cfg Config, netCfg netshape.Config, logger *slog.Logger) error {
 	var errs []error
-	nb, err := native.New(native.Config{CgroupParent: cfg.CgroupRoot, Logger: logger})
+	nb, err := native.New(native.Config{BackendConfig: nativeBase(cfg, logger)})
 	if err == nil {
 		errs = append(errs, nb.Reap(ctx), nb.Close(ctx))
 	} else {
 		errs = append(errs, err)
 	}
 	// Containers only when an engine answers: a native-only host need not run Docker.
-	if db, err := docker.New(ctx, docker.Config{CgroupParent: dockerCgroupParent(cfg), Scope: cfg.Network.Prefix, Logger: logger}); err == nil {
+	if db, err := docker.New(ctx, docker.Config{BackendConfig: dockerBase(cfg, logger), Scope: cfg.Network.Prefix}); err == nil {
 		errs = append(errs, db.Reap(ctx), db.Close(ctx))
 	} else if !errors.Is(err, docker.ErrNoEngine) {
 		logger.Warn("docker reap skipped", "err", err)

@@ -157,7 +157,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (d *Daemon, err
 	if err := Reap(ctx, cfg, netCfg, logger); err != nil {
 		return nil, err
 	}
-	if d.backend, err = backendFor(ctx, cfg, profile, logger); err != nil {
+	if d.backend, err = newBackend(ctx, cfg, profile, logger); err != nil {
 		return nil, err
 	}
 

@@ -22,8 +22,6 @@ import (
 	"github.com/faaslab/faaslab/netshape"
 	"github.com/faaslab/faaslab/netshape/shape"
 	"github.com/faaslab/faaslab/runtime"
-	"github.com/faaslab/faaslab/sandbox"
-	"github.com/faaslab/faaslab/sandbox/native"
 	"github.com/faaslab/faaslab/scheduler"
 )
 
@@ -58,15 +56,6 @@ func CheckNetworkMode(cfg Config, policy shape.PolicyConfig) error {
 
 // isShared reports whether the daemon runs in network mode shared.
 func (c Config) isShared() bool { return c.Network.Mode == networkModeShared }
-
-// backendFor is newBackend, with sandboxes kept in the host netns in mode shared.
-func backendFor(ctx context.Context, cfg Config, profile sandbox.Profile, logger *slog.Logger) (sandbox.Backend, error) {
-	if !cfg.isShared() {
-		return newBackend(ctx, cfg, profile, logger)
-	}
-	return native.New(native.Config{CgroupParent: cfg.CgroupRoot, Host: profile.HostResources(),
-		InitBinary: cfg.RuntimeBin, HostNetwork: true, Logger: logger})
-}
 
 // sharedNet is both the scheduler's Network and RuntimeAPI in mode shared: it keeps each
 // sandbox in its own net_prio cgroup mapped to its HTB class, and gives it its own Runtime

@@ -56,16 +56,17 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 	if len(spec.Command) == 0 {
 		return nil, fmt.Errorf("docker create %s: empty command", spec.ID)
 	}
-	if err := b.reserve(spec.ID); err != nil {
-		return nil, err
+	if err := b.reg.Reserve(spec.ID); err != nil {
+		return nil, fmt.Errorf("docker %w", err)
 	}
 	s, err := b.create(ctx, spec)
-	if terr := b.track(spec.ID, s); err == nil && terr != nil {
-		_ = s.Stop(context.WithoutCancel(ctx))
-		err = terr
-	}
 	if err != nil {
+		b.reg.Abandon(spec.ID)
 		return nil, err
+	}
+	if err := b.reg.Commit(spec.ID, s); err != nil {
+		_ = s.Stop(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("docker %w", err)
 	}
 	return s, nil
 }
@@ -420,7 +421,7 @@ func (s *Sandbox) Stop(ctx context.Context) error {
 		if s.stopErr == nil {
 			s.b.releaseIdentity(s.id, s.ident)
 		}
-		s.b.forget(s.id)
+		s.b.reg.Remove(s.id)
 	})
 	return s.stopErr
 }

@@ -19,9 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -54,50 +52,32 @@ const (
 
 // Config configures the backend. Zero values take the defaults.
 type Config struct {
+	// CgroupParent (DefaultCgroupParent) is capped at Profile with the cgroupfs driver;
+	// with the systemd driver it must be a slice name ("faaslab-docker.slice") and is
+	// left to systemd.
+	sandbox.BackendConfig
 	// Image used when a Spec names none (DefaultImage).
 	Image string
-	// CgroupParent holds all containers (DefaultCgroupParent). It is capped at Profile
-	// with the cgroupfs driver; with the systemd driver it must be a slice name
-	// ("faaslab-docker.slice") and is left to systemd.
-	CgroupParent string
 	// Profile caps CgroupParent (cpu quota = vCPUs × period, memory = profile memory).
 	// A zero Profile (VCPUs == 0) leaves the parent uncapped.
 	Profile sandbox.Profile
-	// UIDBase and UIDCount are the range each container gets a uid (and the same gid) of
-	// its own from (sandbox.DefaultUIDBase, sandbox.DefaultUIDCount), as on the native
-	// backend: no two live containers share one.
-	UIDBase, UIDCount int
-	// TmpDir holds the containers' /tmp images and their host mounts
-	// (sandbox.TmpDirFor(CgroupParent)). When the host cannot use images
-	// (sandbox.ErrNoTmpImages), /tmp is a tmpfs charged to the container's memory, and a
-	// warning is logged.
-	TmpDir string
 	// GatePath is the gate binary inside the image (image.RuntimePath).
 	GatePath string
 	// Scope is the value of the "faaslab" label on every container (DefaultScope).
 	// Reap removes the containers of this scope only; tests use their own.
-	Scope  string
-	Logger *slog.Logger
+	Scope string
 }
 
 func (c Config) withDefaults() Config {
+	c.BackendConfig = c.BackendConfig.WithDefaults(DefaultCgroupParent)
 	if c.Image == "" {
 		c.Image = DefaultImage
-	}
-	if c.CgroupParent == "" {
-		c.CgroupParent = DefaultCgroupParent
-	}
-	if c.TmpDir == "" {
-		c.TmpDir = sandbox.TmpDirFor(c.CgroupParent)
 	}
 	if c.GatePath == "" {
 		c.GatePath = image.RuntimePath
 	}
 	if c.Scope == "" {
 		c.Scope = DefaultScope
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
@@ -110,11 +90,7 @@ type Backend struct {
 	parent   parentCgroup
 	uids     *sandbox.UIDPool
 	tmp      *sandbox.TmpImages // nil: /tmp is a tmpfs
-
-	mu        sync.Mutex
-	sandboxes map[string]*Sandbox
-	pending   map[string]bool // being created: their /tmp is not a leftover
-	closed    bool
+	reg      sandbox.Registry[*Sandbox]
 }
 
 var _ sandbox.Backend = (*Backend)(nil)
@@ -160,8 +136,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		cli.Close()
 		return nil, fmt.Errorf("docker engine info: %w", err)
 	}
-	b := &Backend{cfg: cfg, cli: cli, cgroupV2: info.CgroupVersion == "2", uids: uids, tmp: tmp,
-		sandboxes: map[string]*Sandbox{}, pending: map[string]bool{}}
+	b := &Backend{cfg: cfg, cli: cli, cgroupV2: info.CgroupVersion == "2", uids: uids, tmp: tmp}
 	b.parent = parentCgroup{v2: b.cgroupV2, path: cfg.CgroupParent}
 	switch {
 	case info.CgroupDriver == "systemd":
@@ -197,12 +172,7 @@ func (b *Backend) Reap(ctx context.Context) error {
 	if b.tmp == nil {
 		return err
 	}
-	return errors.Join(err, b.tmp.Reap(func(id string) bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		_, live := b.sandboxes[id]
-		return live || b.pending[id]
-	}))
+	return errors.Join(err, b.tmp.Reap(b.reg.InUse))
 }
 
 // ReapScope force-removes the containers labelled faaslab=scope; scope "" removes every
@@ -242,15 +212,8 @@ func hasPrefixedName(names []string) bool {
 // Close stops every sandbox of this backend, removes the parent cgroup it created and
 // closes the client.
 func (b *Backend) Close(ctx context.Context) error {
-	b.mu.Lock()
-	b.closed = true
-	list := make([]*Sandbox, 0, len(b.sandboxes))
-	for _, s := range b.sandboxes {
-		list = append(list, s)
-	}
-	b.mu.Unlock()
 	var errs []error
-	for _, s := range list {
+	for _, s := range b.reg.Close() {
 		errs = append(errs, s.Stop(ctx))
 	}
 	errs = append(errs, b.parent.remove())
@@ -259,39 +222,4 @@ func (b *Backend) Close(ctx context.Context) error {
 	}
 	errs = append(errs, b.cli.Close())
 	return errors.Join(errs...)
-}
-
-// reserve marks id as being created; a second Create of a live or pending id is refused.
-func (b *Backend) reserve(id string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return errors.New("docker backend is closed")
-	}
-	if _, dup := b.sandboxes[id]; dup || b.pending[id] {
-		return fmt.Errorf("docker create: sandbox %s exists already", id)
-	}
-	b.pending[id] = true
-	return nil
-}
-
-// track turns the pending id into a live sandbox (s nil: creation failed).
-func (b *Backend) track(id string, s *Sandbox) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.pending, id)
-	if s == nil {
-		return nil
-	}
-	if b.closed {
-		return errors.New("docker backend is closed")
-	}
-	b.sandboxes[id] = s
-	return nil
-}
-
-func (b *Backend) forget(id string) {
-	b.mu.Lock()
-	delete(b.sandboxes, id)
-	b.mu.Unlock()
 }

@@ -96,10 +96,10 @@ func newTestBackend(t testing.TB) *Backend {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := New(ctx, Config{
-		Image:        img,
-		CgroupParent: "/" + scope,
-		Profile:      sandbox.DefaultHostProfile(),
-		Scope:        scope,
+		BackendConfig: sandbox.BackendConfig{CgroupParent: "/" + scope},
+		Image:         img,
+		Profile:       sandbox.DefaultHostProfile(),
+		Scope:         scope,
 	})
 	if err != nil {
 		t.Fatalf("new docker backend: %v", err)

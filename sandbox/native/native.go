@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,20 +36,13 @@ const (
 	rootDir = "/run/faaslab-sandbox-root"
 )
 
-// Config configures a Backend.
+// Config configures a Backend. Zero values take the defaults.
 type Config struct {
-	// CgroupParent holds every sandbox cgroup (DefaultCgroupParent); it is capped at Host.
-	CgroupParent string
+	// CgroupParent (DefaultCgroupParent) is capped at Host.
+	sandbox.BackendConfig
 	// Host are the parent cgroup's limits (sandbox.Profile.HostResources()); zero fields
 	// leave it unlimited.
 	Host sandbox.Resources
-	// UIDBase and UIDCount are the range each sandbox gets a uid (and the same gid) of
-	// its own from (sandbox.DefaultUIDBase, sandbox.DefaultUIDCount).
-	UIDBase, UIDCount int
-	// TmpDir holds the sandboxes' /tmp images (DefaultTmpDir/<cgroup parent>). When the
-	// host cannot use images (sandbox.ErrNoTmpImages), /tmp is a tmpfs, charged to the
-	// sandbox's memory, and a warning is logged.
-	TmpDir string
 	// InitBinary is started as the sandbox init ("" = /proc/self/exe). It must call
 	// nsinit.MaybeRun first; the faaslab-runtime bootstrap does.
 	InitBinary string
@@ -58,21 +50,12 @@ type Config struct {
 	// mode "shared", where cgroup v1 net_prio classifies their traffic. Everything else
 	// (mount, pid, uts, ipc namespaces, cgroup, privileges) is as without it.
 	HostNetwork bool
-	Logger      *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
-	if c.CgroupParent == "" {
-		c.CgroupParent = DefaultCgroupParent
-	}
-	if c.TmpDir == "" {
-		c.TmpDir = sandbox.TmpDirFor(c.CgroupParent)
-	}
+	c.BackendConfig = c.BackendConfig.WithDefaults(DefaultCgroupParent)
 	if c.InitBinary == "" {
 		c.InitBinary = "/proc/self/exe"
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
@@ -83,11 +66,7 @@ type Backend struct {
 	parent *sandbox.Cgroup
 	uids   *sandbox.UIDPool
 	tmp    *sandbox.TmpImages // nil: /tmp is a tmpfs
-
-	mu        sync.Mutex
-	sandboxes map[string]*Sandbox
-	pending   map[string]bool // being created
-	closed    bool
+	reg    sandbox.Registry[*Sandbox]
 }
 
 var _ sandbox.Backend = (*Backend)(nil)
@@ -116,7 +95,7 @@ func New(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{cfg: cfg, parent: parent, uids: uids, tmp: tmp, sandboxes: map[string]*Sandbox{}, pending: map[string]bool{}}, nil
+	return &Backend{cfg: cfg, parent: parent, uids: uids, tmp: tmp}, nil
 }
 
 // Name is "native".
@@ -131,26 +110,16 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 	if len(spec.Command) == 0 {
 		return nil, errors.New("sandbox spec has no command")
 	}
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return nil, sandbox.ErrStopped
+	if err := b.reg.Reserve(spec.ID); err != nil {
+		return nil, err
 	}
-	if _, dup := b.sandboxes[spec.ID]; dup || b.pending[spec.ID] {
-		b.mu.Unlock()
-		return nil, fmt.Errorf("sandbox %s exists already", spec.ID)
-	}
-	b.pending[spec.ID] = true // Reap leaves it alone while it is being made
-	b.mu.Unlock()
-
 	s, err := b.start(spec)
-	b.mu.Lock()
-	delete(b.pending, spec.ID)
-	if err == nil {
-		b.sandboxes[spec.ID] = s
-	}
-	b.mu.Unlock()
 	if err != nil {
+		b.reg.Abandon(spec.ID)
+		return nil, err
+	}
+	if err := b.reg.Commit(spec.ID, s); err != nil {
+		_ = s.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return s, nil
@@ -287,12 +256,6 @@ func toInitMounts(ms []sandbox.Mount) []nsinit.Mount {
 	return out
 }
 
-func (b *Backend) forget(id string) {
-	b.mu.Lock()
-	delete(b.sandboxes, id)
-	b.mu.Unlock()
-}
-
 // Reap removes sandbox cgroups under the parent that no live Backend owns: what a crashed
 // daemon left. Their processes are killed.
 func (b *Backend) Reap(ctx context.Context) error {
@@ -302,10 +265,7 @@ func (b *Backend) Reap(ctx context.Context) error {
 	}
 	var errs []error
 	for _, n := range names {
-		b.mu.Lock()
-		_, live := b.sandboxes[n]
-		b.mu.Unlock()
-		if live {
+		if b.reg.InUse(n) { // live, or being created: its fresh cgroup is no leftover
 			continue
 		}
 		b.cfg.Logger.Info("reaping leftover sandbox cgroup", "cgroup", b.cfg.CgroupParent+"/"+n)
@@ -313,27 +273,15 @@ func (b *Backend) Reap(ctx context.Context) error {
 		errs = append(errs, sandbox.KillCgroup(path), sandbox.RemoveCgroup(path))
 	}
 	if b.tmp != nil {
-		errs = append(errs, b.tmp.Reap(func(id string) bool {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			_, live := b.sandboxes[id]
-			return live || b.pending[id]
-		}))
+		errs = append(errs, b.tmp.Reap(b.reg.InUse))
 	}
 	return errors.Join(errs...)
 }
 
 // Close stops every sandbox and removes the parent cgroup.
 func (b *Backend) Close(ctx context.Context) error {
-	b.mu.Lock()
-	b.closed = true
-	all := make([]*Sandbox, 0, len(b.sandboxes))
-	for _, s := range b.sandboxes {
-		all = append(all, s)
-	}
-	b.mu.Unlock()
 	var errs []error
-	for _, s := range all {
+	for _, s := range b.reg.Close() {
 		errs = append(errs, s.Stop(ctx))
 	}
 	errs = append(errs, b.Reap(ctx), b.parent.Delete())
@@ -439,7 +387,7 @@ func (s *Sandbox) Stop(ctx context.Context) error {
 		if s.stopErr == nil { // the cgroup is empty: no process holds the uid any more
 			s.backend.releaseIdentity(s.id, s.uid)
 		}
-		s.backend.forget(s.id)
+		s.backend.reg.Remove(s.id)
 	})
 	return s.stopErr
 }

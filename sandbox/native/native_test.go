@@ -28,7 +28,7 @@ func newTestBackend(t *testing.T) sandbox.Backend {
 	t.Helper()
 	requireRoot(t)
 	parent := "/faaslabt-" + testutil.RandomHex(6)
-	b, err := New(Config{CgroupParent: parent, Host: sandbox.DefaultHostProfile().HostResources()})
+	b, err := New(Config{BackendConfig: sandbox.BackendConfig{CgroupParent: parent}, Host: sandbox.DefaultHostProfile().HostResources()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestIsolation(t *testing.T) {
 func TestReapRemovesLeftovers(t *testing.T) {
 	requireRoot(t)
 	parent := "/faaslabt-" + testutil.RandomHex(6)
-	crashed, err := New(Config{CgroupParent: parent})
+	crashed, err := New(Config{BackendConfig: sandbox.BackendConfig{CgroupParent: parent}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestReapRemovesLeftovers(t *testing.T) {
 	}
 	sb.Start(context.Background())
 	// A new backend (a restarted daemon) reaps what the "crashed" one left.
-	fresh, err := New(Config{CgroupParent: parent})
+	fresh, err := New(Config{BackendConfig: sandbox.BackendConfig{CgroupParent: parent}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func BenchmarkCreateStartExit(b *testing.B) {
 		b.Skip("needs root")
 	}
 	parent := "/faaslabt-" + testutil.RandomHex(6)
-	be, err := New(Config{CgroupParent: parent, Host: sandbox.DefaultHostProfile().HostResources()})
+	be, err := New(Config{BackendConfig: sandbox.BackendConfig{CgroupParent: parent}, Host: sandbox.DefaultHostProfile().HostResources()})
 	if err != nil {
 		b.Fatal(err)
 	}
