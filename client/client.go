@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 )
@@ -37,6 +38,20 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 // WithBearerToken sends "Authorization: Bearer token" on every request, as a daemon with
 // auth.token_file requires.
 func WithBearerToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// ReadTokenFile reads an API token file: the token, surrounding white space trimmed. The
+// daemon reads its auth.token_file with it too, so both sides agree on the format.
+func ReadTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("token file %s is empty", path)
+	}
+	return token, nil
+}
 
 // New returns a client of the daemon at endpoint (scheme and host, e.g.
 // http://127.0.0.1:3001). Requests time out after 16 minutes: a synchronous invocation

@@ -3,43 +3,31 @@ package main
 // faaslab data list|generate|load: the workload data in the embedded object store.
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/experiments/services"
 	"github.com/faaslab/faaslab/experiments/services/dataset"
 	"github.com/faaslab/faaslab/internal/daemon"
 )
 
 func newDataCmd() *cobra.Command {
-	var endpoint string
 	cmd := &cobra.Command{
 		Use:   "data",
 		Short: "Workload data in the object store: the paper's chunk sets and your own files",
 	}
-	cmd.PersistentFlags().StringVar(&endpoint, "endpoint", client.DefaultEndpoint, "the daemon's API")
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "Print the manifest of generated sets (keys, sizes, SHA-256)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := client.New(endpoint).DataSets(cmd.Context())
-			return printResult(cmd.OutOrStdout(), m, err)
-		},
-	}
+	d := &daemonFlags{}
+	d.bind(cmd)
+	list := callCmd("list", "Print the manifest of generated sets (keys, sizes, SHA-256)", cobra.NoArgs,
+		func(ctx context.Context, _ []string) (any, error) { return d.client().DataSets(ctx) })
 	var count int
-	gen := &cobra.Command{
-		Use:   "generate SET",
-		Short: "Generate (once) and place a chunk set: 10mb, 20mb, 50mb, 100mb or 200mb",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			sm, err := client.New(endpoint).EnsureDataSet(cmd.Context(), args[0], count)
-			return printResult(cmd.OutOrStdout(), sm, err)
-		},
-	}
+	gen := callCmd("generate SET", "Generate (once) and place a chunk set: 10mb, 20mb, 50mb, 100mb or 200mb", cobra.ExactArgs(1),
+		func(ctx context.Context, args []string) (any, error) {
+			return d.client().EnsureDataSet(ctx, args[0], count)
+		})
 	gen.Flags().IntVar(&count, "count", 0, "objects (default: 1 GB worth, e.g. 100 × 10 MB)")
 	var stateDir string
 	load := &cobra.Command{

@@ -64,11 +64,26 @@ func TestE2ENonLoopbackListenNeedsToken(t *testing.T) {
 	if status, _, _ := get("/2015-03-31/functions/", "Bearer not-"+token); status != http.StatusUnauthorized {
 		t.Errorf("a wrong token: %d, want 401", status)
 	}
-	// The CLI sends the token from --token-file.
-	if out, err := exec.Command(bin, "fn", "list", "--endpoint", "http://"+d.endpoint).CombinedOutput(); err == nil {
-		t.Errorf("faaslab fn list without a token succeeded:\n%s", out)
+	// Every CLI command that talks to a daemon sends the token from --token-file (or
+	// FAASLAB_TOKEN_FILE), and a token file it cannot read fails before any request.
+	for _, args := range [][]string{{"fn", "list"}, {"services"}, {"data", "list"}} {
+		args = append(args, "--endpoint", "http://"+d.endpoint)
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err == nil || !strings.Contains(string(out), "401") {
+			t.Errorf("faaslab %v without a token: %v\n%s\nwant a 401", args, err, out)
+		}
+		if out, err := exec.Command(bin, append(args, "--token-file", filepath.Join(t.TempDir(), "absent"))...).CombinedOutput(); err == nil || !strings.Contains(string(out), "--token-file") {
+			t.Errorf("faaslab %v with an absent token file: %v\n%s\nwant an error naming --token-file", args, err, out)
+		}
+		withEnv := exec.Command(bin, args...)
+		withEnv.Env = append(os.Environ(), "FAASLAB_TOKEN_FILE="+tokenFile)
+		if out, err := withEnv.CombinedOutput(); strings.Contains(string(out), "401") {
+			t.Errorf("faaslab %v with FAASLAB_TOKEN_FILE: %v\n%s", args, err, out)
+		}
 	}
 	if out, err := exec.Command(bin, "fn", "list", "--endpoint", "http://"+d.endpoint, "--token-file", tokenFile).CombinedOutput(); err != nil {
 		t.Errorf("faaslab fn list --token-file: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "services", "--endpoint", "http://"+d.endpoint, "--token-file", tokenFile).CombinedOutput(); err != nil {
+		t.Errorf("faaslab services --token-file: %v\n%s", err, out)
 	}
 }

@@ -30,6 +30,7 @@ type experimentOptions struct {
 	hosts     int
 	resume    string
 	endpoints []string
+	remote    daemonFlags // --token-file of the --endpoint daemons
 	out       string
 	daemon    target.DaemonOptions
 }
@@ -99,6 +100,7 @@ Ctrl-C stops cleanly; the run directory can then be finished with --resume.`,
 	f.StringVar(&o.resume, "resume", o.resume, "finish the run in this run directory (skips its finished trials)")
 	f.IntVar(&o.hosts, "hosts", o.hosts, "private daemons: emulated hosts on this machine, each with its own NIC; trials run in parallel, one per host (sound only while the machine has CPU to spare: docs/experiments.md)")
 	f.StringSliceVar(&o.endpoints, "endpoint", o.endpoints, "a running daemon, e.g. http://10.0.0.5:3001; repeat for one per host")
+	o.remote.bindToken(cmd) // for --endpoint daemons beyond loopback
 	f.StringVar(&o.out, "out", o.out, "results directory")
 	f.StringVar(&o.daemon.Prefix, "daemon-prefix", o.daemon.Prefix, "private daemon: link/netns prefix")
 	f.StringVar(&o.daemon.Subnet, "daemon-subnet", o.daemon.Subnet, "private daemon: sandbox subnet")
@@ -166,7 +168,7 @@ func runExperiments(cmd *cobra.Command, args []string, o experimentOptions) erro
 // experimentFleet is the daemons given with --endpoint, or a private one started here.
 func experimentFleet(o experimentOptions) (target.Fleet, func(), error) {
 	if len(o.endpoints) > 0 {
-		f := &target.EndpointFleet{Endpoints: o.endpoints}
+		f := &target.EndpointFleet{Endpoints: o.endpoints, Options: o.remote.opts}
 		return f, func() {}, nil
 	}
 	if o.hosts < 1 || o.hosts > 8 {

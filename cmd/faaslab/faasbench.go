@@ -16,7 +16,8 @@ func newFaasbenchCmd() *cobra.Command {
 }
 
 func newFaasbenchRunCmd() *cobra.Command {
-	var endpoint, out string
+	d := &daemonFlags{}
+	var out string
 	var repeat, memory int
 	cmd := &cobra.Command{
 		Use:   "run SPEC.yaml|paper-wordcount",
@@ -30,26 +31,26 @@ Tables 2 and 3 to tables.md.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var spec faasbench.Spec
 			if args[0] == "paper-wordcount" {
-				spec = faasbench.PaperWordcount(endpoint, repeat)
+				spec = faasbench.PaperWordcount(d.endpoint, repeat)
 			} else {
 				var err error
 				if spec, err = faasbench.LoadSpec(args[0]); err != nil {
 					return err
 				}
 				if cmd.Flags().Changed("endpoint") {
-					spec.Faaslab.Endpoint = endpoint
+					spec.Faaslab.Endpoint = d.endpoint
 				}
 			}
 			if cmd.Flags().Changed("memory") {
 				spec.Faaslab.MemoryMB = memory
 			}
-			r := &faasbench.Runner{Spec: spec, Dir: out, Out: cmd.OutOrStdout()}
+			r := &faasbench.Runner{Spec: spec, Dir: out, Out: cmd.OutOrStdout(), ClientOptions: d.opts}
 			_, err := r.Run(cmd.Context())
 			return err
 		},
 	}
+	d.bind(cmd) // --endpoint overrides a spec's faaslab.endpoint
 	f := cmd.Flags()
-	f.StringVar(&endpoint, "endpoint", "http://127.0.0.1:3001", "faaslab daemon's Lambda API")
 	f.StringVar(&out, "out", "results/faasbench", "results root; the run writes <out>/<run-id>/")
 	f.IntVar(&repeat, "repeat", 3, "paper-wordcount: requests per workload")
 	f.IntVar(&memory, "memory", 0, "function memory in MB (overrides the spec; paper-wordcount uses 1024)")

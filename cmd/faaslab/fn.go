@@ -1,9 +1,8 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -13,39 +12,14 @@ import (
 )
 
 func newFnCmd() *cobra.Command {
-	var endpoint string
 	cmd := &cobra.Command{
 		Use:   "fn",
 		Short: "Create, inspect, invoke and delete functions on a running daemon",
 	}
-	cmd.PersistentFlags().StringVar(&endpoint, "endpoint", envOr("FAASLAB_ENDPOINT", client.DefaultEndpoint), "daemon Lambda API endpoint")
-	var tokenFile string
-	cmd.PersistentFlags().StringVar(&tokenFile, "token-file", os.Getenv("FAASLAB_TOKEN_FILE"), "file holding the daemon's API token (its auth.token_file), for a daemon listening beyond loopback")
-	newClient := func() *client.Client { return client.New(endpoint, tokenOption(tokenFile)) }
-	cmd.AddCommand(newFnCreateCmd(newClient), newFnUpdateCmd(newClient), newFnListCmd(newClient),
-		newFnGetCmd(newClient), newFnDeleteCmd(newClient), newFnInvokeCmd(newClient))
+	d := &daemonFlags{}
+	d.bind(cmd)
+	cmd.AddCommand(newFnCreateCmd(d), newFnUpdateCmd(d), newFnListCmd(d), newFnGetCmd(d), newFnDeleteCmd(d), newFnInvokeCmd(d))
 	return cmd
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-// printResult prints a daemon call's answer v as printJSON does, or returns the call's err.
-func printResult(w io.Writer, v any, err error) error {
-	if err != nil {
-		return err
-	}
-	return printJSON(w, v)
 }
 
 // parseEnv turns KEY=VALUE flags into Lambda's Environment.Variables.
@@ -61,7 +35,7 @@ func parseEnv(pairs []string) (*client.Environment, error) {
 	return &client.Environment{Variables: vars}, nil
 }
 
-func newFnCreateCmd(newClient func() *client.Client) *cobra.Command {
+func newFnCreateCmd(d *daemonFlags) *cobra.Command {
 	var runtime, handler, zipPath, image string
 	var memoryMB, timeoutS int
 	var env []string
@@ -95,7 +69,7 @@ func newFnCreateCmd(newClient func() *client.Client) *cobra.Command {
 				}
 				req.Environment = vars
 			}
-			out, err := newClient().CreateFunction(cmd.Context(), req)
+			out, err := d.client().CreateFunction(cmd.Context(), req)
 			return printResult(cmd.OutOrStdout(), out, err)
 		},
 	}
@@ -109,7 +83,7 @@ func newFnCreateCmd(newClient func() *client.Client) *cobra.Command {
 	return cmd
 }
 
-func newFnUpdateCmd(newClient func() *client.Client) *cobra.Command {
+func newFnUpdateCmd(d *daemonFlags) *cobra.Command {
 	var memoryMB, timeoutS int
 	var env []string
 	cmd := &cobra.Command{
@@ -134,7 +108,7 @@ func newFnUpdateCmd(newClient func() *client.Client) *cobra.Command {
 			if req == (client.UpdateFunctionConfigurationRequest{}) {
 				return fmt.Errorf("nothing to update: give --memory, --timeout or --env")
 			}
-			out, err := newClient().UpdateFunctionConfiguration(cmd.Context(), args[0], req)
+			out, err := d.client().UpdateFunctionConfiguration(cmd.Context(), args[0], req)
 			return printResult(cmd.OutOrStdout(), out, err)
 		},
 	}
@@ -144,13 +118,13 @@ func newFnUpdateCmd(newClient func() *client.Client) *cobra.Command {
 	return cmd
 }
 
-func newFnListCmd(newClient func() *client.Client) *cobra.Command {
+func newFnListCmd(d *daemonFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List functions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fns, err := newClient().ListFunctions(cmd.Context())
+			fns, err := d.client().ListFunctions(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -164,30 +138,19 @@ func newFnListCmd(newClient func() *client.Client) *cobra.Command {
 	}
 }
 
-func newFnGetCmd(newClient func() *client.Client) *cobra.Command {
-	return &cobra.Command{
-		Use:   "get NAME",
-		Short: "Show a function's configuration",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			out, err := newClient().GetFunction(cmd.Context(), args[0])
-			return printResult(cmd.OutOrStdout(), out, err)
-		},
-	}
+func newFnGetCmd(d *daemonFlags) *cobra.Command {
+	return callCmd("get NAME", "Show a function's configuration", cobra.ExactArgs(1),
+		func(ctx context.Context, args []string) (any, error) { return d.client().GetFunction(ctx, args[0]) })
 }
 
-func newFnDeleteCmd(newClient func() *client.Client) *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a function and stop its sandboxes",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return newClient().DeleteFunction(cmd.Context(), args[0])
-		},
-	}
+func newFnDeleteCmd(d *daemonFlags) *cobra.Command {
+	return callCmd("delete NAME", "Delete a function and stop its sandboxes", cobra.ExactArgs(1),
+		func(ctx context.Context, args []string) (any, error) {
+			return nil, d.client().DeleteFunction(ctx, args[0])
+		})
 }
 
-func newFnInvokeCmd(newClient func() *client.Client) *cobra.Command {
+func newFnInvokeCmd(d *daemonFlags) *cobra.Command {
 	var payload, payloadFile, invocationType string
 	var tail bool
 	cmd := &cobra.Command{
@@ -204,7 +167,7 @@ func newFnInvokeCmd(newClient func() *client.Client) *cobra.Command {
 					return fmt.Errorf("read --payload-file: %w", err)
 				}
 			}
-			res, err := newClient().Invoke(cmd.Context(), client.InvokeRequest{FunctionName: args[0],
+			res, err := d.client().Invoke(cmd.Context(), client.InvokeRequest{FunctionName: args[0],
 				InvocationType: invocationType, Payload: body, TailLog: tail})
 			if err != nil {
 				return err

@@ -8,23 +8,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/experiments/services/s3gw"
 	"github.com/faaslab/faaslab/experiments/services/wan"
 )
 
 func newServicesCmd() *cobra.Command {
-	var endpoint string
-	cmd := &cobra.Command{
-		Use:   "services",
-		Short: "Show the remote-side services of a running daemon: object store and iperf3 pool",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := client.New(endpoint).Services(cmd.Context())
-			return printResult(cmd.OutOrStdout(), st, err)
-		},
-	}
-	cmd.Flags().StringVar(&endpoint, "endpoint", client.DefaultEndpoint, "the daemon's API")
+	d := &daemonFlags{}
+	cmd := callCmd("services", "Show the remote-side services of a running daemon: object store and iperf3 pool", cobra.NoArgs,
+		func(ctx context.Context, _ []string) (any, error) { return d.client().Services(ctx) })
+	d.bind(cmd)
 	return cmd
 }
 

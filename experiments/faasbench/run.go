@@ -19,6 +19,8 @@ type Runner struct {
 	Spec Spec
 	Dir  string    // results root, e.g. results/faasbench
 	Out  io.Writer // terminal: progress and the summary table (nil = discard)
+	// ClientOptions reach the daemon of platform faaslab (e.g. client.WithBearerToken).
+	ClientOptions []client.Option
 }
 
 // Result is a finished run.
@@ -113,7 +115,7 @@ func (r *Runner) endpoints(ctx context.Context, log *slog.Logger) (endpoints, *f
 	if s.Platform == PlatformHTTP {
 		return endpoints{proxy: s.HTTP.ProxyURL, asyncProxy: s.HTTP.AsyncProxyURL, targets: s.HTTP.Targets}, nil, nil
 	}
-	fp := &faaslabPlatform{c: client.New(s.Faaslab.Endpoint), spec: s.Faaslab}
+	fp := &faaslabPlatform{c: client.New(s.Faaslab.Endpoint, r.ClientOptions...), spec: s.Faaslab}
 	var targets []string
 	timeouts := map[string]int{}
 	seen := map[string]bool{}

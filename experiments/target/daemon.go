@@ -339,6 +339,7 @@ func (f *LocalFleet) Close() error {
 // them, so a spec asking for two CPU models is refused rather than silently mismeasured.
 type EndpointFleet struct {
 	Endpoints []string
+	Options   []client.Option // e.g. client.WithBearerToken for daemons beyond loopback
 	cfg       *HostConfig
 }
 
@@ -350,7 +351,7 @@ func (f *EndpointFleet) Hosts(_ context.Context, cfg HostConfig) ([]Host, error)
 	f.cfg = &cfg
 	hosts := make([]Host, len(f.Endpoints))
 	for i, e := range f.Endpoints {
-		hosts[i] = NewHTTPHost(client.New(e))
+		hosts[i] = NewHTTPHost(client.New(e, f.Options...))
 	}
 	return hosts, nil
 }

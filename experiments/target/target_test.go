@@ -2,6 +2,8 @@ package target
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/faaslab/faaslab/client"
 	"golang.org/x/sys/unix"
 )
 
@@ -132,5 +135,28 @@ func TestStartPinned(t *testing.T) {
 	var after unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &after); err != nil || after != before {
 		t.Errorf("the runner's affinity changed: %v → %v (%v)", before.Count(), after.Count(), err)
+	}
+}
+
+// The hosts of an EndpointFleet carry its client options: a daemon beyond loopback gets
+// the token on every request (here a policy PUT).
+func TestEndpointFleetSendsToken(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- r.Header.Get("Authorization"):
+		default:
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	f := &EndpointFleet{Endpoints: []string{srv.URL}, Options: []client.Option{client.WithBearerToken("t0k")}}
+	hosts, err := f.Hosts(t.Context(), HostConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = hosts[0].SetPolicy(t.Context(), Policy{Name: "none"})
+	if auth := <-got; auth != "Bearer t0k" {
+		t.Errorf("Authorization %q, want Bearer t0k", auth)
 	}
 }

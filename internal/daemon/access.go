@@ -5,9 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"strings"
 
+	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/scheduler/api"
 )
 
@@ -22,13 +21,11 @@ func accessFor(cfg Config, sandboxSubnet netip.Prefix) (api.Access, error) {
 		}
 		return a, nil
 	}
-	b, err := os.ReadFile(cfg.Auth.TokenFile)
+	token, err := client.ReadTokenFile(cfg.Auth.TokenFile)
 	if err != nil {
 		return a, fmt.Errorf("auth.token_file: %w", err)
 	}
-	if a.Token = strings.TrimSpace(string(b)); a.Token == "" {
-		return a, fmt.Errorf("auth.token_file %s is empty", cfg.Auth.TokenFile)
-	}
+	a.Token = token
 	if !cfg.Auth.ProtectMetrics {
 		a.Open = func(r *http.Request) bool { return r.URL.Path == "/metrics" }
 	}
