@@ -81,18 +81,7 @@ func Analyze(run *record.Run) (*Analysis, error) {
 	if len(run.Manifest.Trials) == 0 {
 		return nil, ErrNoTrials
 	}
-	results := map[string][]record.TrialResult{}
-	for _, r := range run.Results {
-		results[r.TrialID] = append(results[r.TrialID], r)
-	}
-	invs := map[string][]record.Invocation{}
-	for _, inv := range run.Invocations {
-		invs[inv.TrialID] = append(invs[inv.TrialID], inv)
-	}
-	samples := map[string][]record.Sample{}
-	for _, s := range run.Samples {
-		samples[s.TrialID] = append(samples[s.TrialID], s)
-	}
+	byTrial := run.ByTrial()
 
 	a := &Analysis{Spec: run.Manifest.Spec, RunID: run.Manifest.RunID}
 	index := map[string]int{}
@@ -105,12 +94,16 @@ func Analyze(run *record.Run) (*Analysis, error) {
 			index[key] = i
 			acc = append(acc, &accum{point: Point{Key: key, Series: SeriesKey(t), Trial: t}})
 		}
-		res, ok := lastSuccess(results[t.ID])
+		tr := byTrial[t.ID]
+		if tr == nil {
+			tr = &record.TrialRecords{}
+		}
+		res, ok := lastSuccess(tr.Results)
 		if !ok {
 			acc[i].point.Missing++
 			continue
 		}
-		acc[i].add(t, res, trialInvocations(invs[t.ID], res, len(results[t.ID]) > 1), samples[t.ID])
+		acc[i].add(t, res, trialInvocations(tr.Invocations, res, len(tr.Results) > 1), tr.Samples)
 	}
 	baseline := map[string]float64{}
 	for _, ac := range acc {

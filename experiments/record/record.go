@@ -131,6 +131,39 @@ type Run struct {
 	Samples     []Sample
 }
 
+// TrialRecords are one trial's records of a run, in file order.
+type TrialRecords struct {
+	Results     []TrialResult // more than one when a resumed run retried the trial
+	Invocations []Invocation
+	Samples     []Sample
+}
+
+// ByTrial groups the run's records by trial ID (one pass over each file).
+func (r *Run) ByTrial() map[string]*TrialRecords {
+	by := map[string]*TrialRecords{}
+	of := func(id string) *TrialRecords {
+		tr := by[id]
+		if tr == nil {
+			tr = &TrialRecords{}
+			by[id] = tr
+		}
+		return tr
+	}
+	for _, res := range r.Results {
+		tr := of(res.TrialID)
+		tr.Results = append(tr.Results, res)
+	}
+	for _, inv := range r.Invocations {
+		tr := of(inv.TrialID)
+		tr.Invocations = append(tr.Invocations, inv)
+	}
+	for _, s := range r.Samples {
+		tr := of(s.TrialID)
+		tr.Samples = append(tr.Samples, s)
+	}
+	return by
+}
+
 // Writer appends records to a run directory. Safe for concurrent use.
 type Writer struct {
 	dir  string

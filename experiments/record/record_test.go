@@ -57,3 +57,25 @@ func TestLoadRejectsCorruptMiddleLineAndMissingManifest(t *testing.T) {
 		t.Error("Load accepted a corrupt line in the middle of samples.jsonl")
 	}
 }
+
+func TestByTrialGroupsInFileOrder(t *testing.T) {
+	run := &Run{
+		Results:     []TrialResult{{TrialID: "t1", Error: "boom"}, {TrialID: "t2"}, {TrialID: "t1"}},
+		Invocations: []Invocation{{TrialID: "t1", RequestID: "a"}, {TrialID: "t2", RequestID: "b"}, {TrialID: "t1", RequestID: "c"}},
+		Samples:     []Sample{{TrialID: "t3"}},
+	}
+	by := run.ByTrial()
+	if len(by) != 3 {
+		t.Fatalf("%d trials, want 3 (t1, t2, and t3 with samples only)", len(by))
+	}
+	t1 := by["t1"]
+	if len(t1.Results) != 2 || t1.Results[0].Error != "boom" || t1.Results[1].Error != "" {
+		t.Errorf("t1 results %+v: want the failed attempt, then the retry", t1.Results)
+	}
+	if len(t1.Invocations) != 2 || t1.Invocations[0].RequestID != "a" || t1.Invocations[1].RequestID != "c" {
+		t.Errorf("t1 invocations %+v: want a, c", t1.Invocations)
+	}
+	if len(by["t2"].Invocations) != 1 || len(by["t3"].Samples) != 1 || len(by["t3"].Results) != 0 {
+		t.Errorf("t2 %+v, t3 %+v", by["t2"], by["t3"])
+	}
+}

@@ -51,14 +51,7 @@ func (m *Measured) Add(s *spec.Spec, run *record.Run) {
 	for _, t := range run.Manifest.Trials {
 		planned[t.ID] = t
 	}
-	invocations := map[string][]record.Invocation{}
-	for _, inv := range run.Invocations {
-		invocations[inv.TrialID] = append(invocations[inv.TrialID], inv)
-	}
-	samples := map[string][]record.Sample{}
-	for _, smp := range run.Samples {
-		samples[smp.TrialID] = append(samples[smp.TrialID], smp)
-	}
+	byTrial := run.ByTrial()
 	for _, res := range run.Results {
 		t, ok := planned[res.TrialID]
 		if !ok || res.Error != "" {
@@ -68,8 +61,8 @@ func (m *Measured) Add(s *spec.Spec, run *record.Run) {
 		if _, seen := m.byKey[key]; seen {
 			continue // the first measurement stays
 		}
-		m.byKey[key] = measuredTrial{dir: run.Dir, result: res,
-			invocations: invocations[res.TrialID], samples: samples[res.TrialID]}
+		tr := byTrial[res.TrialID]
+		m.byKey[key] = measuredTrial{dir: run.Dir, result: res, invocations: tr.Invocations, samples: tr.Samples}
 	}
 }
 
