@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -165,48 +164,23 @@ func runExperiments(cmd *cobra.Command, args []string, o experimentOptions) erro
 	return err
 }
 
-// experimentFleet is the daemons given with --endpoint, or a private one started here.
+// experimentFleet is the daemons given with --endpoint, or private ones started here.
 func experimentFleet(o experimentOptions) (target.Fleet, func(), error) {
 	if len(o.endpoints) > 0 {
-		f := &target.EndpointFleet{Endpoints: o.endpoints, Options: o.remote.opts}
-		return f, func() {}, nil
-	}
-	if o.hosts < 1 || o.hosts > 8 {
-		return nil, nil, fmt.Errorf("--hosts %d: want 1-8 emulated hosts", o.hosts)
+		return &target.EndpointFleet{Endpoints: o.endpoints, Options: o.remote.opts}, func() {}, nil
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, err
 	}
-	// Kept between runs: the generated dataset is reused (functions are deleted by the
-	// runner, so nothing else accumulates).
-	state := filepath.Join(o.out, ".daemon-state")
-	if err := os.MkdirAll(state, 0o755); err != nil {
-		return nil, nil, err
-	}
-	logf, err := os.OpenFile(filepath.Join(o.out, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	fleet, err := target.OpenLocalFleet(o.out, exe, o.daemon, o.hosts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("--hosts: %w", err)
 	}
-	d := o.daemon
-	d.Bin, d.StateDir, d.Log = exe, state, logf
-	fleet := &target.LocalFleet{Opts: d, Count: o.hosts}
-	for i := range o.hosts { // names, ports and subnets checked before anything starts
-		if _, err := fleet.HostOptions(i); err != nil {
-			logf.Close()
-			return nil, nil, fmt.Errorf("--hosts %d: %w", o.hosts, err)
-		}
-	}
-	closed := false
 	return fleet, func() {
-		if closed {
-			return
-		}
-		closed = true
 		if err := fleet.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "faaslab: stopping the private daemon:", err)
 		}
-		logf.Close()
 	}, nil
 }
 

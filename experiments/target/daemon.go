@@ -168,6 +168,37 @@ type LocalFleet struct {
 	// another host's trial.
 	MachineCPUs []int
 	cur         []*Daemon
+	log         *os.File // opened by OpenLocalFleet, closed by Close
+}
+
+// MaxHosts bounds the emulated hosts of one LocalFleet.
+const MaxHosts = 8
+
+// OpenLocalFleet is count private daemons of bin (this faaslab) keeping their state and
+// log under dir: dir/.daemon-state is kept between runs (the generated dataset is reused;
+// the runner deletes its functions, so nothing else accumulates) and dir/daemon.log is
+// appended to. Every host's names, ports and subnet are checked before anything starts.
+func OpenLocalFleet(dir, bin string, opts DaemonOptions, count int) (*LocalFleet, error) {
+	if count < 1 || count > MaxHosts {
+		return nil, fmt.Errorf("%w: %d emulated hosts, want 1-%d", ErrConfig, count, MaxHosts)
+	}
+	state := filepath.Join(dir, ".daemon-state")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	opts.Bin, opts.StateDir, opts.Log = bin, state, logf
+	f := &LocalFleet{Opts: opts, Count: count, log: logf}
+	for i := range count {
+		if _, err := f.HostOptions(i); err != nil {
+			logf.Close()
+			return nil, fmt.Errorf("%d emulated hosts: %w", count, err)
+		}
+	}
+	return f, nil
 }
 
 // count is the number of emulated hosts.
@@ -324,13 +355,17 @@ func (f *LocalFleet) Describe() ([]string, []string) {
 	return eps, nil
 }
 
-// Close stops the daemons.
+// Close stops the daemons (and closes the log OpenLocalFleet opened). Idempotent.
 func (f *LocalFleet) Close() error {
 	var errs []error
 	for _, d := range f.cur {
 		errs = append(errs, d.Stop())
 	}
 	f.cur = nil
+	if f.log != nil {
+		errs = append(errs, f.log.Close())
+		f.log = nil
+	}
 	return errors.Join(errs...)
 }
 

@@ -87,6 +87,36 @@ func TestLocalFleetHostOptions(t *testing.T) {
 	}
 }
 
+// OpenLocalFleet refuses a host count out of range, or options host 1 cannot have, before
+// anything starts; otherwise the state directory and log are under the results directory.
+func TestOpenLocalFleet(t *testing.T) {
+	opts := DaemonOptions{Prefix: "faaslabx", Subnet: "10.212.0.0/16", CgroupParent: "/faaslabx", Listen: "127.0.0.1:3121", RuntimePort: 9121}
+	for _, n := range []int{0, MaxHosts + 1} {
+		if _, err := OpenLocalFleet(t.TempDir(), "faaslab", opts, n); !errors.Is(err, ErrConfig) {
+			t.Errorf("%d hosts: %v, want ErrConfig", n, err)
+		}
+	}
+	long := opts
+	long.Prefix = "faaslabx0ab"
+	if _, err := OpenLocalFleet(t.TempDir(), "faaslab", long, 2); err == nil || !strings.Contains(err.Error(), "no room") {
+		t.Errorf("an 11-character prefix, two hosts: %v, want no room for the suffix", err)
+	}
+	dir := t.TempDir()
+	f, err := OpenLocalFleet(dir, "faaslab", opts, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Opts.StateDir != filepath.Join(dir, ".daemon-state") || f.Opts.Bin != "faaslab" || f.Opts.Log == nil {
+		t.Errorf("options %+v: want the state dir under %s, the binary and a log", f.Opts, dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "daemon.log")); err != nil {
+		t.Error(err)
+	}
+	if err := errors.Join(f.Close(), f.Close()); err != nil {
+		t.Errorf("Close twice: %v", err)
+	}
+}
+
 // Host i > 0 finds host 0's dataset cache through a symlink (generated once), made again
 // when stale and left alone when right.
 func TestShareDatasets(t *testing.T) {
