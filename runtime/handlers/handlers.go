@@ -37,7 +37,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // Handler handles one event: payload in, response out.
@@ -127,4 +130,24 @@ func decode(payload []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// toolDirs are where findTool looks after PATH: a sandbox's environment may carry no PATH
+// at all.
+var toolDirs = []string{"/usr/bin", "/usr/local/bin", "/bin"}
+
+// findTool finds a program the handlers run (iperf3, python3) on PATH — the host's
+// /usr/bin in native sandboxes (read-only bind), the image's in docker sandboxes — then in
+// toolDirs. On failure it returns the PATH lookup's error.
+func findTool(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p, nil
+	}
+	for _, dir := range toolDirs {
+		if p, err := exec.LookPath(filepath.Join(dir, name)); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w (also not in %s)", err, strings.Join(toolDirs, ", "))
 }

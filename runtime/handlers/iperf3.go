@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -25,26 +24,8 @@ const (
 	iperfWaitDelay = 2 * time.Second
 )
 
-// iperf3Binary is looked up on PATH: the host's /usr/bin in native sandboxes (read-only
-// bind), the image's /usr/bin in docker sandboxes. A sandbox's environment may carry no
-// PATH at all, so iperf3FallbackDirs are tried after it.
+// iperf3Binary is the client, found by findTool.
 const iperf3Binary = "iperf3"
-
-var iperf3FallbackDirs = []string{"/usr/bin", "/usr/local/bin", "/bin"}
-
-// iperf3Path finds the client binary; on failure it returns the PATH lookup's error.
-func iperf3Path() (string, error) {
-	p, err := exec.LookPath(iperf3Binary)
-	if err == nil {
-		return p, nil
-	}
-	for _, dir := range iperf3FallbackDirs {
-		if p2, err2 := exec.LookPath(filepath.Join(dir, iperf3Binary)); err2 == nil {
-			return p2, nil
-		}
-	}
-	return "", fmt.Errorf("%w (also not in %s): install iperf3 in the sandbox image", err, strings.Join(iperf3FallbackDirs, ", "))
-}
 
 // ErrIperf: iperf3 ran but reported an error (server busy, connection refused, ...) or
 // could not be started.
@@ -177,9 +158,9 @@ func iperf3Args(req Iperf3Request) []string {
 // stderr appended when it says anything. The sandbox's root is read-only, so HOME and
 // TMPDIR (iperf3 mkstemp's its stream buffers there) point at the writable temp dir.
 func runIperf3(ctx context.Context, args []string) ([]byte, error) {
-	bin, err := iperf3Path()
+	bin, err := findTool(iperf3Binary)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: install iperf3 in the sandbox image", err)
 	}
 	tmp := os.TempDir()
 	cmd := exec.CommandContext(ctx, bin, args...)

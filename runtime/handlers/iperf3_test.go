@@ -97,16 +97,20 @@ func TestIperf3Measures(t *testing.T) {
 	}
 }
 
-// TestIperf3WithoutPATH: a sandbox's environment may have no PATH; /usr/bin is tried.
-func TestIperf3WithoutPATH(t *testing.T) {
+// TestFindToolWithoutPATH: a sandbox's environment may have no PATH; /usr/bin is tried,
+// and a program found nowhere is an error naming where it was looked for.
+func TestFindToolWithoutPATH(t *testing.T) {
 	needIperf3(t)
 	if _, err := exec.LookPath("/usr/bin/iperf3"); err != nil {
 		t.Skipf("iperf3 is not at /usr/bin/iperf3 here (%v)", err)
 	}
 	t.Setenv("PATH", "")
-	p, err := iperf3Path()
+	p, err := findTool(iperf3Binary)
 	if err != nil || p != "/usr/bin/iperf3" {
-		t.Fatalf("iperf3Path() with no PATH = %q, %v; want /usr/bin/iperf3", p, err)
+		t.Fatalf("findTool(iperf3) with no PATH = %q, %v; want /usr/bin/iperf3", p, err)
+	}
+	if _, err := findTool("faaslab-no-such-tool"); err == nil || !strings.Contains(err.Error(), "/usr/local/bin") {
+		t.Errorf("findTool of a missing program: %v, want an error naming the directories tried", err)
 	}
 }
 

@@ -66,7 +66,7 @@ type boto3Result struct {
 // whole python process, interpreter start and imports included, as a Lambda cold
 // handler would pay them. Seconds and TTFB are the script's own (transfer only).
 func runBoto3(ctx context.Context, handler, op string, req S3Request, blockFile string) ([]byte, error) {
-	py, err := pythonPath()
+	py, err := findTool("python3")
 	if err != nil {
 		return nil, &handlerError{errorType: runtime.ErrorTypeNoPython, sentinel: ErrNoPython,
 			msg: fmt.Sprintf("%s: %v: %v (on --backend docker the FROM-scratch runtime image has no Python: use s3get/s3put, or a function image with python3-boto3)", handler, ErrNoPython, err)}
@@ -105,13 +105,6 @@ func runBoto3(ctx context.Context, handler, op string, req S3Request, blockFile 
 		out.MBPerSec = float64(out.Bytes) / mb / out.Seconds
 	}
 	return json.Marshal(out)
-}
-
-func pythonPath() (string, error) {
-	if p, err := exec.LookPath("python3"); err == nil {
-		return p, nil
-	}
-	return exec.LookPath("/usr/bin/python3")
 }
 
 func tail(s string, n int) string {
