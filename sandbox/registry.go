@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"fmt"
 	"sync"
 )
@@ -10,16 +11,41 @@ import (
 // concurrent Create's fresh cgroup or /tmp is never taken for a crash's leftover; Close
 // takes every live sandbox from it and refuses later creations, so that none is left
 // running. Safe for concurrent use; the zero value is ready.
-type Registry[S any] struct {
+type Registry[S Stopper] struct {
 	mu      sync.Mutex
 	live    map[string]S
 	pending map[string]bool
 	closed  bool
 }
 
-// Reserve marks id as being created. It fails when id is live or being created, or when
+// Stopper is what a Registry holds: a backend's sandbox.
+type Stopper interface {
+	Stop(ctx context.Context) error
+}
+
+// Create makes the sandbox id with create and records it: refused when id is live or
+// being created, or once Close has run (ErrStopped). While create runs, id counts as in
+// use. A sandbox whose creation ends after Close is stopped here (Close did not see it).
+func (r *Registry[S]) Create(ctx context.Context, id string, create func() (S, error)) (S, error) {
+	var none S
+	if err := r.reserve(id); err != nil {
+		return none, err
+	}
+	s, err := create()
+	if err != nil {
+		r.abandon(id)
+		return none, err
+	}
+	if err := r.commit(id, s); err != nil {
+		_ = s.Stop(context.WithoutCancel(ctx))
+		return none, err
+	}
+	return s, nil
+}
+
+// reserve marks id as being created. It fails when id is live or being created, or when
 // the registry is closed (ErrStopped).
-func (r *Registry[S]) Reserve(id string) error {
+func (r *Registry[S]) reserve(id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -35,10 +61,10 @@ func (r *Registry[S]) Reserve(id string) error {
 	return nil
 }
 
-// Commit turns the reserved id into the live sandbox s. When the registry was closed
+// commit turns the reserved id into the live sandbox s. When the registry was closed
 // meanwhile it records nothing and returns ErrStopped: Close did not see s, so the caller
 // must stop it.
-func (r *Registry[S]) Commit(id string, s S) error {
+func (r *Registry[S]) commit(id string, s S) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.pending, id)
@@ -52,8 +78,8 @@ func (r *Registry[S]) Commit(id string, s S) error {
 	return nil
 }
 
-// Abandon drops the reservation of an id whose creation failed.
-func (r *Registry[S]) Abandon(id string) {
+// abandon drops the reservation of an id whose creation failed.
+func (r *Registry[S]) abandon(id string) {
 	r.mu.Lock()
 	delete(r.pending, id)
 	r.mu.Unlock()
@@ -74,7 +100,7 @@ func (r *Registry[S]) InUse(id string) bool {
 	return live || r.pending[id]
 }
 
-// Close refuses every later Reserve and Commit and returns the live sandboxes, for the
+// Close refuses every later Create (and one still running) and returns the live sandboxes, for the
 // caller to stop.
 func (r *Registry[S]) Close() []S {
 	r.mu.Lock()

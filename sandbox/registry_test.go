@@ -1,66 +1,79 @@
 package sandbox
 
 import (
+	"context"
 	"errors"
-	"slices"
 	"testing"
 )
 
+// fakeSandbox counts its stops.
+type fakeSandbox struct{ stops int }
+
+func (f *fakeSandbox) Stop(context.Context) error { f.stops++; return nil }
+
 func TestRegistryLifecycle(t *testing.T) {
-	var r Registry[string]
-	if r.InUse("a") {
-		t.Fatal("empty registry: a in use")
-	}
-	if err := r.Reserve("a"); err != nil {
+	var r Registry[*fakeSandbox]
+	ctx := t.Context()
+	a := &fakeSandbox{}
+	_, err := r.Create(ctx, "a", func() (*fakeSandbox, error) {
+		if !r.InUse("a") {
+			t.Error("id not in use while being created: Reap would take its fresh cgroup for a leftover")
+		}
+		if _, err := r.Create(ctx, "a", func() (*fakeSandbox, error) { return &fakeSandbox{}, nil }); err == nil {
+			t.Error("a second Create of an id being created succeeded")
+		}
+		return a, nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.InUse("a") {
-		t.Error("reserved id not in use: Reap would take its fresh cgroup for a leftover")
+	if _, err := r.Create(ctx, "a", func() (*fakeSandbox, error) { return &fakeSandbox{}, nil }); err == nil {
+		t.Error("Create of a live id succeeded")
 	}
-	if err := r.Reserve("a"); err == nil {
-		t.Error("second Reserve of a pending id accepted")
+	boom := errors.New("boom")
+	if _, err := r.Create(ctx, "b", func() (*fakeSandbox, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Errorf("failed creation: %v, want its error", err)
 	}
-	if err := r.Commit("a", "sandbox-a"); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Reserve("a"); err == nil {
-		t.Error("Reserve of a live id accepted")
-	}
-	if err := r.Reserve("b"); err != nil {
-		t.Fatal(err)
-	}
-	r.Abandon("b")
 	if r.InUse("b") {
-		t.Error("abandoned id still in use")
+		t.Error("an id whose creation failed is still in use")
 	}
 	r.Remove("a")
 	if r.InUse("a") {
 		t.Error("removed id still in use")
 	}
+	if a.stops != 0 {
+		t.Errorf("the registry stopped a live sandbox %d times", a.stops)
+	}
 }
 
-// TestRegistryCloseDuringCreate: a sandbox whose creation finishes after Close is refused,
-// so that its creator stops it (Close could not see it).
+// TestRegistryCloseDuringCreate: Close returns the live sandboxes; one whose creation
+// ends after Close is stopped by Create (Close could not see it), and later Creates are
+// refused.
 func TestRegistryCloseDuringCreate(t *testing.T) {
-	var r Registry[string]
-	for _, id := range []string{"live", "late"} {
-		if err := r.Reserve(id); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := r.Commit("live", "sandbox-live"); err != nil {
+	var r Registry[*fakeSandbox]
+	ctx := t.Context()
+	live, late := &fakeSandbox{}, &fakeSandbox{}
+	if _, err := r.Create(ctx, "live", func() (*fakeSandbox, error) { return live, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.Close(); !slices.Equal(got, []string{"sandbox-live"}) {
-		t.Errorf("Close returned %v, want [sandbox-live]", got)
+	var closed []*fakeSandbox
+	_, err := r.Create(ctx, "late", func() (*fakeSandbox, error) {
+		closed = r.Close()
+		return late, nil
+	})
+	if !errors.Is(err, ErrStopped) {
+		t.Errorf("creation that ended after Close: %v, want ErrStopped", err)
 	}
-	if err := r.Commit("late", "sandbox-late"); !errors.Is(err, ErrStopped) {
-		t.Errorf("Commit after Close: %v, want ErrStopped", err)
+	if late.stops != 1 {
+		t.Errorf("the late sandbox was stopped %d times, want 1", late.stops)
+	}
+	if len(closed) != 1 || closed[0] != live {
+		t.Errorf("Close returned %v, want the live sandbox", closed)
 	}
 	if r.InUse("late") {
-		t.Error("refused commit left its id in use")
+		t.Error("the refused id is still in use")
 	}
-	if err := r.Reserve("new"); !errors.Is(err, ErrStopped) {
-		t.Errorf("Reserve after Close: %v, want ErrStopped", err)
+	if _, err := r.Create(ctx, "new", func() (*fakeSandbox, error) { return &fakeSandbox{}, nil }); !errors.Is(err, ErrStopped) {
+		t.Errorf("Create after Close: %v, want ErrStopped", err)
 	}
 }

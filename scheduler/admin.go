@@ -106,11 +106,7 @@ func (s *Scheduler) DeleteFunction(_ context.Context, name string) error {
 	delete(s.fns, name)
 	fs.deleted = true
 	fs.trashDir = trash
-	for _, inst := range fs.idle {
-		s.stopLocked(inst, "function deleted")
-	}
-	fs.idle = nil
-	fs.publish()
+	s.stopIdleLocked(fs, "function deleted")
 	if fs.live == 0 {
 		fs.live++ // sandboxGoneLocked counts down and removes the trash
 		s.sandboxGoneLocked(fs)
@@ -196,11 +192,7 @@ func (s *Scheduler) update(name string, retire bool, change func(*FunctionConfig
 	fs.cfg = next
 	if retire {
 		fs.gen++
-		for _, inst := range fs.idle {
-			s.stopLocked(inst, "function updated")
-		}
-		fs.idle = nil
-		fs.publish()
+		s.stopIdleLocked(fs, "function updated")
 	}
 	s.dispatch()
 	return *next.clone(), nil

@@ -226,6 +226,15 @@ func (s *Scheduler) reapIdle(now time.Time) {
 	}
 }
 
+// stopIdleLocked stops every idle sandbox of fs (reason is logged). The caller holds mu.
+func (s *Scheduler) stopIdleLocked(fs *fnState, reason string) {
+	for _, inst := range fs.idle {
+		s.stopLocked(inst, reason)
+	}
+	fs.idle = nil
+	fs.publish()
+}
+
 // stopLocked marks inst stopping and tears it down in the background. The caller has
 // removed it from its idle list (if it was idle) and holds mu.
 func (s *Scheduler) stopLocked(inst *instance, reason string) {
@@ -324,11 +333,7 @@ func (s *Scheduler) Close(ctx context.Context) error {
 		s.queue = nil
 		s.m.queueLength.Set(0)
 		for _, fs := range s.fns {
-			for _, inst := range fs.idle {
-				s.stopLocked(inst, "shutdown")
-			}
-			fs.idle = nil
-			fs.publish()
+			s.stopIdleLocked(fs, "shutdown")
 		}
 		for inst := range s.live {
 			inst.cancel(ErrClosed) // busy: the invoking goroutine stops it on release

@@ -56,17 +56,9 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 	if len(spec.Command) == 0 {
 		return nil, fmt.Errorf("docker create %s: empty command", spec.ID)
 	}
-	if err := b.reg.Reserve(spec.ID); err != nil {
-		return nil, fmt.Errorf("docker %w", err)
-	}
-	s, err := b.create(ctx, spec)
+	s, err := b.reg.Create(ctx, spec.ID, func() (*Sandbox, error) { return b.create(ctx, spec) })
 	if err != nil {
-		b.reg.Abandon(spec.ID)
 		return nil, err
-	}
-	if err := b.reg.Commit(spec.ID, s); err != nil {
-		_ = s.Stop(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("docker %w", err)
 	}
 	return s, nil
 }

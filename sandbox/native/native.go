@@ -110,16 +110,8 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 	if len(spec.Command) == 0 {
 		return nil, errors.New("sandbox spec has no command")
 	}
-	if err := b.reg.Reserve(spec.ID); err != nil {
-		return nil, err
-	}
-	s, err := b.start(spec)
+	s, err := b.reg.Create(ctx, spec.ID, func() (*Sandbox, error) { return b.start(spec) })
 	if err != nil {
-		b.reg.Abandon(spec.ID)
-		return nil, err
-	}
-	if err := b.reg.Commit(spec.ID, s); err != nil {
-		_ = s.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return s, nil
