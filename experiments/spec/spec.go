@@ -143,8 +143,9 @@ type Spec struct {
 	Quick          *Sweep `yaml:"quick,omitempty" json:"quick,omitempty"`
 }
 
-// Defaults fills what a spec does not say. They live here and nowhere else.
-var Defaults = struct {
+// defaults fills what a spec does not say. They live here and nowhere else (unexported:
+// nothing outside can change them).
+var defaults = struct {
 	Profile, Backend, WAN           string
 	CPUModel, Policy                string
 	MemoryMB, Colocation, ChunkMB   int
@@ -197,7 +198,7 @@ func (s *Spec) Resolved(quick bool) []Part {
 }
 
 func defaultSweep() Sweep {
-	d := Defaults
+	d := defaults
 	return Sweep{
 		Workload: nil, CPUModel: List[string]{d.CPUModel}, Policy: List[string]{d.Policy},
 		MemoryMB: List[int]{d.MemoryMB}, ChunkMB: List[int]{d.ChunkMB},
@@ -245,7 +246,7 @@ func setPtrIf[T any](dst **T, v *T) {
 // Interval is the sampling interval (the default when unset).
 func (s *Spec) Interval() time.Duration {
 	if s.SampleInterval == 0 {
-		return Defaults.SampleInterval
+		return defaults.SampleInterval
 	}
 	return time.Duration(s.SampleInterval)
 }
@@ -262,9 +263,9 @@ func (p Part) Counts() []int {
 }
 
 // HostProfile, HostBackend and WANModel return the spec's value or the default.
-func (s *Spec) HostProfile() string { return or(s.Profile, Defaults.Profile) }
-func (s *Spec) HostBackend() string { return or(s.Backend, Defaults.Backend) }
-func (s *Spec) WANModel() string    { return or(s.WAN, Defaults.WAN) }
+func (s *Spec) HostProfile() string { return or(s.Profile, defaults.Profile) }
+func (s *Spec) HostBackend() string { return or(s.Backend, defaults.Backend) }
+func (s *Spec) WANModel() string    { return or(s.WAN, defaults.WAN) }
 
 func or(v, def string) string {
 	if v == "" {

@@ -31,7 +31,7 @@ parts:
 	if q := s.Resolved(true); q[0].Colocation[0] != 2 || q[1].Colocation != nil {
 		t.Errorf("quick %+v", q)
 	}
-	if s.Interval().Milliseconds() != 50 || *parts[0].Objects != Defaults.Objects {
+	if s.Interval().Milliseconds() != 50 || *parts[0].Objects != defaults.Objects {
 		t.Errorf("interval %v objects %d", s.Interval(), *parts[0].Objects)
 	}
 }
