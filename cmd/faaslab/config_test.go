@@ -115,3 +115,23 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Errorf("bad FAASLAB_KEEP_ALIVE: %v, want an error naming it", err)
 	}
 }
+
+// TestCommandsResolveTheDaemonsConfig: cleanup and data load read $FAASLAB_CONFIG and the
+// FAASLAB_* variables as the daemon does (cleanup once read neither, and would reap the
+// default names instead of the daemon's). A config file that does not parse stops each
+// command before it touches anything.
+func TestCommandsResolveTheDaemonsConfig(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("no_such_key: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAASLAB_CONFIG", bad)
+	for _, args := range [][]string{{"cleanup"}, {"data", "load", t.TempDir(), "bucket"}, {"daemon", "--print-config"}} {
+		root := newRootCmd()
+		root.SetArgs(args)
+		root.SetOut(&bytes.Buffer{})
+		if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "no_such_key") {
+			t.Errorf("faaslab %v with FAASLAB_CONFIG=%s: %v, want the file's error", args, bad, err)
+		}
+	}
+}

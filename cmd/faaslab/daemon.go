@@ -25,17 +25,10 @@ the emulated NIC (uplink) and the remote namespace, serves the Lambda API and /m
 cleanly: every sandbox, cgroup, namespace, link, qdisc and rule it made is removed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if configPath == "" {
-				configPath = os.Getenv(daemon.EnvName("config"))
-			}
-			cfg, err := daemon.LoadConfig(configPath)
+			cfg, err := daemon.ResolveConfig(configPath, os.LookupEnv, cmd.Flags(), &flagCfg)
 			if err != nil {
 				return err
 			}
-			if err := daemon.ApplyEnv(&cfg, os.LookupEnv); err != nil {
-				return err
-			}
-			daemon.OverrideChanged(cmd.Flags(), &cfg, &flagCfg)
 			if showConfig {
 				return daemon.PrintConfig(cmd.OutOrStdout(), cfg)
 			}

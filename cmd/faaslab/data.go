@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -35,6 +36,13 @@ func newDataCmd() *cobra.Command {
 		Short: "Place the files under DIR into BUCKET of the embedded store (hard links; key = relative path)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if stateDir == "" { // the daemon's, as it resolves its configuration
+				cfg, err := daemon.ResolveConfig("", os.LookupEnv, nil, nil)
+				if err != nil {
+					return err
+				}
+				stateDir = cfg.StateDir
+			}
 			files, bytes, err := dataset.Load(bucketDirs(stateDir), args[0], args[1])
 			if err != nil {
 				return err
@@ -43,7 +51,7 @@ func newDataCmd() *cobra.Command {
 			return nil
 		},
 	}
-	load.Flags().StringVar(&stateDir, "state-dir", daemon.DefaultConfig().StateDir, "the daemon's state dir")
+	load.Flags().StringVar(&stateDir, "state-dir", "", fmt.Sprintf("the daemon's state dir (default: its state_dir from $FAASLAB_CONFIG or $FAASLAB_STATE_DIR, else %s)", daemon.DefaultConfig().StateDir))
 	cmd.AddCommand(list, gen, load)
 	return cmd
 }

@@ -36,6 +36,28 @@ func ApplyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 	return err
 }
 
+// ResolveConfig is the configuration a daemon with these settings runs with: the
+// defaults, then the config file (path, or $FAASLAB_CONFIG when path is empty), then the
+// FAASLAB_* variables, then the flags the user set on f (bound to flagCfg; f may be nil).
+// `faaslab daemon`, `cleanup` and `data load` resolve it the same way, so that cleanup
+// reaps what that daemon made.
+func ResolveConfig(path string, lookup func(string) (string, bool), f *pflag.FlagSet, flagCfg *Config) (Config, error) {
+	if path == "" {
+		path, _ = lookup(EnvName("config"))
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return cfg, err
+	}
+	if err := ApplyEnv(&cfg, lookup); err != nil {
+		return cfg, err
+	}
+	if f != nil {
+		OverrideChanged(f, &cfg, flagCfg)
+	}
+	return cfg, nil
+}
+
 // PrintConfig writes cfg as the YAML a --config file takes.
 func PrintConfig(w io.Writer, cfg Config) error {
 	b, err := yaml.Marshal(cfg)
