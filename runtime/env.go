@@ -1,6 +1,10 @@
 package runtime
 
 import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -142,4 +146,26 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// BinaryName is the static bootstrap's file name on the host.
+const BinaryName = "faaslab-runtime"
+
+// FindBinary locates the host's faaslab-runtime: $FAASLAB_RUNTIME_BIN, then next to the
+// running executable, then PATH. The daemon and the image builder both use it.
+func FindBinary() (string, error) {
+	if p := os.Getenv("FAASLAB_RUNTIME_BIN"); p != "" {
+		return p, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), BinaryName)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(BinaryName); err == nil {
+		return p, nil
+	}
+	return "", errors.New("faaslab-runtime binary not found: build it with `make build` " +
+		"(CGO_ENABLED=0 go build ./cmd/faaslab-runtime) or set FAASLAB_RUNTIME_BIN")
 }

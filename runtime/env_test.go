@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -86,5 +88,27 @@ func TestReservedEnv(t *testing.T) {
 		if ReservedEnv(k) {
 			t.Errorf("%s reserved", k)
 		}
+	}
+}
+
+// FindBinary: $FAASLAB_RUNTIME_BIN first, then (nothing next to the test binary) PATH.
+// The daemon's default once skipped PATH, unlike the image builder.
+func TestFindBinary(t *testing.T) {
+	t.Setenv("FAASLAB_RUNTIME_BIN", "/opt/x/faaslab-runtime")
+	if p, err := FindBinary(); err != nil || p != "/opt/x/faaslab-runtime" {
+		t.Errorf("with FAASLAB_RUNTIME_BIN: %q, %v", p, err)
+	}
+	t.Setenv("FAASLAB_RUNTIME_BIN", "")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, BinaryName), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	if p, err := FindBinary(); err != nil || p != filepath.Join(dir, BinaryName) {
+		t.Errorf("on PATH: %q, %v; want %s", p, err, filepath.Join(dir, BinaryName))
+	}
+	t.Setenv("PATH", t.TempDir())
+	if _, err := FindBinary(); err == nil {
+		t.Error("found a binary where there is none")
 	}
 }

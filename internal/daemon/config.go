@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/faaslab/faaslab/netshape/shape"
+	"github.com/faaslab/faaslab/runtime"
 )
 
 // Config is everything `faaslab daemon` can be told, from its YAML config file
@@ -93,18 +93,13 @@ func DefaultConfig() Config {
 	}
 }
 
-// defaultRuntimeBin looks for faaslab-runtime next to this binary, then on PATH.
+// defaultRuntimeBin is runtime.FindBinary's answer, or where `make install` puts the
+// binary (the daemon's start then names the missing path).
 func defaultRuntimeBin() string {
-	if v := os.Getenv("FAASLAB_RUNTIME_BIN"); v != "" {
-		return v
+	if p, err := runtime.FindBinary(); err == nil {
+		return p
 	}
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "faaslab-runtime")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "/usr/local/bin/faaslab-runtime"
+	return "/usr/local/bin/" + runtime.BinaryName
 }
 
 func hostname() string {

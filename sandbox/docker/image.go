@@ -20,13 +20,14 @@ import (
 	"github.com/docker/docker/api/types/build"
 
 	"github.com/faaslab/faaslab/deploy/image"
+	"github.com/faaslab/faaslab/runtime"
 )
 
 // BuildOptions configure BuildImage.
 type BuildOptions struct {
 	// Tag of the image (DefaultImage).
 	Tag string
-	// RuntimeBinary is the static faaslab-runtime on the host ("" = FindRuntimeBinary).
+	// RuntimeBinary is the static faaslab-runtime on the host ("" = runtime.FindBinary).
 	RuntimeBinary string
 	// WithIperf3 adds the host's iperf3, the libraries ldd lists and the dynamic loader,
 	// for the network micro-benchmark.
@@ -39,25 +40,6 @@ type BuildOptions struct {
 
 // ErrNotStatic: the runtime binary is dynamically linked and cannot run FROM scratch.
 var ErrNotStatic = errors.New("binary is dynamically linked")
-
-// FindRuntimeBinary locates a faaslab-runtime binary: $FAASLAB_RUNTIME_BIN, then next to
-// the running executable, then PATH.
-func FindRuntimeBinary() (string, error) {
-	if p := os.Getenv("FAASLAB_RUNTIME_BIN"); p != "" {
-		return p, nil
-	}
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "faaslab-runtime")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("faaslab-runtime"); err == nil {
-		return p, nil
-	}
-	return "", errors.New("faaslab-runtime binary not found: build it with `make build` " +
-		"(CGO_ENABLED=0 go build ./cmd/faaslab-runtime) or set FAASLAB_RUNTIME_BIN")
-}
 
 // BuildImage builds the FROM-scratch runtime image (deploy/image) on the engine named by
 // the environment and returns its ID. The context is assembled in Go and streamed to the
@@ -111,7 +93,7 @@ func WriteContext(w io.Writer, opts BuildOptions) error {
 // and lists the context's files.
 func checkedContextFiles(opts *BuildOptions) ([]ctxFile, error) {
 	if opts.RuntimeBinary == "" {
-		p, err := FindRuntimeBinary()
+		p, err := runtime.FindBinary()
 		if err != nil {
 			return nil, err
 		}
