@@ -256,7 +256,9 @@ func (e *Endpoint) serveAnswer(w http.ResponseWriter, r *http.Request, id string
 
 // serveInitError takes POST /init/error, allowed only before the first GET /next.
 func (e *Endpoint) serveInitError(w http.ResponseWriter, r *http.Request) {
-	body, _, err := readBody(r, MaxPayloadBytes)
+	// Read as an invocation's error is: an oversize document becomes
+	// Function.ResponseSizeTooLarge and a 413, not a silently empty init error.
+	resp, status, err := readAnswer(r, true)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, ErrorTypeInternalServerError, "Internal Server Error")
 		return
@@ -274,11 +276,14 @@ func (e *Endpoint) serveInitError(w http.ResponseWriter, r *http.Request) {
 		writeStateError(w, from, "InitError")
 		return
 	}
-	resp := errorResponse(body, r.Header.Get(HeaderFunctionErrorType), r.Header.Get("Content-Type"))
 	e.initSeen = true
 	e.initResp = resp
 	e.mu.Unlock()
 	close(e.initFailed)
 	e.initErr <- resp
+	if status == http.StatusRequestEntityTooLarge {
+		writeTooLarge(w)
+		return
+	}
 	writeAccepted(w)
 }

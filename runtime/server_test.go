@@ -327,6 +327,19 @@ func TestInitError(t *testing.T) {
 	wantErrorDoc(t, resp, body, http.StatusForbidden, ErrorTypeInvalidStateTransition)
 }
 
+// An init error over the payload limit is reported as Function.ResponseSizeTooLarge with
+// a 413, as an invocation's would be (it was accepted and arrived empty).
+func TestInitErrorTooLarge(t *testing.T) {
+	f := newFixture(t)
+	big := bytes.Repeat([]byte("e"), MaxPayloadBytes+1)
+	resp, body := f.post(t, "/init/error", nil, big)
+	wantErrorDoc(t, resp, body, http.StatusRequestEntityTooLarge, ErrorTypeRequestEntityTooLarge)
+	r := <-f.ep.InitError()
+	if !r.FunctionError || r.ErrorType != ErrorTypeResponseSizeTooLarge || !strings.Contains(string(r.Payload), strconv.Itoa(len(big))) {
+		t.Fatalf("init error %+v %q; want %s naming the size", r, r.Payload, ErrorTypeResponseSizeTooLarge)
+	}
+}
+
 func TestInitErrorAfterReady(t *testing.T) {
 	f := newFixture(t)
 	ch := f.invokeAsync(context.Background(), Invocation{RequestID: "a"})
