@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,13 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 	if !sandbox.ValidID(spec.ID) {
 		return nil, fmt.Errorf("docker create: invalid sandbox id %q (want %s… of [a-z0-9-], ≤ 48 chars)", spec.ID, sandbox.NamePrefix)
 	}
+	if len(spec.Command) == 0 && spec.Image != "" {
+		cmd, err := b.imageCommand(ctx, spec.Image)
+		if err != nil {
+			return nil, fmt.Errorf("docker create %s: %w", spec.ID, err)
+		}
+		spec.Command = cmd
+	}
 	if len(spec.Command) == 0 {
 		return nil, fmt.Errorf("docker create %s: empty command", spec.ID)
 	}
@@ -61,6 +69,23 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 		return nil, err
 	}
 	return s, nil
+}
+
+// imageCommand is what an image runs by itself, ENTRYPOINT then CMD: the command of a
+// function of PackageType Image, which the gate runs as it runs any other.
+func (b *Backend) imageCommand(ctx context.Context, ref string) ([]string, error) {
+	info, err := b.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
+	var cmd []string
+	if info.Config != nil {
+		cmd = append(slices.Clone(info.Config.Entrypoint), info.Config.Cmd...)
+	}
+	if len(cmd) == 0 {
+		return nil, fmt.Errorf("image %s has neither ENTRYPOINT nor CMD: nothing to run", ref)
+	}
+	return cmd, nil
 }
 
 // identity is what a container has alone while it lives: its uid (also its gid) and the

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -449,5 +450,14 @@ func TestDerivedImage(t *testing.T) {
 	}
 	if info, err := b.cli.ContainerInspect(ctx, sb.ContainerID()); err != nil || info.Config.Image != tag {
 		t.Errorf("container image %v, want %s", err, tag)
+	}
+	// A function of PackageType Image gives no command: the image's own CMD (here the
+	// runtime image's bootstrap, inherited) runs under the gate.
+	own := testSpec(t, image.BootstrapPath)
+	own.Image, own.Command = tag, nil
+	sbOwn := create(t, b, own)
+	info, err := b.cli.ContainerInspect(ctx, sbOwn.ContainerID())
+	if err != nil || !slices.Equal(info.Config.Cmd, []string{"gate", "--", image.BootstrapPath}) {
+		t.Errorf("container command %v (%v), want the gate running the image's CMD %s", info.Config.Cmd, err, image.BootstrapPath)
 	}
 }

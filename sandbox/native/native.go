@@ -107,6 +107,9 @@ func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 	if !sandbox.ValidID(spec.ID) {
 		return nil, fmt.Errorf("sandbox id %q: want %s… of [a-z0-9-], at most 48 characters", spec.ID, sandbox.NamePrefix)
 	}
+	if len(spec.Command) == 0 && spec.Image != "" {
+		return nil, fmt.Errorf("native backend: image %s: a function of PackageType Image runs on --backend docker: %w", spec.Image, sandbox.ErrUnsupported)
+	}
 	if len(spec.Command) == 0 {
 		return nil, errors.New("sandbox spec has no command")
 	}
