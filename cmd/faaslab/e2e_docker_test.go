@@ -57,6 +57,12 @@ func TestE2EDockerBackend(t *testing.T) {
 	if err != nil || quota != 8500 || period != 100000 {
 		t.Errorf("container cgroup quota %d/%d (%v), want 8500/100000", quota, period, err)
 	}
+	// A function that is a container image runs the image's own command (here the
+	// runtime image's CMD, the bootstrap, with the built-in handler named by Handler).
+	d.createFunction("img", map[string]any{"PackageType": "Image", "Runtime": "", "Code": map[string]any{"ImageUri": tag}})
+	if res := d.invoke("img", `{"from":"image"}`); res.FunctionError != "" || !strings.Contains(string(res.Payload), `"image"`) {
+		t.Errorf("Image function on docker: %q %s\n%s", res.FunctionError, res.Payload, res.LogTail)
+	}
 	d.createFunction("slow", map[string]any{"Handler": "sleep", "Timeout": 1})
 	if res := d.invoke("slow", `{"ms":3000}`); !strings.Contains(string(res.Payload), "Task timed out after 1.00 seconds") {
 		t.Errorf("timeout on docker: %s", res.Payload)
