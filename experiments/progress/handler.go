@@ -2,8 +2,12 @@ package progress
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/faaslab/faaslab/internal/httpjson"
 )
 
 // MakeHandler serves the progress on the host API: GET returns State, PUT replaces it
@@ -17,19 +21,18 @@ func MakeHandler(p *Progress) http.HandlerFunc {
 			dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&s); err != nil {
-				http.Error(w, "progress body: "+err.Error(), http.StatusBadRequest)
+				httpjson.Error(w, http.StatusBadRequest, fmt.Errorf("progress body: %w", err))
 				return
 			}
 			if err := p.Set(s); err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
+				httpjson.Error(w, http.StatusBadRequest, err)
 				return
 			}
 		default:
 			w.Header().Set("Allow", "GET, PUT")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			httpjson.Error(w, http.StatusMethodNotAllowed, errors.New("method not allowed"))
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(p.State())
+		httpjson.Write(w, http.StatusOK, p.State())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faaslab/faaslab/client"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -105,13 +106,8 @@ func (p *Progress) estimateLocked() time.Duration {
 	return perTrial * time.Duration(p.total-p.done)
 }
 
-// State is a snapshot of the progress, also the host API's wire format.
-type State struct {
-	Spec       string  `json:"spec"`
-	Total      int     `json:"total"`
-	Done       int     `json:"done"`
-	ETASeconds float64 `json:"eta_seconds,omitempty"`
-}
+// State is a snapshot of the progress: the host API's wire type, defined once in client.
+type State = client.ExperimentProgress
 
 // State returns the current progress.
 func (p *Progress) State() State {

@@ -1,6 +1,7 @@
 package progress
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -81,8 +82,12 @@ func TestHandler(t *testing.T) {
 		t.Errorf("eta %v, want 120", v)
 	}
 	for _, bad := range []string{`{"spec":"fig5","total":2,"done":3}`, `{"total":2}`, `{"spec":"x","total":1,"bogus":1}`} {
-		if c := put(bad); c != http.StatusBadRequest {
-			t.Errorf("PUT %s: %d, want 400", bad, c)
+		rec := httptest.NewRecorder()
+		h(rec, httptest.NewRequest(http.MethodPut, "/", strings.NewReader(bad)))
+		var doc struct{ Message string }
+		// The host API's error shape ({"message": ...}), as every other host route answers.
+		if rec.Code != http.StatusBadRequest || json.Unmarshal(rec.Body.Bytes(), &doc) != nil || doc.Message == "" {
+			t.Errorf("PUT %s: %d %s, want 400 with a JSON message", bad, rec.Code, rec.Body)
 		}
 	}
 }

@@ -31,6 +31,9 @@ type Event struct {
 	ReusedFrom  string // skipped: measured earlier in this command, by this run and trial
 	Err         error
 	Took        time.Duration
+	// ETA is the mean time of the trials run so far times the trials left (0: none ran
+	// yet). The terminal and the daemons are told the same estimate.
+	ETA time.Duration
 }
 
 // Summary counts what a Run did.
@@ -65,14 +68,13 @@ func (r *Runner) Run(ctx context.Context, trials []record.Trial, finished map[st
 	report := func(ev Event) client.ExperimentProgress {
 		done++
 		ev.Done, ev.Total = done, len(trials)
+		if ran := done - sum.Skipped; ran > 0 {
+			ev.ETA = time.Since(started) / time.Duration(ran) * time.Duration(len(trials)-done)
+		}
 		if r.Progress != nil {
 			r.Progress(ev)
 		}
-		p := client.ExperimentProgress{Spec: r.Spec.Name, Total: len(trials), Done: done}
-		if ran := done - sum.Skipped; ran > 0 {
-			p.ETASeconds = time.Since(started).Seconds() / float64(ran) * float64(len(trials)-done)
-		}
-		return p
+		return client.ExperimentProgress{Spec: r.Spec.Name, Total: len(trials), Done: done, ETASeconds: ev.ETA.Seconds()}
 	}
 	segs := segments(r.Spec, trials)
 	var cfgs []target.HostConfig

@@ -11,11 +11,12 @@ package daemon
 import (
 	"net/http"
 
+	"github.com/faaslab/faaslab/client"
 	"github.com/faaslab/faaslab/experiments/progress"
 )
 
 func registerObserveAPI(mux *http.ServeMux, d *Daemon) {
 	h := progress.MakeHandler(d.progress)
-	mux.HandleFunc("GET /faaslab/v1/experiment/progress", h)
-	mux.HandleFunc("PUT /faaslab/v1/experiment/progress", h)
+	mux.HandleFunc("GET "+client.ExperimentProgressPath, h)
+	mux.HandleFunc("PUT "+client.ExperimentProgressPath, h)
 }
