@@ -169,3 +169,8 @@ func FindBinary() (string, error) {
 	return "", errors.New("faaslab-runtime binary not found: build it with `make build` " +
 		"(CGO_ENABLED=0 go build ./cmd/faaslab-runtime) or set FAASLAB_RUNTIME_BIN")
 }
+
+// GateReadyComm is the process name (/proc/PID/comm) the docker gate (faaslab-runtime
+// gate) takes once it handles SIGUSR1: a backend waits for it before releasing the gate.
+// Until then a SIGUSR1 is lost (sandbox/docker/gate.go tells why).
+const GateReadyComm = "faaslab-gate"

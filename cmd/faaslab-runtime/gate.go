@@ -6,13 +6,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
-)
 
-// gateReadyComm is the process name (/proc/PID/comm) the gate takes once SIGUSR1 is
-// handled. Until then the Go runtime's default handler would kill the process on SIGUSR1
-// (and SigCgt cannot tell: Go catches every signal from the start), so a backend must
-// wait for this name before signalling.
-const gateReadyComm = "faaslab-gate"
+	"github.com/faaslab/faaslab/runtime"
+)
 
 // gate holds a container's command until the backend has plumbed its network: it waits
 // for SIGUSR1, then replaces itself with CMD (same pid, same environment). SIGTERM or
@@ -21,7 +17,7 @@ func gate(args []string) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	// /proc/self/comm names the thread group leader, whichever thread writes it.
-	if err := os.WriteFile("/proc/self/comm", []byte(gateReadyComm), 0); err != nil {
+	if err := os.WriteFile("/proc/self/comm", []byte(runtime.GateReadyComm), 0); err != nil {
 		fmt.Fprintf(os.Stderr, "faaslab-runtime gate: cannot announce readiness in /proc/self/comm: %v\n", err)
 	}
 	if len(args) > 0 && args[0] == "--" {

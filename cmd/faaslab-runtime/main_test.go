@@ -174,7 +174,7 @@ func TestBootstrapExitsWhenUnregistered(t *testing.T) {
 // gateReady reports whether the gate at pid has announced that it handles SIGUSR1.
 func gateReady(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	return err == nil && strings.TrimSpace(string(b)) == gateReadyComm
+	return err == nil && strings.TrimSpace(string(b)) == runtime.GateReadyComm
 }
 
 func startGate(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder, chan error) {

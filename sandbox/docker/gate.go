@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/faaslab/faaslab/runtime"
 	"github.com/faaslab/faaslab/sandbox"
 )
 
@@ -23,14 +24,13 @@ import (
 //
 //   - /proc/PID/cmdline tells runc's init (not yet the gate), the gate, and the released
 //     command (anything else, once the gate has been seen);
-//   - /proc/PID/comm == gateReadyComm says the gate has called Notify (the gate renames
+//   - /proc/PID/comm == runtime.GateReadyComm says the gate has called Notify (the gate renames
 //     itself once it listens, which makes the release race-free: one signal);
 //   - otherwise SigCgt's SIGUSR1 bit says the Go runtime is up, and Start resends every
 //     gateResendInterval until the command line changes. A spare SIGUSR1 that reaches the
 //     command is harmless unless the command itself handles SIGUSR1: as its namespace's
 //     init it never gets the default (fatal) action.
 const (
-	gateReadyComm      = "faaslab-gate" // cmd/faaslab-runtime/gate.go
 	gatePollInterval   = 200 * time.Microsecond
 	gateResendInterval = 20 * time.Millisecond
 	gateTimeout        = 10 * time.Second
@@ -84,7 +84,7 @@ func (g *gateProbe) state() gateState {
 	}
 	g.seen = true
 	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", g.pid)); err == nil &&
-		strings.TrimSpace(string(comm)) == gateReadyComm {
+		strings.TrimSpace(string(comm)) == runtime.GateReadyComm {
 		return gateReady
 	}
 	if sigCaught(g.pid, sigusr1Bit) {
