@@ -290,11 +290,13 @@ func (s *Spec) Validate() error {
 	if s.SampleInterval != 0 && time.Duration(s.SampleInterval) < MinSampleEvery {
 		add("sample_interval", time.Duration(s.SampleInterval), "≥ "+MinSampleEvery.String())
 	}
-	if s.NIC != "" && !rateLike(s.NIC) {
-		add("nic", fmt.Sprintf("%q", s.NIC), "a rate such as 560mbit or 1gbit, or unlimited")
+	// nic and fixed_rate on their own, by the daemon's parser (syntax and minimum rate);
+	// the policies that use them are checked with them in Part.validate.
+	if s.NIC != "" && s.daemonPolicy(shape.PolicySpec{Policy: shape.PolicyNone, NIC: s.NIC}) != nil {
+		add("nic", fmt.Sprintf("%q", s.NIC), fmt.Sprintf("a rate of at least %s such as 560mbit or 1gbit, or unlimited", minRate))
 	}
-	if s.FixedRate != "" && !rateLike(s.FixedRate) {
-		add("fixed_rate", fmt.Sprintf("%q", s.FixedRate), "a rate such as 100mbit")
+	if s.FixedRate != "" && s.daemonPolicy(shape.PolicySpec{Policy: shape.PolicyFixed, FixedRate: s.FixedRate}) != nil {
+		add("fixed_rate", fmt.Sprintf("%q", s.FixedRate), fmt.Sprintf("a rate of at least %s such as 100mbit", minRate))
 	}
 	seen := map[string]bool{}
 	for i, p := range s.Parts {
@@ -347,6 +349,7 @@ func (p Part) validate(prefix string, s *Spec) []error {
 	for _, v := range p.NICQueue {
 		oneOf(add, "nic_queue", v, NICQueues)
 	}
+	errs = append(errs, p.validatePolicies(prefix, s)...)
 	maxMem := MaxMemoryMB
 	for _, m := range append(slices.Clone([]int(p.MemoryMB)), p.Mix...) {
 		if m < MinMemoryMB || m > maxMem {
@@ -401,13 +404,67 @@ func joinField(prefix, field string) string {
 	return prefix + "." + field
 }
 
-// rateLike accepts what the daemon's --nic takes (the daemon's own parser), or unlimited.
-func rateLike(v string) bool {
-	if v == "unlimited" {
-		return true
+// minRate is the smallest rate the daemon configures, as it is written in errors here.
+const minRate = "8kbit"
+
+// validatePolicies hands every policy × NIC queue the part sweeps to the daemon's own
+// parser, with the spec's nic and fixed_rate as the runner sends them (run.policyOf), so a
+// combination the daemon's policy PUT would refuse (equal with nic: unlimited, say) is an
+// error here and not mid-run. A value already reported on its own (an unknown policy or
+// queue, a bad nic or fixed_rate, fixed without fixed_rate) is not reported again.
+func (p Part) validatePolicies(prefix string, s *Spec) []error {
+	if s.NIC != "" && s.daemonPolicy(shape.PolicySpec{Policy: shape.PolicyNone, NIC: s.NIC}) != nil ||
+		s.FixedRate != "" && s.daemonPolicy(shape.PolicySpec{Policy: shape.PolicyFixed, FixedRate: s.FixedRate}) != nil {
+		return nil
 	}
-	_, err := shape.ParseBits(v)
-	return err == nil
+	queues := []string(p.NICQueue)
+	if len(queues) == 0 {
+		queues = []string{""}
+	}
+	var errs []error
+	for _, v := range p.Policy {
+		if !slices.Contains(Policies, v) || v == "fixed" && s.FixedRate == "" {
+			continue
+		}
+		for _, q := range queues {
+			if q != "" && !slices.Contains(NICQueues, q) {
+				continue
+			}
+			if err := s.daemonPolicy(policyOf(s, v, q)); err != nil {
+				nic := fmt.Sprintf("nic %q", s.NIC)
+				if s.NIC == "" {
+					nic = "the NIC of profile " + s.HostProfile()
+				}
+				errs = append(errs, fmt.Errorf("%s: %q with %s: the daemon refuses it: %w", joinField(prefix, "policy"), v, nic, err))
+			}
+		}
+	}
+	return errs
+}
+
+// policyOf is the policy document the runner sends for a spec's policy name (one of
+// Policies) and NIC queue: proportional-strict is proportional with strict set, fixed
+// carries fixed_rate, and nic is the spec's ("" = the daemon's profile NIC).
+func policyOf(s *Spec, policy, queue string) shape.PolicySpec {
+	ps := shape.PolicySpec{Policy: policy, NIC: s.NIC, NICQueue: queue}
+	switch policy {
+	case "proportional-strict":
+		ps.Policy, ps.Strict = shape.PolicyProportional, true
+	case "fixed":
+		ps.FixedRate = s.FixedRate
+	}
+	return ps
+}
+
+// daemonPolicy is the daemon's verdict on ps (shape.ParsePolicyConfig, as its policy PUT
+// runs it), an empty NIC being the NIC of the spec's host profile.
+func (s *Spec) daemonPolicy(ps shape.PolicySpec) error {
+	nic := int64(1e9) // an unknown profile is reported on its own
+	if prof, err := sandbox.LookupProfile(s.HostProfile()); err == nil {
+		nic = prof.NICBitsPerSec
+	}
+	_, err := shape.ParsePolicyConfig(ps, nic)
+	return err
 }
 
 func badNameRune(r rune) bool {

@@ -79,3 +79,29 @@ func TestErrorsAreNotRepeated(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// A spec that loads is a spec the daemon's policy PUT accepts: nic, fixed_rate and each
+// policy are checked by the daemon's own parser (shape.ParsePolicyConfig).
+func TestPolicyRatesAsTheDaemonParsesThem(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{"name: x\nworkload: s3get\nfixed_rate: unlimited\n", `fixed_rate: "unlimited": allowed a rate of at least 8kbit`},
+		{"name: x\nworkload: s3get\nfixed_rate: 0\npolicy: fixed\n", `fixed_rate: "0": allowed a rate of at least 8kbit`},
+		{"name: x\nworkload: s3get\nnic: 1kbit\n", `nic: "1kbit": allowed a rate of at least 8kbit`},
+		{"name: x\nworkload: s3get\nnic: unlimited\npolicy: [none, equal]\n", `policy: "equal" with nic "unlimited": the daemon refuses it`},
+		{"name: x\nworkload: s3get\nnic: 0\nparts:\n  - {name: a, policy: proportional-strict}\n", `parts[0].policy: "proportional-strict" with nic "0"`},
+	} {
+		_, err := Parse([]byte(tc.doc))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: got %v, want an ErrInvalid containing %q", tc.doc, err, tc.want)
+		}
+	}
+	for _, doc := range []string{
+		"name: x\nworkload: s3get\nnic: Unlimited\npolicy: none\n", // the daemon ignores case
+		"name: x\nworkload: s3get\nnic: 8kbit\nfixed_rate: 8kbit\npolicy: [fixed, equal, priority]\n",
+		"name: x\nworkload: s3get\nnic: unlimited\nfixed_rate: 100mbit\npolicy: fixed\nnic_queue: [fair, fifo]\n",
+	} {
+		if _, err := Parse([]byte(doc)); err != nil {
+			t.Errorf("%q: %v", doc, err)
+		}
+	}
+}
