@@ -81,18 +81,29 @@ func (h *HTTPHost) IperfPool(ctx context.Context, n int) (IperfPool, error) {
 	return IperfPool{Host: p.Host, Ports: p.Ports}, err
 }
 
+// noS3Store reports whether a data route's err says the daemon has no embedded S3 store:
+// 409 Conflict (the data routes of this daemon without one) or 404 (a daemon without the
+// data routes at all).
+func noS3Store(err error) bool {
+	var ae *client.APIError
+	return errors.As(err, &ae) && (ae.Status == http.StatusConflict || ae.Status == http.StatusNotFound)
+}
+
 // DataSet ensures the first count objects of a chunk set are in the store and lists
-// them. A daemon without the S3 store answers 404: ErrNoS3Store, at once, rather than a
-// hang later.
+// them. A daemon without the S3 store (409, or 404 from one without the data routes) is
+// ErrNoS3Store, at once, rather than a hang later.
 func (h *HTTPHost) DataSet(ctx context.Context, name string, count int) (DataSet, error) {
 	m, err := h.c.DataSets(ctx)
-	if client.IsNotFound(err) {
-		return DataSet{}, fmt.Errorf("%s: %w", h.Name(), ErrNoS3Store)
+	if noS3Store(err) {
+		return DataSet{}, fmt.Errorf("%s: %w (%v)", h.Name(), ErrNoS3Store, err)
 	}
 	if err != nil {
 		return DataSet{}, fmt.Errorf("read the dataset manifest: %w", err)
 	}
 	set, err := h.c.EnsureDataSet(ctx, name, count)
+	if noS3Store(err) {
+		return DataSet{}, fmt.Errorf("%s: %w (%v)", h.Name(), ErrNoS3Store, err)
+	}
 	if err != nil {
 		return DataSet{}, fmt.Errorf("ensure data set %s (%d objects): %w", name, count, err)
 	}
@@ -128,7 +139,11 @@ func (h *HTTPHost) Records(ctx context.Context) (map[string]DaemonRecord, error)
 	return out, sc.Err()
 }
 
-// DeleteUploads removes run's uploads from the daemon's store.
+// DeleteUploads removes run's uploads from the daemon's store (ErrNoS3Store without one).
 func (h *HTTPHost) DeleteUploads(ctx context.Context, run string) error {
-	return h.c.DeleteUploads(ctx, run)
+	err := h.c.DeleteUploads(ctx, run)
+	if noS3Store(err) {
+		return fmt.Errorf("%s: %w (%v)", h.Name(), ErrNoS3Store, err)
+	}
+	return err
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/faaslab/faaslab/client"
+	"github.com/faaslab/faaslab/experiments/services/dataset"
 	"golang.org/x/sys/unix"
 )
 
@@ -188,5 +189,33 @@ func TestEndpointFleetSendsToken(t *testing.T) {
 	_ = hosts[0].SetPolicy(t.Context(), Policy{Name: "none"})
 	if auth := <-got; auth != "Bearer t0k" {
 		t.Errorf("Authorization %q, want Bearer t0k", auth)
+	}
+}
+
+// noBuckets is an object store that is not the embedded one.
+type noBuckets struct{}
+
+func (noBuckets) BucketDir(string) (string, error) {
+	return "", errors.New("the object store is not the embedded one")
+}
+
+// A daemon without the embedded store — its data routes answer 409, or, from before the
+// data routes, 404 — is ErrNoS3Store for both data calls.
+func TestHTTPHostNoS3Store(t *testing.T) {
+	cache := dataset.NewCache(t.TempDir(), noBuckets{})
+	withRoutes := http.NewServeMux() // the daemon's data routes (internal/daemon/services.go)
+	withRoutes.HandleFunc("GET /faaslab/v1/data", dataset.MakeListHandler(cache))
+	withRoutes.HandleFunc("POST /faaslab/v1/data/{set}", dataset.MakeEnsureHandler(cache))
+	withRoutes.HandleFunc("DELETE /faaslab/v1/data/uploads/{run}", dataset.MakeDeleteUploadsHandler(cache))
+	for name, h := range map[string]http.Handler{"409": withRoutes, "404": http.NotFoundHandler()} {
+		srv := httptest.NewServer(h)
+		host := NewHTTPHost(client.New(srv.URL))
+		if _, err := host.DataSet(t.Context(), "10mb", 1); !errors.Is(err, ErrNoS3Store) {
+			t.Errorf("%s: DataSet: got %v, want ErrNoS3Store", name, err)
+		}
+		if err := host.DeleteUploads(t.Context(), "run-a"); !errors.Is(err, ErrNoS3Store) {
+			t.Errorf("%s: DeleteUploads: got %v, want ErrNoS3Store", name, err)
+		}
+		srv.Close()
 	}
 }

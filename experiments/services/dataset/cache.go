@@ -96,6 +96,8 @@ func (c *Cache) write(m Manifest) error {
 
 // Ensure makes the first count objects of set exist in the cache (generating the missing
 // ones after checking free space) and placed in the bucket; it returns the set's manifest.
+// A cache with buckets but no bucket directory (no embedded store) is ErrNoBuckets before
+// anything is generated.
 func (c *Cache) Ensure(name string, count int) (SetManifest, error) {
 	set, err := LookupSet(name)
 	if err != nil {
@@ -118,6 +120,12 @@ func (c *Cache) Ensure(name string, count int) (SetManifest, error) {
 		m.Sets = append(m.Sets, SetManifest{Name: name, ObjectBytes: set.ObjectBytes, Objects: []Object{}})
 		i = len(m.Sets) - 1
 	}
+	bdir := ""
+	if c.buckets != nil {
+		if bdir, err = c.bucketDir(m.Bucket); err != nil {
+			return SetManifest{}, fmt.Errorf("%w: data set %s cannot be placed in bucket %s", err, name, m.Bucket)
+		}
+	}
 	sm := &m.Sets[i]
 	setDir := filepath.Join(c.dir, name)
 	if err := os.MkdirAll(setDir, 0o755); err != nil {
@@ -138,7 +146,7 @@ func (c *Cache) Ensure(name string, count int) (SetManifest, error) {
 			return SetManifest{}, err
 		}
 	}
-	if err := c.place(m.Bucket, sm.Objects[:count]); err != nil {
+	if err := c.place(bdir, m.Bucket, sm.Objects[:count]); err != nil {
 		return SetManifest{}, err
 	}
 	out := *sm
@@ -168,15 +176,11 @@ func generateObject(dir string, set Set, idx int) (Object, error) {
 	return Object{Key: key, Bytes: set.ObjectBytes, SHA256: sum, Records: records}, nil
 }
 
-// place hard-links the cached objects into the bucket directory (a copy only when the
-// two are on different filesystems).
-func (c *Cache) place(bucket string, objs []Object) error {
-	if c.buckets == nil {
+// place hard-links the cached objects into bdir, bucket's directory (a copy only when the
+// two are on different filesystems); "" places nothing (a cache without buckets).
+func (c *Cache) place(bdir, bucket string, objs []Object) error {
+	if bdir == "" {
 		return nil
-	}
-	bdir, err := c.buckets.BucketDir(bucket)
-	if err != nil {
-		return err
 	}
 	for _, o := range objs {
 		if err := linkOrCopy(filepath.Join(c.dir, o.Key), filepath.Join(bdir, o.Key)); err != nil {

@@ -3,6 +3,8 @@ package dataset
 import (
 	"bytes"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,5 +108,44 @@ func TestDeleteUploadsRemovesOnlyThatRun(t *testing.T) {
 	}
 	if err := NewCache(t.TempDir(), nil).DeleteUploads("run-a"); !errors.Is(err, ErrNoBuckets) {
 		t.Errorf("no buckets: got %v, want ErrNoBuckets", err)
+	}
+}
+
+// noBuckets is a store that is not the embedded one (services.Store.BucketDir's answer).
+type noBuckets struct{}
+
+func (noBuckets) BucketDir(string) (string, error) {
+	return "", errors.New("the object store is not the embedded one")
+}
+
+// Without an embedded store Ensure says so before it checks the disk or generates
+// anything, and both data routes answer it with one status, 409.
+func TestNoEmbeddedStoreIsRefusedFirstWith409(t *testing.T) {
+	dir := t.TempDir()
+	c := NewCache(dir, noBuckets{})
+	if _, err := c.Ensure("10mb", 1); !errors.Is(err, ErrNoBuckets) {
+		t.Errorf("ensure: got %v, want ErrNoBuckets", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, Key("10mb", 0))); !os.IsNotExist(err) {
+		t.Errorf("an object was generated for a store that cannot take it (%v)", err)
+	}
+	if _, err := c.Ensure("200mb", MaxCount); !errors.Is(err, ErrNoBuckets) {
+		t.Errorf("ensure 200 GB: got %v, want ErrNoBuckets before the free-space check", err)
+	}
+	for _, tc := range []struct {
+		method, path string
+		h            http.HandlerFunc
+	}{
+		{"POST", "/faaslab/v1/data/{set}", MakeEnsureHandler(c)},
+		{"DELETE", "/faaslab/v1/data/uploads/{run}", MakeDeleteUploadsHandler(c)},
+	} {
+		mux := http.NewServeMux()
+		mux.HandleFunc(tc.method+" "+tc.path, tc.h)
+		url := strings.NewReplacer("{set}", "10mb", "{run}", "run-a").Replace(tc.path)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(tc.method, url, strings.NewReader(`{"count":1}`)))
+		if rec.Code != http.StatusConflict {
+			t.Errorf("%s %s: %d %s, want 409", tc.method, url, rec.Code, rec.Body)
+		}
 	}
 }

@@ -28,7 +28,9 @@ func MakeListHandler(c *Cache) http.HandlerFunc {
 }
 
 // MakeEnsureHandler serves POST /faaslab/v1/data/{set}: generate (once) and place the set.
-// Generating 1 GB takes seconds; the request waits for it.
+// Generating 1 GB takes seconds; the request waits for it. 200 with the set; 400 for a bad
+// set or count; 409 without an embedded store (as DELETE …/uploads); 507 without the disk
+// space.
 func MakeEnsureHandler(c *Cache) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req EnsureRequest
@@ -40,6 +42,8 @@ func MakeEnsureHandler(c *Cache) http.HandlerFunc {
 		switch {
 		case errors.Is(err, ErrNoSpace):
 			httpjson.Error(w, http.StatusInsufficientStorage, err)
+		case errors.Is(err, ErrNoBuckets):
+			httpjson.Error(w, http.StatusConflict, err)
 		case err != nil:
 			httpjson.Error(w, http.StatusBadRequest, err)
 		default:

@@ -12,8 +12,9 @@ import (
 // UploadPrefix/<run-id>/<function>/<item>.
 const UploadPrefix = "experiments"
 
-// ErrNoBuckets: the cache places nothing (no embedded store), so there is nothing to delete.
-var ErrNoBuckets = errors.New("no embedded object store: uploads are not on this host's disk")
+// ErrNoBuckets: the host has no embedded object store, so its buckets are not on this
+// host's disk: data sets cannot be placed there and uploads cannot be deleted from it.
+var ErrNoBuckets = errors.New("no embedded object store")
 
 // runIDPattern is what a run id may be: one path element, never "." or "..".
 var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]*$`)
@@ -26,11 +27,21 @@ func (c *Cache) DeleteUploads(run string) error {
 		return fmt.Errorf("run %q: want a run id such as 20261130-075917-9595", run)
 	}
 	if c.buckets == nil {
-		return ErrNoBuckets
+		return fmt.Errorf("%w: uploads are not on this host's disk", ErrNoBuckets)
 	}
-	bdir, err := c.buckets.BucketDir(DefaultBucket)
+	bdir, err := c.bucketDir(DefaultBucket)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNoBuckets, err)
+		return fmt.Errorf("%w (uploads are not on this host's disk)", err)
 	}
 	return os.RemoveAll(filepath.Join(bdir, UploadPrefix, run))
+}
+
+// bucketDir is the directory of bucket in the embedded store; any failure is ErrNoBuckets.
+// The cache must have buckets.
+func (c *Cache) bucketDir(bucket string) (string, error) {
+	bdir, err := c.buckets.BucketDir(bucket)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoBuckets, err)
+	}
+	return bdir, nil
 }
