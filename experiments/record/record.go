@@ -281,8 +281,7 @@ func (r *Run) Finished() map[string]bool {
 	return done
 }
 
-// readLines decodes one JSON value per line into *out (a slice pointer). A last line cut
-// short by a crash is skipped: everything before it is kept.
+// readLines decodes path's JSON lines into *out (a slice pointer); a missing file is empty.
 func readLines[T any](path string, out *[]T) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -292,7 +291,15 @@ func readLines[T any](path string, out *[]T) error {
 		return err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
+	return ReadLines(f, filepath.Base(path), func(v T) { *out = append(*out, v) })
+}
+
+// ReadLines decodes one JSON value per line of r, of any length, and hands each to each
+// in order. A last line cut short (by a crash, or by a writer still appending) is skipped:
+// everything before it is kept. Any other line that is not a T is an error naming name and
+// the line number.
+func ReadLines[T any](r io.Reader, name string, each func(T)) error {
+	br := bufio.NewReaderSize(r, 1<<20)
 	for lineNo := 1; ; lineNo++ {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 {
@@ -301,9 +308,9 @@ func readLines[T any](path string, out *[]T) error {
 				if err == io.EOF { // a torn last line
 					return nil
 				}
-				return fmt.Errorf("%s line %d: %w", filepath.Base(path), lineNo, jerr)
+				return fmt.Errorf("%s line %d: %w", name, lineNo, jerr)
 			}
-			*out = append(*out, v)
+			each(v)
 		}
 		if err == io.EOF {
 			return nil

@@ -1,15 +1,14 @@
 package target
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 
 	"github.com/faaslab/faaslab/client"
+	"github.com/faaslab/faaslab/experiments/record"
 )
 
 // HTTPHost is a daemon reached over HTTP, here or on another box.
@@ -128,15 +127,12 @@ func (h *HTTPHost) Records(ctx context.Context) (map[string]DaemonRecord, error)
 	}
 	defer f.Close()
 	out := map[string]DaemonRecord{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var r DaemonRecord
-		if json.Unmarshal(sc.Bytes(), &r) == nil && r.RequestID != "" {
+	err = record.ReadLines(f, h.RecordsPath, func(r DaemonRecord) {
+		if r.RequestID != "" {
 			out[r.RequestID] = r
 		}
-	}
-	return out, sc.Err()
+	})
+	return out, err
 }
 
 // DeleteUploads removes run's uploads from the daemon's store (ErrNoS3Store without one).

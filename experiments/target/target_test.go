@@ -219,3 +219,25 @@ func TestHTTPHostNoS3Store(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// Records reads the daemon's records file as record.Load reads a run's: lines of any
+// length, a torn last line (the daemon still writing) skipped, a corrupt middle line an
+// error rather than a silently missing record.
+func TestHTTPHostRecordsReadsAnyLineLength(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "records.jsonl")
+	long := `{"request_id":"a","start":"cold","log_tail":"` + strings.Repeat("x", 2<<20) + `"}`
+	if err := os.WriteFile(path, []byte(long+"\n"+`{"request_id":"b","start":"warm"}`+"\n"+`{"request_id":"c","st`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := &HTTPHost{RecordsPath: path}
+	recs, err := h.Records(t.Context())
+	if err != nil || len(recs) != 2 || recs["a"].Start != "cold" || recs["b"].Start != "warm" {
+		t.Errorf("got %v %v, want records a (cold) and b (warm)", recs, err)
+	}
+	if err := os.WriteFile(path, []byte(`{"request_id":"a"}`+"\n{not json}\n"+`{"request_id":"b"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Records(t.Context()); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("corrupt middle line: got %v, want an error naming line 2", err)
+	}
+}
