@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/spf13/cobra"
 
 	"github.com/faaslab/faaslab/experiments/faasbench"
@@ -37,7 +39,9 @@ Tables 2 and 3 to tables.md.`,
 				if spec, err = faasbench.LoadSpec(args[0]); err != nil {
 					return err
 				}
-				if cmd.Flags().Changed("endpoint") {
+				// --endpoint or FAASLAB_ENDPOINT override the spec's endpoint; without
+				// either the spec's stands, else the runner's default.
+				if cmd.Flags().Changed("endpoint") || os.Getenv("FAASLAB_ENDPOINT") != "" {
 					spec.Faaslab.Endpoint = d.endpoint
 				}
 			}
@@ -49,7 +53,7 @@ Tables 2 and 3 to tables.md.`,
 			return err
 		},
 	}
-	d.bind(cmd) // --endpoint overrides a spec's faaslab.endpoint
+	d.bind(cmd) // --endpoint (or FAASLAB_ENDPOINT) overrides a spec's faaslab.endpoint
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "results/faasbench", "results root; the run writes <out>/<run-id>/")
 	f.IntVar(&repeat, "repeat", 3, "paper-wordcount: requests per workload")

@@ -109,13 +109,22 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	return res, ctx.Err()
 }
 
+// endpoint is the daemon the run uses: the spec's (or what the caller set), else
+// client.DefaultEndpoint.
+func (f FaaslabSpec) endpoint() string {
+	if f.Endpoint == "" {
+		return client.DefaultEndpoint
+	}
+	return f.Endpoint
+}
+
 // endpoints sets faaslab up or takes the spec's URLs.
 func (r *Runner) endpoints(ctx context.Context, log *slog.Logger) (endpoints, *faaslabPlatform, error) {
 	s := r.Spec
 	if s.Platform == PlatformHTTP {
 		return endpoints{proxy: s.HTTP.ProxyURL, asyncProxy: s.HTTP.AsyncProxyURL, targets: s.HTTP.Targets}, nil, nil
 	}
-	fp := &faaslabPlatform{c: client.New(s.Faaslab.Endpoint, r.ClientOptions...), spec: s.Faaslab}
+	fp := &faaslabPlatform{c: client.New(s.Faaslab.endpoint(), r.ClientOptions...), spec: s.Faaslab}
 	var targets []string
 	timeouts := map[string]int{}
 	seen := map[string]bool{}

@@ -50,7 +50,7 @@ type Spec struct {
 
 // FaaslabSpec says how to set the functions up on a faaslab daemon.
 type FaaslabSpec struct {
-	Endpoint       string `yaml:"endpoint"`        // Lambda API, e.g. http://127.0.0.1:3001
+	Endpoint       string `yaml:"endpoint"`        // Lambda API, e.g. http://127.0.0.1:3001 ("" = the caller's, else client.DefaultEndpoint)
 	FunctionPrefix string `yaml:"function_prefix"` // functions are <prefix>-proxy, <prefix>-<target>
 	MemoryMB       int    `yaml:"memory_mb"`
 	TimeoutS       int    `yaml:"timeout_s"`
@@ -87,9 +87,10 @@ type BatchSpec struct {
 	Async       bool `yaml:"async"`
 }
 
-// Defaults for what a spec leaves out.
+// Defaults for what a spec leaves out. The endpoint is left empty, so a caller (the CLI's
+// --endpoint or FAASLAB_ENDPOINT) can still choose it; the Runner falls back to
+// client.DefaultEndpoint.
 const (
-	defaultEndpoint      = "http://127.0.0.1:3001"
 	defaultPrefix        = "faasbench"
 	defaultMemoryMB      = 128
 	defaultTimeoutS      = 60
@@ -126,9 +127,6 @@ func (s *Spec) fillDefaults() {
 		s.ClientTimeout = defaultClientTimeout
 	}
 	f := &s.Faaslab
-	if f.Endpoint == "" {
-		f.Endpoint = defaultEndpoint
-	}
 	if f.FunctionPrefix == "" {
 		f.FunctionPrefix = defaultPrefix
 	}
