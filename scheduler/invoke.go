@@ -375,16 +375,11 @@ func (s *Scheduler) initFailed(inst *instance, req *InvokeRequest, res *InvokeRe
 	s.log.Info("sandbox init failed", "function", inst.cfg.Name, "sandbox", inst.id, "error_type", errType)
 }
 
-// coldStartFailed gives back what the grant reserved.
+// coldStartFailed gives back what the grant reserved (see undoColdLocked).
 func (s *Scheduler) coldStartFailed(fs *fnState, cfg *FunctionConfig) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fs.starting--
-	s.usedMB -= cfg.MemoryMB
-	s.sandboxGoneLocked(fs)
-	fs.publish()
-	s.m.memoryUsed.Set(float64(int64(s.usedMB) << 20))
-	s.dispatch()
+	s.undoColdLocked(fs, cfg)
 }
 
 // spec is the sandbox.Spec of a new sandbox of cfg.

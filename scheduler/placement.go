@@ -109,22 +109,17 @@ func reservedZero(name string) error {
 		"Rate Exceeded. Function %s has reserved concurrency 0, so it is throttled; raise it with PutFunctionConcurrency", name)}
 }
 
-// ungrantLocked hands back a grant whose waiter left.
+// ungrantLocked hands back a grant whose waiter left before using it. It takes the
+// paths an invocation's own end takes (returnLocked, undoColdLocked), so a sandbox
+// handed back is stopped, not pooled, when its function was deleted or updated or the
+// scheduler closed while the grant was on its way.
 func (s *Scheduler) ungrantLocked(g grant) {
-	fs := g.fs
 	if g.cold {
-		fs.starting--
-		fs.live--
-		s.usedMB -= g.cfg.MemoryMB
-		s.m.memoryUsed.Set(float64(int64(s.usedMB) << 20))
+		s.undoColdLocked(g.fs, g.cfg)
 	} else {
-		fs.busy--
-		g.inst.state = stateIdle
-		fs.idle = append(fs.idle, g.inst)
+		s.returnLocked(g.inst, false, "")
 	}
-	fs.publish()
 	s.wg.Done()
-	s.dispatch()
 }
 
 // tryGrant grants fs a warm sandbox or room for a cold start. memBlocked forbids taking
@@ -226,11 +221,18 @@ func (s *Scheduler) dispatch() {
 	s.m.queueLength.Set(float64(len(kept)))
 }
 
-// release returns a sandbox after an invocation: back to the warm pool, or stopped when
-// it failed, is outdated, or the scheduler is closing.
+// release returns a sandbox after an invocation (see returnLocked).
 func (s *Scheduler) release(inst *instance, discard bool, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.returnLocked(inst, discard, reason)
+}
+
+// returnLocked takes back a busy sandbox: to the warm pool, or stopped when discard is
+// set (reason says why), its function was deleted or updated since it was built, its
+// process exited, or the scheduler is closing. Every busy sandbox comes back through
+// here: after its invocation and when the waiter it was granted to left. Called with mu held.
+func (s *Scheduler) returnLocked(inst *instance, discard bool, reason string) {
 	fs := inst.fs
 	fs.busy--
 	switch {
@@ -253,5 +255,17 @@ func (s *Scheduler) release(inst *instance, discard bool, reason string) {
 	}
 	s.stopLocked(inst, reason)
 	fs.publish()
+	s.dispatch()
+}
+
+// undoColdLocked gives back what a cold grant reserved (its memory and the sandbox it
+// counted) when no sandbox came of it: the cold start failed or the waiter left. A
+// deleted function's files go with its last sandbox. Called with mu held.
+func (s *Scheduler) undoColdLocked(fs *fnState, cfg *FunctionConfig) {
+	fs.starting--
+	s.usedMB -= cfg.MemoryMB
+	s.sandboxGoneLocked(fs)
+	fs.publish()
+	s.m.memoryUsed.Set(float64(int64(s.usedMB) << 20))
 	s.dispatch()
 }

@@ -773,3 +773,120 @@ func TestCloseAbortsBusyInvocations(t *testing.T) {
 		t.Errorf("%d sandboxes live after Close", len(live))
 	}
 }
+
+// trash lists the directories of deleted functions not yet removed.
+func (e *env) trash() []string {
+	e.t.Helper()
+	m, err := filepath.Glob(filepath.Join(e.cfg.StateDir, "functions", ".trash-*"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+// closeNow closes the scheduler and waits for every teardown.
+func (e *env) closeNow() {
+	e.t.Helper()
+	if err := e.s.Close(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// A queued invocation whose client leaves just as it is granted a warm sandbox hands it
+// back. If the function was deleted meanwhile, the sandbox must be stopped (nothing would
+// ever reap it: the reaper and Close only see registered functions) and its memory freed.
+func TestLeavingWaiterStopsWarmSandboxOfDeletedFunction(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("gone", 128, 3)
+	id := e.invoke("gone", "{}").Record.SandboxID
+	cold, leave := e.s.GrantToLeavingWaiter("gone")
+	if cold {
+		t.Fatal("want a warm grant")
+	}
+	if err := e.s.DeleteFunction(context.Background(), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	leave()
+	e.closeNow()
+	if !e.fake.Get(id).Stopped() {
+		t.Errorf("sandbox %s of a deleted function handed back by a leaving waiter was never stopped", id)
+	}
+	if v := gaugeValue(t, e.reg, "faaslab_host_memory_reserved_bytes", nil); v != 0 {
+		t.Errorf("%v bytes still reserved after Close", v)
+	}
+	if tr := e.trash(); len(tr) != 0 {
+		t.Errorf("deleted function's files left: %v", tr)
+	}
+}
+
+// After an update, a sandbox handed back by a leaving waiter must not serve the next
+// invocation with the old configuration.
+func TestLeavingWaiterRetiresWarmSandboxOfUpdatedFunction(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("upd", 128, 3)
+	old := e.invoke("upd", "{}").Record.SandboxID
+	if cold, leave := e.s.GrantToLeavingWaiter("upd"); cold {
+		t.Fatal("want a warm grant")
+	} else {
+		mem := 256
+		if _, err := e.s.UpdateFunctionConfiguration(context.Background(), "upd", scheduler.ConfigUpdate{MemoryMB: &mem}); err != nil {
+			t.Fatal(err)
+		}
+		leave()
+	}
+	next := e.invoke("upd", "{}")
+	if next.Record.SandboxID == old || next.Record.Start != scheduler.StartCold || next.Record.MemoryMB != 256 {
+		t.Errorf("after update: ran %s on %s with %d MB, want cold on a new 256 MB sandbox (old %s)",
+			next.Record.Start, next.Record.SandboxID, next.Record.MemoryMB, old)
+	}
+	e.closeNow()
+	if !e.fake.Get(old).Stopped() {
+		t.Errorf("outdated sandbox %s not stopped", old)
+	}
+}
+
+// A sandbox handed back after Close began is stopped, not pooled.
+func TestLeavingWaiterAfterCloseStopsSandbox(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("cl", 128, 3)
+	id := e.invoke("cl", "{}").Record.SandboxID
+	cold, leave := e.s.GrantToLeavingWaiter("cl")
+	if cold {
+		t.Fatal("want a warm grant")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.s.Close(ctx); err == nil {
+		t.Fatal("Close returned before the outstanding grant was handed back")
+	}
+	leave()
+	e.closeNow()
+	if !e.fake.Get(id).Stopped() {
+		t.Errorf("sandbox %s handed back after Close was not stopped", id)
+	}
+}
+
+// A cold grant handed back after its function was deleted was the function's last
+// sandbox: the deleted function's files go.
+func TestLeavingWaiterColdGrantOfDeletedFunctionRemovesFiles(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("cg", 128, 3)
+	cold, leave := e.s.GrantToLeavingWaiter("cg")
+	if !cold {
+		t.Fatal("want a cold grant")
+	}
+	if err := e.s.DeleteFunction(context.Background(), "cg"); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.trash()) != 1 {
+		t.Fatalf("trash %v while a cold start is granted, want the function's directory kept", e.trash())
+	}
+	leave()
+	e.closeNow()
+	if tr := e.trash(); len(tr) != 0 {
+		t.Errorf("deleted function's files left after its last grant was handed back: %v", tr)
+	}
+	if v := gaugeValue(t, e.reg, "faaslab_host_memory_reserved_bytes", nil); v != 0 {
+		t.Errorf("%v bytes still reserved", v)
+	}
+}
