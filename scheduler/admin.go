@@ -13,7 +13,18 @@ import (
 // CreateFunction registers a function and persists it. Errors: ErrInvalidParameter
 // (*ParamError), ErrFunctionExists, ErrCodeTooLarge.
 func (s *Scheduler) CreateFunction(_ context.Context, in CreateFunctionInput) (FunctionConfig, error) {
-	if err := in.normalize(s.cfg.Profile); err != nil {
+	if err := in.normalize(); err != nil {
+		return FunctionConfig{}, err
+	}
+	f := &FunctionConfig{
+		Name: in.Name, Runtime: in.Runtime, Handler: in.Handler, Role: in.Role,
+		Description: in.Description, MemoryMB: in.MemoryMB, TimeoutSec: in.TimeoutSec,
+		EphemeralStorageMB: in.EphemeralStorageMB,
+		Environment:        in.Environment, PackageType: in.PackageType,
+		ReservedConcurrency: in.ReservedConcurrency,
+	}
+	// validate's two halves: the settings before the package is unpacked, the package after.
+	if err := f.validateSettings(s.cfg.Profile); err != nil {
 		return FunctionConfig{}, err
 	}
 	s.adminMu.Lock()
@@ -28,15 +39,12 @@ func (s *Scheduler) CreateFunction(_ context.Context, in CreateFunctionInput) (F
 	if exists {
 		return FunctionConfig{}, fmt.Errorf("%w: %s", ErrFunctionExists, in.Name)
 	}
-	f := &FunctionConfig{
-		Name: in.Name, Runtime: in.Runtime, Handler: in.Handler, Role: in.Role,
-		Description: in.Description, MemoryMB: in.MemoryMB, TimeoutSec: in.TimeoutSec,
-		EphemeralStorageMB: in.EphemeralStorageMB,
-		Environment:        in.Environment, PackageType: in.PackageType,
-		ReservedConcurrency: in.ReservedConcurrency,
-		LastModified:        time.Now().UTC(), RevisionID: newRevision(),
-	}
+	f.LastModified, f.RevisionID = time.Now().UTC(), newRevision()
 	if err := s.reg.storeCode(f, in.Code, f.RevisionID); err != nil {
+		s.reg.remove(in.Name)
+		return FunctionConfig{}, err
+	}
+	if err := f.validateCode(); err != nil {
 		s.reg.remove(in.Name)
 		return FunctionConfig{}, err
 	}
@@ -122,7 +130,11 @@ func (s *Scheduler) DeleteFunction(_ context.Context, name string) error {
 // ones are stopped now and busy ones after their invocation.
 func (s *Scheduler) UpdateFunctionConfiguration(_ context.Context, name string, u ConfigUpdate) (FunctionConfig, error) {
 	return s.update(name, true, func(f *FunctionConfig) (*FunctionConfig, error) {
-		return u.apply(s.cfg.Profile, f)
+		c := u.apply(f)
+		if err := c.validate(s.cfg.Profile); err != nil {
+			return nil, err
+		}
+		return c, nil
 	})
 }
 
@@ -138,6 +150,10 @@ func (s *Scheduler) UpdateFunctionCode(_ context.Context, name string, code Code
 		}
 		c.RevisionID = newRevision()
 		if err := s.reg.storeCode(c, code, c.RevisionID); err != nil {
+			return nil, err
+		}
+		if err := c.validateCode(); err != nil {
+			s.reg.dropCode(c.CodeDir)
 			return nil, err
 		}
 		return c, nil

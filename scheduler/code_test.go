@@ -132,4 +132,65 @@ func TestUpdateFunctionCode(t *testing.T) {
 	if _, err := e.s.UpdateFunctionCode(context.Background(), "c", scheduler.Code{ZipFile: makeZip(t, zipEntry{"x", 0o644, ""})}); !errors.Is(err, scheduler.ErrInvalidParameter) {
 		t.Errorf("update to a zip without bootstrap: %v", err)
 	}
+	entries, _ := os.ReadDir(filepath.Dir(f2.CodeDir))
+	for _, en := range entries {
+		if rev := strings.TrimSuffix(en.Name(), ".zip"); rev != filepath.Base(f1.CodeDir) && rev != filepath.Base(f2.CodeDir) {
+			t.Errorf("a refused code update left its revision %s", en.Name())
+		}
+	}
+}
+
+// UpdateFunctionConfiguration enforces what CreateFunction does, on the whole resulting
+// configuration, with the same messages.
+func TestUpdateConfigurationValidatesLikeCreate(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	e.create("v", 128, 3)
+	// A custom-runtime function (no handler) and a built-in one carrying a zip without bootstrap.
+	if _, err := e.s.CreateFunction(ctx, scheduler.CreateFunctionInput{Name: "custom", Runtime: "provided.al2023",
+		Code: scheduler.Code{ZipFile: makeZip(t, zipEntry{"bootstrap", 0o755, "#!/bin/sh\n"})}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.CreateFunction(ctx, scheduler.CreateFunctionInput{Name: "builtin", Runtime: "faaslab", Handler: "echo",
+		Code: scheduler.Code{ZipFile: makeZip(t, zipEntry{"main.py", 0o644, "x"})}}); err != nil {
+		t.Fatal(err)
+	}
+	ptr := func(s string) *string { return &s }
+	longHandler, longDesc := strings.Repeat("h", 129), strings.Repeat("d", 257)
+	for _, c := range []struct {
+		what, name string
+		u          scheduler.ConfigUpdate
+		field      string
+		create     scheduler.CreateFunctionInput // the create refused the same way ("" Name: none)
+	}{
+		{"handler over 128", "v", scheduler.ConfigUpdate{Handler: &longHandler}, "Handler",
+			scheduler.CreateFunctionInput{Name: "n1", Runtime: "faaslab", Handler: longHandler}},
+		{"description over 256", "v", scheduler.ConfigUpdate{Description: &longDesc}, "Description",
+			scheduler.CreateFunctionInput{Name: "n2", Runtime: "faaslab", Handler: "echo", Description: longDesc}},
+		{"empty handler", "v", scheduler.ConfigUpdate{Handler: ptr("")}, "Handler",
+			scheduler.CreateFunctionInput{Name: "n3", Runtime: "faaslab"}},
+		{"to faaslab without handler", "custom", scheduler.ConfigUpdate{Runtime: ptr("faaslab")}, "Handler",
+			scheduler.CreateFunctionInput{Name: "n4", Runtime: "faaslab"}},
+		{"to provided without bootstrap", "builtin", scheduler.ConfigUpdate{Runtime: ptr("provided.al2")}, "Code.ZipFile",
+			scheduler.CreateFunctionInput{Name: "n5", Runtime: "provided.al2", Code: scheduler.Code{ZipFile: makeZip(t, zipEntry{"main.py", 0o644, "x"})}}},
+	} {
+		before, _ := e.s.GetFunction(c.name)
+		_, err := e.s.UpdateFunctionConfiguration(ctx, c.name, c.u)
+		var pe *scheduler.ParamError
+		if !errors.As(err, &pe) || pe.Field != c.field || !errors.Is(err, scheduler.ErrInvalidParameter) {
+			t.Errorf("%s: update %v, want a %s parameter error", c.what, err, c.field)
+			continue
+		}
+		_, cerr := e.s.CreateFunction(ctx, c.create)
+		if cerr == nil || cerr.Error() != err.Error() {
+			t.Errorf("%s: update says %q, create says %v", c.what, err, cerr)
+		}
+		if after, _ := e.s.GetFunction(c.name); after.RevisionID != before.RevisionID {
+			t.Errorf("%s: a refused update changed the function", c.what)
+		}
+	}
+	res := e.invoke("custom", "{}")
+	if res.FunctionError || res.Record.Outcome != scheduler.OutcomeSuccess {
+		t.Errorf("custom function after refused updates: %s %s", res.Record.Outcome, res.Payload)
+	}
 }

@@ -202,16 +202,14 @@ func validateConcurrency(n *int) error {
 	return nil
 }
 
-// normalize fills Lambda's defaults and validates everything but the code.
-func (in *CreateFunctionInput) normalize(p sandbox.Profile) error {
+// normalize fills Lambda's defaults and checks what only the request holds: the name and
+// the package it brings. The function made of it is checked by FunctionConfig.validate.
+func (in *CreateFunctionInput) normalize() error {
 	if err := ValidateFunctionName(in.Name); err != nil {
 		return err
 	}
 	if in.PackageType == "" {
 		in.PackageType = PackageTypeZip
-	}
-	if in.PackageType != PackageTypeZip && in.PackageType != PackageTypeImage {
-		return paramErr("PackageType", "PackageType %q is invalid: use Zip or Image", in.PackageType)
 	}
 	if in.MemoryMB == 0 {
 		in.MemoryMB = DefaultMemoryMB
@@ -222,59 +220,92 @@ func (in *CreateFunctionInput) normalize(p sandbox.Profile) error {
 	if in.EphemeralStorageMB == 0 {
 		in.EphemeralStorageMB = MinEphemeralStorageMB
 	}
-	if err := validateRuntime(in.Runtime, in.PackageType); err != nil {
-		return err
-	}
-	if in.Runtime == RuntimeFaaslab && in.Handler == "" {
-		return paramErr("Handler", "Handler is required for runtime %q: name a built-in handler such as echo", RuntimeFaaslab)
-	}
-	if len(in.Handler) > 128 {
-		return paramErr("Handler", "Handler is %d characters, more than 128", len(in.Handler))
-	}
-	if len(in.Description) > 256 {
-		return paramErr("Description", "Description is %d characters, more than 256", len(in.Description))
-	}
 	if in.PackageType == PackageTypeImage && in.Code.ImageURI == "" {
 		return paramErr("Code", "Code.ImageUri is required when PackageType is Image")
 	}
 	if IsCustomRuntime(in.Runtime) && !in.Code.hasZip() {
 		return paramErr("Code", "Code.ZipFile is required for runtime %s: a zip with an executable bootstrap at its root", in.Runtime)
 	}
-	for _, err := range []error{validateMemory(p, in.MemoryMB), validateTimeout(in.TimeoutSec),
-		validateEphemeralStorage(in.EphemeralStorageMB),
-		validateEnvironment(in.Environment), validateConcurrency(in.ReservedConcurrency)} {
-		if err != nil {
+	return nil
+}
+
+// validate checks a whole configuration as it is to be stored, so that CreateFunction and
+// every update enforce the same rules: an update can never give a function a
+// configuration CreateFunction would refuse. It is validateSettings and validateCode;
+// CreateFunction runs the first before it unpacks the package, the second after.
+func (f *FunctionConfig) validate(p sandbox.Profile) error {
+	if err := f.validateSettings(p); err != nil {
+		return err
+	}
+	return f.validateCode()
+}
+
+// validateSettings checks everything but the package.
+func (f *FunctionConfig) validateSettings(p sandbox.Profile) error {
+	if err := ValidateFunctionName(f.Name); err != nil {
+		return err
+	}
+	if f.PackageType != PackageTypeZip && f.PackageType != PackageTypeImage {
+		return paramErr("PackageType", "PackageType %q is invalid: use Zip or Image", f.PackageType)
+	}
+	if err := validateRuntime(f.Runtime, f.PackageType); err != nil {
+		return err
+	}
+	if f.Runtime == RuntimeFaaslab && f.Handler == "" {
+		return paramErr("Handler", "Handler is required for runtime %q: name a built-in handler such as echo", RuntimeFaaslab)
+	}
+	if len(f.Handler) > 128 {
+		return paramErr("Handler", "Handler is %d characters, more than 128", len(f.Handler))
+	}
+	if len(f.Description) > 256 {
+		return paramErr("Description", "Description is %d characters, more than 256", len(f.Description))
+	}
+	if err := validateMemory(p, f.MemoryMB); err != nil {
+		return err
+	}
+	if err := validateTimeout(f.TimeoutSec); err != nil {
+		return err
+	}
+	// 0: a record written before the field existed, the scheduler's default.
+	if f.EphemeralStorageMB != 0 {
+		if err := validateEphemeralStorage(f.EphemeralStorageMB); err != nil {
 			return err
 		}
+	}
+	if err := validateEnvironment(f.Environment); err != nil {
+		return err
+	}
+	return validateConcurrency(f.ReservedConcurrency)
+}
+
+// validateCode checks that the stored package fits the function: an Image function has
+// its image, a custom runtime an executable bootstrap at the root of its zip.
+func (f *FunctionConfig) validateCode() error {
+	if f.PackageType == PackageTypeImage && f.Image == "" {
+		return paramErr("Code", "Code.ImageUri is required when PackageType is Image")
+	}
+	if IsCustomRuntime(f.Runtime) {
+		if f.CodeDir == "" {
+			return paramErr("Runtime", "Runtime %s needs a zip with an executable bootstrap at its root: update the code first", f.Runtime)
+		}
+		return checkBootstrap(f.CodeDir)
 	}
 	return nil
 }
 
-// apply returns a copy of f with u applied, validated.
-func (u ConfigUpdate) apply(p sandbox.Profile, f *FunctionConfig) (*FunctionConfig, error) {
+// apply returns a copy of f with u applied; the caller validates the result.
+func (u ConfigUpdate) apply(f *FunctionConfig) *FunctionConfig {
 	c := f.clone()
 	if u.MemoryMB != nil {
-		if err := validateMemory(p, *u.MemoryMB); err != nil {
-			return nil, err
-		}
 		c.MemoryMB = *u.MemoryMB
 	}
 	if u.TimeoutSec != nil {
-		if err := validateTimeout(*u.TimeoutSec); err != nil {
-			return nil, err
-		}
 		c.TimeoutSec = *u.TimeoutSec
 	}
 	if u.EphemeralStorageMB != nil {
-		if err := validateEphemeralStorage(*u.EphemeralStorageMB); err != nil {
-			return nil, err
-		}
 		c.EphemeralStorageMB = *u.EphemeralStorageMB
 	}
 	if u.Environment != nil {
-		if err := validateEnvironment(*u.Environment); err != nil {
-			return nil, err
-		}
 		c.Environment = maps.Clone(*u.Environment)
 	}
 	if u.Description != nil {
@@ -284,19 +315,10 @@ func (u ConfigUpdate) apply(p sandbox.Profile, f *FunctionConfig) (*FunctionConf
 		c.Role = *u.Role
 	}
 	if u.Handler != nil {
-		if c.Runtime == RuntimeFaaslab && *u.Handler == "" {
-			return nil, paramErr("Handler", "Handler is required for runtime %q", RuntimeFaaslab)
-		}
 		c.Handler = *u.Handler
 	}
-	if u.Runtime != nil && *u.Runtime != c.Runtime {
-		if err := validateRuntime(*u.Runtime, c.PackageType); err != nil {
-			return nil, err
-		}
-		if IsCustomRuntime(*u.Runtime) && c.CodeDir == "" {
-			return nil, paramErr("Runtime", "Runtime %s needs a zip with a bootstrap: update the code first", *u.Runtime)
-		}
+	if u.Runtime != nil {
 		c.Runtime = *u.Runtime
 	}
-	return c, nil
+	return c
 }

@@ -104,6 +104,7 @@ func (r *registry) remove(name string) error {
 }
 
 // storeCode sets f's code fields from code, unzipping a zip into a new revision directory.
+// Whether the package fits the function is FunctionConfig.validateCode's to say.
 func (r *registry) storeCode(f *FunctionConfig, code Code, rev string) error {
 	f.CodeDir = ""
 	switch {
@@ -111,16 +112,8 @@ func (r *registry) storeCode(f *FunctionConfig, code Code, rev string) error {
 		dir := filepath.Join(r.fnDir(f.Name), "code", rev)
 		sum, size, err := storeZip(code, dir)
 		if err != nil {
-			os.RemoveAll(dir)
-			os.Remove(dir + ".zip")
+			r.dropCode(dir)
 			return err
-		}
-		if IsCustomRuntime(f.Runtime) {
-			if err := checkBootstrap(dir); err != nil {
-				os.RemoveAll(dir)
-				os.Remove(dir + ".zip")
-				return err
-			}
 		}
 		f.CodeDir, f.CodeSha256, f.CodeSize = dir, sum, size
 	case code.ImageURI != "":
@@ -133,6 +126,15 @@ func (r *registry) storeCode(f *FunctionConfig, code Code, rev string) error {
 		f.CodeSize = 0
 	}
 	return nil
+}
+
+// dropCode removes a stored revision (its directory and its zip); "" is none.
+func (r *registry) dropCode(dir string) {
+	if dir == "" {
+		return
+	}
+	os.RemoveAll(dir)
+	os.Remove(dir + ".zip")
 }
 
 // CodeLocation is where the uploaded package is kept ("" when there is none).
