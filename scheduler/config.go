@@ -79,7 +79,8 @@ type Config struct {
 	AccountID string
 	// HostID names this host in records.
 	HostID string
-	// SandboxPrefix starts every sandbox ID; it must start with sandbox.NamePrefix. Daemons
+	// SandboxPrefix starts every sandbox ID; it must start with sandbox.NamePrefix and
+	// be at most 25 characters of [a-z0-9-] (room for a name and any count). Daemons
 	// sharing a machine (tests) use distinct prefixes so their kernel objects never clash.
 	SandboxPrefix string
 	// LogDir, when set, receives one log file per sandbox (LogDir/FUNCTION/SANDBOX.log),
@@ -157,8 +158,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StateDir == "" {
 		return c, errors.New("scheduler: Config.StateDir is empty: give a directory for function definitions and code")
 	}
-	if !sandbox.ValidID(c.SandboxPrefix + "-x-1") {
-		return c, fmt.Errorf("scheduler: SandboxPrefix %q must start with %q and use only [a-z0-9-]", c.SandboxPrefix, sandbox.NamePrefix)
+	// The longest ID newSandboxID can make from it: a one-character function name and
+	// the largest count.
+	if !sandbox.ValidID(c.SandboxPrefix + "-x" + longestSeqSuffix) {
+		return c, fmt.Errorf("scheduler: SandboxPrefix %q must start with %q, use only [a-z0-9-] and be at most %d characters (sandbox IDs PREFIX-NAME-COUNT are at most %d)",
+			c.SandboxPrefix, sandbox.NamePrefix, maxSandboxPrefixLen, maxSandboxIDLen)
 	}
 	return c, nil
 }
