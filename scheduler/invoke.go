@@ -20,6 +20,13 @@ const (
 	InvocationEvent           = "Event"
 )
 
+// Lambda's limits on an invocation's payload, enforced where requests arrive (the Lambda
+// API's Invoke, function URLs).
+const (
+	MaxSyncPayloadBytes  = 6 * 1024 * 1024 // 6291456: RequestResponse
+	MaxAsyncPayloadBytes = 256 * 1024      // 262144: Event
+)
+
 // InvokeRequest is one invocation.
 type InvokeRequest struct {
 	Function  string

@@ -59,10 +59,8 @@ func (d Deps) logger() *slog.Logger {
 	return d.Logger
 }
 
-// Lambda's payload limits.
+// Body limits of the calls other than Invoke (its payload limits are scheduler's).
 const (
-	MaxSyncPayloadBytes  = 6 * 1024 * 1024 // 6291456
-	MaxAsyncPayloadBytes = 256 * 1024      // 262144
 	// maxCreateBodyBytes fits a 50 MB zip base64-encoded plus the JSON around it.
 	maxCreateBodyBytes = 70 << 20
 	maxConfigBodyBytes = 1 << 20

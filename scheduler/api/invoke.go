@@ -23,11 +23,11 @@ func MakeInvokeHandler(d Deps) http.HandlerFunc {
 	return withFunction(d, func(w http.ResponseWriter, r *http.Request, name string) {
 		id := w.Header().Get(hRequestID)
 		invType := r.Header.Get("X-Amz-Invocation-Type")
-		limit := int64(MaxSyncPayloadBytes)
+		limit := int64(scheduler.MaxSyncPayloadBytes)
 		switch invType {
 		case "", "RequestResponse", "DryRun":
 		case "Event":
-			limit = MaxAsyncPayloadBytes
+			limit = scheduler.MaxAsyncPayloadBytes
 		default:
 			writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
 				"X-Amz-Invocation-Type "+strconv.Quote(invType)+" is invalid: use RequestResponse, Event or DryRun")

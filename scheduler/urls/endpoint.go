@@ -40,9 +40,6 @@ type EndpointDeps struct {
 	Logger         *slog.Logger
 }
 
-// maxBodyBytes is Lambda's 6 MB limit on a synchronous request.
-const maxBodyBytes = 6 * 1024 * 1024
-
 // Header names of the answers.
 const (
 	hRequestID      = "X-Amzn-Requestid"
@@ -52,8 +49,9 @@ const (
 // MakeEndpointHandler serves every function URL: /fn/<url-id>/... or a Host header
 // <url-id>.lambda-url.<...>. Answers: the function's response (structured or inferred),
 // 502 "Internal Server Error" on a function error or timeout, 504 when the gateway
-// timeout passes first, 403 for an unknown URL (as Lambda), 413 over 6 MB, 429 throttled,
-// and 202 for X-Amz-Invocation-Type: Event (asynchronous).
+// timeout passes first, 403 for an unknown URL (as Lambda), 413 over Lambda's payload
+// limit (a body over 6 MB; with Event a body or event over 256 KB), 429 throttled, and
+// 202 for X-Amz-Invocation-Type: Event (asynchronous).
 func MakeEndpointHandler(d EndpointDeps) http.HandlerFunc {
 	log := d.Logger
 	if log == nil {
@@ -68,7 +66,12 @@ func MakeEndpointHandler(d EndpointDeps) http.HandlerFunc {
 			writeMessage(w, http.StatusForbidden, "Forbidden")
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		async := r.Header.Get(hInvocationType) == scheduler.InvocationEvent
+		limit := int64(scheduler.MaxSyncPayloadBytes)
+		if async {
+			limit = scheduler.MaxAsyncPayloadBytes
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			writeMessage(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 			return
@@ -82,7 +85,12 @@ func MakeEndpointHandler(d EndpointDeps) http.HandlerFunc {
 			return
 		}
 		req := &scheduler.InvokeRequest{Function: c.Function, RequestID: requestID, Payload: payload}
-		if r.Header.Get(hInvocationType) == scheduler.InvocationEvent {
+		if async {
+			// The limit is on what the function gets: the event, headers and all.
+			if int64(len(payload)) > limit {
+				writeMessage(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+				return
+			}
 			req.InvocationType = scheduler.InvocationEvent
 			if err := d.Service.InvokeAsync(req); err != nil {
 				writeInvokeError(w, err)
