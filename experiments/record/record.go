@@ -12,6 +12,7 @@ package record
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -214,13 +215,54 @@ func (w *Writer) append(name string, v any) error {
 	defer w.mu.Unlock()
 	f := w.open[name]
 	if f == nil {
-		if f, err = os.OpenFile(filepath.Join(w.dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+		if f, err = openForAppend(filepath.Join(w.dir, name)); err != nil {
 			return err
 		}
 		w.open[name] = f
 	}
 	_, err = f.Write(append(line, '\n'))
 	return err
+}
+
+// openForAppend opens a JSON-lines file for appending. A last line cut short by a crash
+// (no final newline) is cut off first: appended to, it would become a corrupt line in the
+// middle of the file, and Load would refuse the very run --resume is finishing.
+func openForAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := dropTornTail(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// dropTornTail truncates f after its last newline (to empty when it has none).
+func dropTornTail(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	for end := st.Size(); end > 0; {
+		n := min(int64(len(buf)), end)
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			if keep := end - n + int64(i) + 1; keep < st.Size() {
+				return f.Truncate(keep)
+			}
+			return nil
+		}
+		end -= n
+	}
+	if st.Size() > 0 {
+		return f.Truncate(0)
+	}
+	return nil
 }
 
 // Close closes the files.

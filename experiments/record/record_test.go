@@ -45,6 +45,48 @@ func TestWriteLoadRoundTripAndTornLine(t *testing.T) {
 	}
 }
 
+// TestResumeAfterTornLine: a resumed run appends after the crash's half line; the half
+// line is cut off first, so the run still loads with the old and the new records.
+func TestResumeAfterTornLine(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	w, err := Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteManifest(Manifest{RunID: "r1", Spec: "fig5"}); err != nil {
+		t.Fatal(err)
+	}
+	w.Invocation(Invocation{TrialID: "t1", RequestID: "before"})
+	w.Close()
+	f, _ := os.OpenFile(filepath.Join(dir, InvocationsFile), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"trial_id":"t2","requ`) // the crash
+	f.Close()
+	// A file that is nothing but a torn line, too.
+	os.WriteFile(filepath.Join(dir, SamplesFile), []byte(`{"trial_id":"t`), 0o644)
+
+	w, err = Create(dir) // --resume
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Invocation(Invocation{TrialID: "t2", RequestID: "after"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sample(Sample{TrialID: "t2"}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatalf("the resumed run does not load: %v", err)
+	}
+	if len(r.Invocations) != 2 || r.Invocations[0].RequestID != "before" || r.Invocations[1].RequestID != "after" {
+		t.Errorf("invocations %+v: want before, after", r.Invocations)
+	}
+	if len(r.Samples) != 1 || r.Samples[0].TrialID != "t2" {
+		t.Errorf("samples %+v: want the one written after the torn line", r.Samples)
+	}
+}
+
 func TestLoadRejectsCorruptMiddleLineAndMissingManifest(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := Load(dir); err == nil {
