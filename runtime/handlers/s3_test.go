@@ -3,7 +3,9 @@ package handlers
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -54,5 +56,29 @@ func TestTextCounterAcrossChunks(t *testing.T) {
 	}
 	if c.records != 2 || c.words != 4 {
 		t.Fatalf("records %d words %d, want 2 and 4", c.records, c.words)
+	}
+}
+
+// The Go counter (s3get) and the boto3 script (s3get-boto3, Python's bytes.split) count
+// the same words: \v and \f separate words in both.
+func TestTextCounterMatchesPythonSplit(t *testing.T) {
+	text := []byte("a\vb\fc d\r\ne\u00a0f\tg\n")
+	var c textCounter
+	c.Write(text)
+	if c.words != 6 || c.records != 2 { // NBSP is not ASCII space: "e\u00a0f" is one word
+		t.Errorf("words %d records %d, want 6 and 2", c.words, c.records)
+	}
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skipf("no python3 to compare with: %v", err)
+	}
+	cmd := exec.Command(py, "-c", "import sys; d = sys.stdin.buffer.read(); print(len(d.split()), d.count(b'\\n'))")
+	cmd.Stdin = bytes.NewReader(text)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%d %d", c.words, c.records); strings.TrimSpace(string(out)) != want {
+		t.Errorf("python counts %q, Go %q", strings.TrimSpace(string(out)), want)
 	}
 }

@@ -180,9 +180,15 @@ type textCounter struct {
 	inWord         bool
 }
 
+// isASCIISpace is Python's bytes.isspace (space, \t, \n, \r, \v, \f), so that s3get and
+// s3get-boto3 (whose script splits with bytes.split) count the same words in an object.
+func isASCIISpace(b byte) bool {
+	return b == ' ' || b >= '\t' && b <= '\r'
+}
+
 func (c *textCounter) Write(p []byte) (int, error) {
 	for _, b := range p {
-		space := b == ' ' || b == '\n' || b == '\t' || b == '\r'
+		space := isASCIISpace(b)
 		if b == '\n' {
 			c.records++
 		}
