@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -201,10 +203,26 @@ func s3Failure(handler, op string, req S3Request, ctx context.Context, err error
 	if errors.As(err, &re) {
 		status = re.HTTPStatusCode()
 	}
-	if code == "S3Error" && status == http.StatusForbidden {
-		code = "AccessDenied"
+	return s3Error(handler, op, req, code, status, err.Error())
+}
+
+// s3Error is the function error of a failed S3 call, whichever client made it (the Go
+// SDK or the boto3 script): its errorType is S3's error code, its message names the
+// object, the code and the HTTP status. A code S3 did not send (a HEAD has no body, so
+// SDKs report "S3Error" or the bare status) is named from the status.
+func s3Error(handler, op string, req S3Request, code string, status int, detail string) error {
+	if code == "" || code == "S3Error" || code == strconv.Itoa(status) {
+		switch status {
+		case http.StatusForbidden:
+			code = "AccessDenied"
+		case http.StatusNotFound:
+			code = "NotFound"
+		default:
+			code = "S3Error"
+		}
 	}
-	msg := fmt.Sprintf("%s: %s s3://%s/%s: %s (HTTP %d): %v", handler, op, req.Bucket, req.Key, code, status, err)
+	op = strings.ToUpper(op)
+	msg := fmt.Sprintf("%s: %s s3://%s/%s: %s (HTTP %d): %s", handler, op, req.Bucket, req.Key, code, status, detail)
 	if code == "NoSuchBucket" {
 		msg = fmt.Sprintf("%s: %s s3://%s/%s: NoSuchBucket: bucket %q does not exist (HTTP %d)", handler, op, req.Bucket, req.Key, req.Bucket, status)
 	}

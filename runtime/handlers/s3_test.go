@@ -82,3 +82,27 @@ func TestTextCounterMatchesPythonSplit(t *testing.T) {
 		t.Errorf("python counts %q, Go %q", strings.TrimSpace(string(out)), want)
 	}
 }
+
+// Both S3 clients' failures become one error shape; a code S3 did not send is named from
+// the status (botocore reports a HEAD's 403 as the code "403", the Go SDK as no code).
+func TestS3ErrorNamesTheCode(t *testing.T) {
+	req := S3Request{Bucket: "b", Key: "k"}
+	for _, c := range []struct {
+		code   string
+		status int
+		want   string
+	}{
+		{"", 403, "AccessDenied"}, {"403", 403, "AccessDenied"}, {"S3Error", 403, "AccessDenied"},
+		{"404", 404, "NotFound"}, {"", 500, "S3Error"}, {"NoSuchKey", 404, "NoSuchKey"},
+		{"SignatureDoesNotMatch", 403, "SignatureDoesNotMatch"},
+	} {
+		err := s3Error("s3get", "get", req, c.code, c.status, "detail")
+		var he *handlerError
+		if !errors.As(err, &he) || he.errorType != c.want || !errors.Is(err, ErrS3) || !strings.Contains(err.Error(), "GET s3://b/k") {
+			t.Errorf("code %q status %d: %v (%+v), want errorType %s", c.code, c.status, err, he, c.want)
+		}
+	}
+	if err := s3Error("s3get-boto3", "get", req, "NoSuchBucket", 404, "x"); !strings.Contains(err.Error(), `bucket "b" does not exist`) {
+		t.Errorf("NoSuchBucket: %v", err)
+	}
+}

@@ -92,11 +92,7 @@ func runBoto3(ctx context.Context, handler, op string, req S3Request, blockFile 
 		return nil, fmt.Errorf("%s: python3 failed (%v): %s", handler, runErr, tail(msg, 2000))
 	}
 	if res.Error != "" {
-		msg := fmt.Sprintf("%s: %s s3://%s/%s: %s (HTTP %d): %s", handler, strings.ToUpper(op), req.Bucket, req.Key, res.Code, res.Status, res.Error)
-		if res.Code == "NoSuchBucket" {
-			msg = fmt.Sprintf("%s: %s s3://%s/%s: NoSuchBucket: bucket %q does not exist (HTTP %d)", handler, strings.ToUpper(op), req.Bucket, req.Key, req.Bucket, res.Status)
-		}
-		return nil, &handlerError{errorType: res.Code, sentinel: ErrS3, msg: msg}
+		return nil, s3Error(handler, op, req, res.Code, res.Status, res.Error)
 	}
 	out := S3Response{Bucket: req.Bucket, Key: req.Key, Bytes: res.Bytes}
 	m.finish(&out)
