@@ -76,6 +76,18 @@ type MemoryStat struct {
 	Download    stats.Stat
 }
 
+// ShareBW is the bandwidth this memory size's functions got while they transferred: the
+// host counters for iperf3 (always transferring), the handlers' own rates for object
+// workloads. Under a work queue a function idles between items (and once the queue is
+// empty), so its counter average over the job says how long it waited, not the share it
+// got. The per-MB check, the report's text and the policy figure all use it.
+func (m MemoryStat) ShareBW(workload string) stats.Stat {
+	if m.FnBWCounter.N == 0 || !Iperf(workload) {
+		return m.FnBWClient
+	}
+	return m.FnBWCounter
+}
+
 // Analyze reduces a loaded run to its points.
 func Analyze(run *record.Run) (*Analysis, error) {
 	if len(run.Manifest.Trials) == 0 {

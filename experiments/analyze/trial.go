@@ -133,13 +133,7 @@ func (a *accum) finish() Point {
 		ms := MemoryStat{MemoryMB: mem, FnBWClient: stats.Describe(a.memClient[mem]),
 			FnBWCounter: stats.Describe(a.memCounter[mem]), Download: stats.Describe(a.memDownload[mem])}
 		p.ByMemory = append(p.ByMemory, ms)
-		// Under a work queue a function idles between items (and once the queue is empty),
-		// so its counter average over the job says how long it waited, not the share it got
-		// while transferring: object workloads are judged on the handlers' own rates.
-		bw := ms.FnBWCounter
-		if bw.N == 0 || !Iperf(p.Trial.Workload) {
-			bw = ms.FnBWClient
-		}
+		bw := ms.ShareBW(p.Trial.Workload)
 		if mem > 0 && bw.N > 0 {
 			perMB = append(perMB, bw.Median/float64(mem))
 		}

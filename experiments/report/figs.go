@@ -173,15 +173,10 @@ func (e *evaluation) policies(s analyze.Series) {
 	for _, p := range s.Points {
 		t := p.Trial
 		label := Label(t) + " " + p.Memory() + " MB"
-		// Object workloads run as a work queue, so functions idle between items: their rate
-		// while transferring (the handlers' own) is the share they got, as in analyze.
-		queue := !analyze.Iperf(t.Workload)
+		queue := !analyze.Iperf(t.Workload) // a work queue: see analyze.MemoryStat.ShareBW
 		perMB := make([]string, len(p.ByMemory))
 		for i, m := range p.ByMemory {
-			bw, _ := counterOr(m.FnBWCounter, m.FnBWClient)
-			if queue {
-				bw = m.FnBWClient.Median
-			}
+			bw := m.ShareBW(t.Workload).Median
 			perMB[i] = fmt.Sprintf("%d MB %s (%.2f MB/s per GB)", m.MemoryMB, mb(bw), bw/1e6/(float64(m.MemoryMB)/1024))
 		}
 		detail := fmt.Sprintf("per-MB spread %s, Jain %.3f; %s", pct(p.PerMBSpread), p.Jain.Median, strings.Join(perMB, ", "))

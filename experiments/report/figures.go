@@ -81,10 +81,7 @@ func policyFigure(p analyze.Point) Figure {
 	f := Figure{Title: "policies " + Label(p.Trial) + ": bandwidth by memory", XLabel: "memory (MB)",
 		BarsLabel: "per-function bandwidth (MB/s)", LineLabel: "MB/s per GB of memory"}
 	for _, m := range p.ByMemory {
-		st := m.FnBWCounter
-		if st.N == 0 {
-			st = m.FnBWClient
-		}
+		st := m.ShareBW(p.Trial.Workload) // what the per-MB check judges
 		f.Labels = append(f.Labels, fmt.Sprint(m.MemoryMB))
 		f.Bars, f.Low, f.High = append(f.Bars, st.Median/1e6), append(f.Low, st.P5/1e6), append(f.High, st.P95/1e6)
 		f.Line = append(f.Line, st.Median/1e6/(float64(m.MemoryMB)/1024))
