@@ -6,11 +6,13 @@ package analyze
 import (
 	"errors"
 	"fmt"
-	"github.com/faaslab/faaslab/experiments/stats"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faaslab/faaslab/experiments/stats"
+	"github.com/faaslab/faaslab/experiments/workload"
 
 	"github.com/faaslab/faaslab/experiments/record"
 )
@@ -151,14 +153,19 @@ func SeriesKey(t record.Trial) string {
 }
 
 // Upload reports whether a workload sends from the function (iperf3-up, s3put…): its
-// counters are then the upload direction.
-func Upload(workload string) bool {
-	return strings.HasSuffix(workload, "-up") || strings.Contains(workload, "put")
+// counters are then the upload direction. The workloads are named in one place
+// (workload.Lookup); an unknown name is not an upload.
+func Upload(name string) bool {
+	w, err := workload.Lookup(name)
+	return err == nil && w.Sends()
 }
 
 // Iperf reports whether a workload is the iperf3 micro-benchmark (one timed transfer per
 // function) rather than an object work queue.
-func Iperf(workload string) bool { return strings.HasPrefix(workload, "iperf3") }
+func Iperf(name string) bool {
+	w, err := workload.Lookup(name)
+	return err == nil && w.Kind == workload.Iperf
+}
 
 func joinInts(xs []int, sep string) string {
 	s := make([]string, len(xs))

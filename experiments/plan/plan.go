@@ -11,6 +11,7 @@ import (
 
 	"github.com/faaslab/faaslab/experiments/record"
 	"github.com/faaslab/faaslab/experiments/spec"
+	"github.com/faaslab/faaslab/experiments/workload"
 )
 
 // Expand returns the spec's trials in run order. The CPU model varies slowest (it is the
@@ -102,7 +103,10 @@ func chunks(p spec.Part, workload string) []int {
 	return p.ChunkMB
 }
 
-func isIperf(w string) bool { return strings.HasPrefix(w, "iperf3") }
+func isIperf(name string) bool {
+	w, err := workload.Lookup(name)
+	return err == nil && w.Kind == workload.Iperf
+}
 
 func trial(s *spec.Spec, p spec.Part, cpu, pol, queue, workload string, mem []int, chunk, rep int) record.Trial {
 	t := record.Trial{

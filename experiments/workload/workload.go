@@ -33,6 +33,10 @@ type Workload struct {
 	Upload  bool   // object workloads that write (s3put)
 }
 
+// Sends reports whether the function is the sender (iperf3 without -R, s3put): the host
+// counters of its upload direction measure it.
+func (w Workload) Sends() bool { return w.Kind == Iperf && !w.Reverse || w.Upload }
+
 // ErrUnknown: a workload name the runner does not know.
 var ErrUnknown = errors.New("unknown workload")
 

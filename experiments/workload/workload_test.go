@@ -44,3 +44,15 @@ func TestPayloadsAndAnswers(t *testing.T) {
 		t.Errorf("error message %q", m)
 	}
 }
+
+// Which side sends is known in one place, for every workload (the analysis once guessed it
+// from the name).
+func TestSends(t *testing.T) {
+	for name, want := range map[string]bool{"iperf3-up": true, "iperf3-down": false, "s3get": false,
+		"s3get-boto3": false, "s3put": true, "s3put-boto3": true} {
+		w, err := Lookup(name)
+		if err != nil || w.Sends() != want {
+			t.Errorf("%s: Sends %v (%v), want %v", name, w.Sends(), err, want)
+		}
+	}
+}
