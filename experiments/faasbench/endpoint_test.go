@@ -1,6 +1,7 @@
 package faasbench
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/faaslab/faaslab/client"
@@ -27,5 +28,15 @@ func TestSpecLeavesEndpointToTheCaller(t *testing.T) {
 	}
 	if got := s.Faaslab.endpoint(); got != "http://10.0.0.9:3001" {
 		t.Errorf("run endpoint %q, want the spec's", got)
+	}
+}
+
+// A workload's name is the spec author's text: a '|' in it does not break Table 2's rows
+// (the tables use the report's one markdown writer, which escapes it).
+func TestTablesEscapeWorkloadNames(t *testing.T) {
+	calls := []Call{{Workload: "a|b", Status: StatusSuccess, Words: 10, ClientMs: 3}}
+	tab := Table2(calls)
+	if !strings.Contains(tab, `a\|b`) {
+		t.Errorf("Table 2 does not escape the name:\n%s", tab)
 	}
 }

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/faaslab/faaslab/experiments/faasbench/wire"
+	"github.com/faaslab/faaslab/experiments/report"
+	"github.com/faaslab/faaslab/experiments/stats"
 )
 
 // column is one CSV column: its name and how a call fills it.
@@ -99,20 +100,6 @@ func (cw *CSVWriter) Write(c Call) error {
 	return cw.w.Error()
 }
 
-// MarkdownTable renders a GitHub markdown table.
-func MarkdownTable(header []string, rows [][]string) string {
-	var b strings.Builder
-	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
-	for range header {
-		b.WriteString("---|")
-	}
-	b.WriteByte('\n')
-	for _, r := range rows {
-		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
-	}
-	return b.String()
-}
-
 // group is the successful synchronous calls of one workload, in spec order.
 type group struct {
 	name  string
@@ -150,6 +137,7 @@ func mean(cs []*Call, f func(*Call) float64) float64 {
 	return s / float64(len(cs))
 }
 
+// median is the project's one estimator (stats.Median) of f over cs; 0 for none.
 func median(cs []*Call, f func(*Call) float64) float64 {
 	if len(cs) == 0 {
 		return 0
@@ -158,11 +146,7 @@ func median(cs []*Call, f func(*Call) float64) float64 {
 	for i, c := range cs {
 		v[i] = f(c)
 	}
-	sort.Float64s(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	return stats.Median(v)
 }
 
 // KB is the paper's kilobyte; we take 1024 bytes.
@@ -200,7 +184,7 @@ func Table2(calls []Call) string {
 	for _, v := range total {
 		trow = append(trow, kb(v))
 	}
-	return MarkdownTable(header, append(rows, trow))
+	return report.MarkdownTable(header, append(rows, trow))
 }
 
 // Table3 is the paper's Table 3: size (KB) and time (ms) of the proxy → target request
@@ -229,7 +213,7 @@ func Table3(calls []Call) string {
 			kb(v[0]), ms(v[1]), ms(v[2]), kb(v[3]), ms(v[4]), ms(v[5])})
 	}
 	rows = append(rows, []string{"**total**", "", "", kb(tot[0]), ms(tot[1]), ms(tot[2]), kb(tot[3]), ms(tot[4]), ms(tot[5])})
-	return MarkdownTable(header, rows)
+	return report.MarkdownTable(header, rows)
 }
 
 // WriteTables writes Tables 2 and 3 of calls as markdown to path.
