@@ -259,6 +259,9 @@ func openStatFiles(path string) (*statFiles, error) {
 	targets := [4]**os.File{&f.usage, &f.peak, &f.events, &f.cpu}
 	for i, n := range names {
 		h, err := os.Open(n)
+		if f.v2 && targets[i] == &f.peak && errors.Is(err, fs.ErrNotExist) {
+			continue // memory.peak exists from 5.19; read then uses the current usage
+		}
 		if err != nil {
 			f.close()
 			return nil, err
@@ -306,8 +309,11 @@ func (f *statFiles) read() (Stats, error) {
 	if st.MemoryUsageBytes, err = f.uint(f.usage); err != nil {
 		return st, err
 	}
-	if st.MemoryPeakBytes, err = f.uint(f.peak); err != nil {
-		return st, err
+	st.MemoryPeakBytes = st.MemoryUsageBytes // the best bound without memory.peak
+	if f.peak != nil {
+		if st.MemoryPeakBytes, err = f.uint(f.peak); err != nil {
+			return st, err
+		}
 	}
 	if st.OOMKills, err = f.key(f.events, "oom_kill"); err != nil {
 		return st, err
@@ -551,40 +557,15 @@ func ReadMemoryLimit(path string) (int64, error) {
 	return readInt(filepath.Join(controllerDir("memory", path), "memory.limit_in_bytes"))
 }
 
-// ReadStats reads memory usage and peak, OOM kills and CPU time of the cgroup at path.
+// ReadStats reads memory usage and peak, OOM kills and CPU time of the cgroup at path:
+// Cgroup.Stats's reads, once.
 func ReadStats(path string) (Stats, error) {
-	var st Stats
-	var err error
-	if CgroupV2() {
-		d := filepath.Join(CgroupRoot, path)
-		if st.MemoryUsageBytes, err = readUint(filepath.Join(d, "memory.current")); err != nil {
-			return st, err
-		}
-		// memory.peak exists from 5.19; without it the current usage is the best bound.
-		if st.MemoryPeakBytes, err = readUint(filepath.Join(d, "memory.peak")); errors.Is(err, fs.ErrNotExist) {
-			st.MemoryPeakBytes = st.MemoryUsageBytes
-		} else if err != nil {
-			return st, err
-		}
-		if st.OOMKills, err = readKey(filepath.Join(d, "memory.events"), "oom_kill"); err != nil {
-			return st, err
-		}
-		usageUs, err := readKey(filepath.Join(d, "cpu.stat"), "usage_usec")
-		st.CPUUsageNs = usageUs * 1000
-		return st, err
+	f, err := openStatFiles(path)
+	if err != nil {
+		return Stats{}, err
 	}
-	m := controllerDir("memory", path)
-	if st.MemoryUsageBytes, err = readUint(filepath.Join(m, "memory.usage_in_bytes")); err != nil {
-		return st, err
-	}
-	if st.MemoryPeakBytes, err = readUint(filepath.Join(m, "memory.max_usage_in_bytes")); err != nil {
-		return st, err
-	}
-	if st.OOMKills, err = readKey(filepath.Join(m, "memory.oom_control"), "oom_kill"); err != nil {
-		return st, err
-	}
-	st.CPUUsageNs, err = readUint(filepath.Join(controllerDir("cpuacct", path), "cpuacct.usage"))
-	return st, err
+	defer f.close()
+	return f.read()
 }
 
 func readInt(path string) (int64, error) {
@@ -601,15 +582,6 @@ func readUint(path string) (uint64, error) {
 		return 0, err
 	}
 	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-}
-
-// readKey reads key's value from a flat-keyed cgroup file; a missing key reads as 0.
-func readKey(path, key string) (uint64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	return parseKey(string(b), key)
 }
 
 // parseKey finds key's value in flat-keyed text ("key value" lines); missing reads as 0.
