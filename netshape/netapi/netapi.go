@@ -115,7 +115,7 @@ func SampleDocument(s netshape.Sample, classes []shape.ClassStat) client.Network
 	}
 	for _, c := range classes {
 		doc.Classes = append(doc.Classes, client.ClassStat{
-			Direction: string(c.Direction), ClassID: fmt.Sprintf("%x:%x", c.ClassID>>16, c.ClassID&0xffff),
+			Direction: string(c.Direction), ClassID: shape.FormatHandle(c.ClassID),
 			Kind: string(c.Kind), SandboxID: c.SandboxID, Function: c.Function,
 			RateBitsPerSec: c.RateBitsPerSec, CeilBitsPerSec: c.CeilBitsPerSec,
 			SentBytes: c.SentBytes, SentPackets: c.SentPackets, Drops: c.Drops,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faaslab/faaslab/experiments/stats"
+	"github.com/faaslab/faaslab/netshape/ns"
 )
 
 // GoodputFactor is the best iperf3 goodput per configured bit on Ethernet:
@@ -451,7 +452,7 @@ type wireRates struct {
 func sandboxBytes(sandboxNS []string, download bool) []uint64 {
 	out := make([]uint64, len(sandboxNS))
 	for i, name := range sandboxNS {
-		h, err := handleAt(nsPath(name))
+		h, err := handleAt(ns.NamedPath(name))
 		if err != nil {
 			return nil
 		}

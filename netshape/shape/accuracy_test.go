@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faaslab/faaslab/netshape/ns"
 )
 
 func TestParseAccuracyPoints(t *testing.T) {
@@ -82,7 +84,7 @@ func TestMeasureAccuracy(t *testing.T) {
 		t.Errorf("%d rows for %d points", len(rows), len(cfg.Points))
 	}
 	for _, name := range []string{"faaslab" + cfg.Tag + "h", "faaslab" + cfg.Tag + "r"} {
-		if _, err := os.Stat(nsPath(name)); err == nil {
+		if _, err := os.Stat(ns.NamedPath(name)); err == nil {
 			t.Errorf("netns %s left behind", name)
 		}
 	}

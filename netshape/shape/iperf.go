@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/faaslab/faaslab/netshape/ns"
 )
 
 // FirstIperfPort is the first iperf3 server port; server i listens on
@@ -49,7 +51,7 @@ func startInWith(ctx context.Context, nsName string, stdin *os.File, bin string,
 	p.cmd.WaitDelay = 2 * time.Second
 	path := "" // "" = the caller's own netns
 	if nsName != "" {
-		path = nsPath(nsName)
+		path = ns.NamedPath(nsName)
 	}
 	if err := inNetNS(path, p.cmd.Start); err != nil {
 		return nil, fmt.Errorf("start %s in netns %s: %w", bin, nsName, err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaslab/faaslab/netshape/ns"
 	fns "github.com/faaslab/faaslab/netshape/ns"
 
 	"github.com/vishvananda/netlink"
@@ -67,7 +68,7 @@ func TestNetPrioShared(t *testing.T) {
 	_, peerIP := veth198(t, hostDev, peerDev, nsName)
 
 	policy := PolicyConfig{Name: PolicyNetPrio, NICBitsPerSec: 80e6, Strict: true}
-	s, err := New(Links{UplinkHost: hostDev, UplinkRemote: peerDev, RemoteNetNS: nsPath(nsName)}, policy, nil, nil)
+	s, err := New(Links{UplinkHost: hostDev, UplinkRemote: peerDev, RemoteNetNS: ns.NamedPath(nsName)}, policy, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

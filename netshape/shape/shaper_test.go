@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faaslab/faaslab/internal/metricstest"
+	"github.com/faaslab/faaslab/netshape/ns"
 )
 
 // testTopology builds a throwaway topology named faaslabt<hex>… and removes it
@@ -129,7 +130,7 @@ func assertNoQdisc(t *testing.T, topo *topology) {
 // class counts bytes.
 func sendUDP(t *testing.T, topo *topology, i int) {
 	t.Helper()
-	err := inNetNS(nsPath(topo.sandboxNS[i]), func() error {
+	err := inNetNS(ns.NamedPath(topo.sandboxNS[i]), func() error {
 		// Unconnected, so ICMP port-unreachable replies do not fail later writes.
 		c, err := net.ListenPacket("udp4", ":0")
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/faaslab/faaslab/netshape/ns"
@@ -25,7 +24,6 @@ const (
 	topoUplinkHost   = "faaslabup0"
 	topoUplinkRemote = "faaslabup1"
 	topoSandboxEth   = "faaslabe0"
-	netnsRunDir      = "/run/netns"
 )
 
 // topoSubnet is used only inside the throwaway namespaces (never routed in
@@ -52,8 +50,6 @@ func newTag() string {
 	return hex.EncodeToString(b[:])
 }
 
-func nsPath(name string) string { return filepath.Join(netnsRunDir, name) }
-
 // newTopology builds the topology with n sandboxes. Everything it made is
 // removed again when it fails.
 func newTopology(tag string, n int) (t *topology, err error) {
@@ -76,14 +72,14 @@ func newTopology(tag string, n int) (t *topology, err error) {
 			return t, err
 		}
 	}
-	hh, err := handleAt(nsPath(t.hostNS))
+	hh, err := handleAt(ns.NamedPath(t.hostNS))
 	if err != nil {
 		return t, err
 	}
 	defer hh.Close()
 	// Bridged frames would otherwise run through iptables (br_netfilter is
 	// loaded here); in our own netns that is pure overhead. Best effort.
-	_ = inNetNS(nsPath(t.hostNS), func() error {
+	_ = inNetNS(ns.NamedPath(t.hostNS), func() error {
 		return os.WriteFile("/proc/sys/net/bridge/bridge-nf-call-iptables", []byte("0"), 0o644)
 	})
 	// `ip link add faaslabbr0 type bridge; ip link set faaslabbr0 up`
@@ -161,7 +157,7 @@ func setUp(h *netlink.Handle, name string) error {
 
 // links returns what a Shaper needs for this topology.
 func (t *topology) links() Links {
-	return Links{UplinkHost: topoUplinkHost, UplinkRemote: topoUplinkRemote, RemoteNetNS: nsPath(t.remoteNS), HostNetNS: nsPath(t.hostNS)}
+	return Links{UplinkHost: topoUplinkHost, UplinkRemote: topoUplinkRemote, RemoteNetNS: ns.NamedPath(t.remoteNS), HostNetNS: ns.NamedPath(t.hostNS)}
 }
 
 // Close deletes every namespace of the topology (their links go with them).
@@ -169,7 +165,7 @@ func (t *topology) links() Links {
 func (t *topology) Close() error {
 	var errs []error
 	for _, name := range append(append([]string{}, t.sandboxNS...), t.remoteNS, t.hostNS) {
-		if _, err := os.Stat(nsPath(name)); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(ns.NamedPath(name)); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err := ns.DeleteNamed(name); err != nil {
@@ -185,7 +181,7 @@ func removeTaggedNetNS(tag string) error {
 	if len(tag) < 4 {
 		return fmt.Errorf("refusing to remove namespaces for a tag shorter than 4 characters: %q", tag)
 	}
-	ents, err := os.ReadDir(netnsRunDir)
+	ents, err := os.ReadDir(ns.Dir)
 	if err != nil {
 		return nil
 	}
