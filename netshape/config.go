@@ -105,11 +105,20 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// ValidateName checks a host's name (--net-prefix), which starts every link and
+// namespace name it makes.
+func ValidateName(name string) error {
+	if !strings.HasPrefix(name, DefaultName) || len(name) > maxNameLen || !lowerAlnum(name) {
+		return fmt.Errorf("%w: name %q must start with %q and be at most %d characters of [a-z0-9]",
+			ErrInvalidConfig, name, DefaultName, maxNameLen)
+	}
+	return nil
+}
+
 // Validate checks a Config that has had its defaults applied.
 func (c Config) Validate() error {
-	if !strings.HasPrefix(c.Name, DefaultName) || len(c.Name) > maxNameLen || !lowerAlnum(c.Name) {
-		return fmt.Errorf("%w: name %q must start with %q and be at most %d characters of [a-z0-9]",
-			ErrInvalidConfig, c.Name, DefaultName, maxNameLen)
+	if err := ValidateName(c.Name); err != nil {
+		return err
 	}
 	if c.Bridge == "" || len(c.Bridge) > ifNameMax || strings.ContainsAny(c.Bridge, "/ \t\n:") {
 		return fmt.Errorf("%w: bridge name %q must be 1-%d characters without '/', ':' or spaces",

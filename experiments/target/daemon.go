@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/faaslab/faaslab/client"
+	"github.com/faaslab/faaslab/netshape"
 
 	"golang.org/x/sys/unix"
 )
@@ -223,11 +224,14 @@ func (f *LocalFleet) HostOptions(i int) (DaemonOptions, error) {
 		o.CPUs = slices.Clone(cpus[i*share : (i+1)*share])
 	}
 	if i == 0 {
+		if err := netshape.ValidateName(o.Prefix); err != nil {
+			return o, fmt.Errorf("daemon prefix: %w", err)
+		}
 		return o, nil
 	}
 	suffix := "h" + strconv.Itoa(i)
-	if len(o.Prefix+suffix) > maxPrefixLen {
-		return o, fmt.Errorf("daemon prefix %q leaves no room for host %d's suffix %q: link prefixes are at most %d characters", o.Prefix, i, suffix, maxPrefixLen)
+	if err := netshape.ValidateName(o.Prefix + suffix); err != nil {
+		return o, fmt.Errorf("daemon prefix %q leaves no room for host %d's suffix %q: %w", o.Prefix, i, suffix, err)
 	}
 	o.Prefix += suffix
 	o.CgroupParent += suffix
@@ -244,10 +248,6 @@ func (f *LocalFleet) HostOptions(i int) (DaemonOptions, error) {
 	o.StateDir = f.Opts.StateDir + "-" + suffix
 	return o, nil
 }
-
-// maxPrefixLen is the daemon's limit on --net-prefix (netshape keeps room for a hash in
-// a 15-character interface name).
-const maxPrefixLen = 11
 
 // machineCPUs are the CPUs to split between the hosts.
 func (f *LocalFleet) machineCPUs() []int {

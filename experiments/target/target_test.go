@@ -97,6 +97,13 @@ func TestOpenLocalFleet(t *testing.T) {
 			t.Errorf("%d hosts: %v, want ErrConfig", n, err)
 		}
 	}
+	for _, bad := range []string{"faaslab-x", "other", "faaslabX"} { // the daemon's own name rule
+		o := opts
+		o.Prefix = bad
+		if _, err := OpenLocalFleet(t.TempDir(), "faaslab", o, 1); err == nil {
+			t.Errorf("prefix %q accepted before anything started", bad)
+		}
+	}
 	long := opts
 	long.Prefix = "faaslabx0ab"
 	if _, err := OpenLocalFleet(t.TempDir(), "faaslab", long, 2); err == nil || !strings.Contains(err.Error(), "no room") {
