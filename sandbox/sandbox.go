@@ -152,5 +152,13 @@ func ValidID(id string) bool {
 // ephemeral storage, 512 MB).
 const DefaultTmpBytes = 512 << 20
 
+// TmpSize is the size of the spec's /tmp: TmpBytes, or DefaultTmpBytes.
+func (s Spec) TmpSize() int64 {
+	if s.TmpBytes <= 0 {
+		return DefaultTmpBytes
+	}
+	return s.TmpBytes
+}
+
 // StopTimeout bounds how long a backend waits for a killed sandbox to go away.
 const StopTimeout = 10 * time.Second

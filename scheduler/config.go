@@ -28,7 +28,7 @@ const (
 	DefaultMemoryMB    = 128
 	MinTimeoutSec      = 1
 	MaxTimeoutSec      = 900
-	DefaultTmpBytes    = 512 << 20 // Lambda's default ephemeral storage
+	DefaultTmpBytes    = sandbox.DefaultTmpBytes // Lambda's default ephemeral storage
 	// MinEphemeralStorageMB and MaxEphemeralStorageMB bound a function's /tmp (Lambda's).
 	MinEphemeralStorageMB = 512
 	MaxEphemeralStorageMB = 10240

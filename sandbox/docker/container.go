@@ -105,7 +105,7 @@ func (b *Backend) newIdentity(spec sandbox.Spec) (identity, error) {
 	if b.tmp == nil {
 		return id, nil
 	}
-	if id.tmpDir, err = b.tmp.Mount(spec.ID, tmpBytes(spec)); err != nil {
+	if id.tmpDir, err = b.tmp.Mount(spec.ID, spec.TmpSize()); err != nil {
 		b.uids.Release(uid)
 		return identity{}, fmt.Errorf("docker create %s: %w", spec.ID, err)
 	}
@@ -153,14 +153,6 @@ func (b *Backend) create(ctx context.Context, spec sandbox.Spec) (_ *Sandbox, er
 	return s, nil
 }
 
-// tmpBytes is the size of the spec's /tmp.
-func tmpBytes(spec sandbox.Spec) int64 {
-	if spec.TmpBytes <= 0 {
-		return DefaultTmpBytes
-	}
-	return spec.TmpBytes
-}
-
 // containerConfig maps a spec to the engine's container configuration. The engine's
 // default seccomp profile applies: no SecurityOpt here may say seccomp=unconfined.
 func (b *Backend) containerConfig(spec sandbox.Spec, ident identity) (*container.Config, *container.HostConfig) {
@@ -192,7 +184,7 @@ func (b *Backend) containerConfig(spec sandbox.Spec, ident identity) (*container
 		// The ext4 image mounted on the host: its pages are not the container's memory.
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: ident.tmpDir, Target: "/tmp"})
 	} else {
-		tmpfs = map[string]string{"/tmp": "rw,nosuid,nodev,mode=1777,size=" + strconv.FormatInt(tmpBytes(spec), 10)}
+		tmpfs = map[string]string{"/tmp": "rw,nosuid,nodev,mode=1777,size=" + strconv.FormatInt(spec.TmpSize(), 10)}
 	}
 	// The log stream is attached (see boot); with a Log writer the engine need not keep a copy.
 	logCfg := container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "1"}}

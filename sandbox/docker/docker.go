@@ -37,9 +37,6 @@ const (
 	DefaultCgroupParent = "/faaslab-docker"
 	// DefaultScope is the value of the "faaslab" label when Config.Scope is empty.
 	DefaultScope = "daemon"
-	// DefaultTmpBytes sizes /tmp when the spec leaves TmpBytes at 0 (Lambda's default
-	// ephemeral storage).
-	DefaultTmpBytes = sandbox.DefaultTmpBytes
 
 	// LabelScope marks every container of faaslab; its value is the backend's scope, so
 	// that Reap removes only the containers of one daemon (or one test).

@@ -190,7 +190,7 @@ func (b *Backend) start(spec sandbox.Spec) (s *Sandbox, err error) {
 	mounts := append(toInitMounts(spec.Mounts), nsinit.Mount{Source: cg.CPUDir(), Target: "/sys/fs/cgroup", ReadOnly: true})
 	err = json.NewEncoder(specW).Encode(nsinit.Config{
 		Hostname: spec.ID, Command: spec.Command, Env: spec.Env, Mounts: mounts,
-		TmpBytes: spec.TmpBytes, TmpImage: tmpImage, UID: uid, GID: uid, RootDir: rootDir,
+		TmpBytes: spec.TmpSize(), TmpImage: tmpImage, UID: uid, GID: uid, RootDir: rootDir,
 		InProcess: b.commandIsInit(spec),
 	})
 	specW.Close()
@@ -206,11 +206,7 @@ func (b *Backend) tmpImage(spec sandbox.Spec) (string, error) {
 	if b.tmp == nil {
 		return "", nil
 	}
-	size := spec.TmpBytes
-	if size <= 0 {
-		size = sandbox.DefaultTmpBytes
-	}
-	return b.tmp.Create(spec.ID, size)
+	return b.tmp.Create(spec.ID, spec.TmpSize())
 }
 
 // releaseIdentity frees what is the sandbox's alone once no process of it is left: its

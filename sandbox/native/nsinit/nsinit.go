@@ -309,11 +309,8 @@ func addMount(root string, m Mount) error {
 func mountTmp(dst string, cfg Config) error {
 	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
 	if cfg.TmpImage == "" {
-		tmpBytes := cfg.TmpBytes
-		if tmpBytes <= 0 {
-			tmpBytes = 512 << 20
-		}
-		return mount("tmpfs", dst, "tmpfs", flags, fmt.Sprintf("mode=1777,size=%d", tmpBytes))
+		// The backend sends the resolved size (sandbox.Spec.TmpSize), never 0.
+		return mount("tmpfs", dst, "tmpfs", flags, fmt.Sprintf("mode=1777,size=%d", cfg.TmpBytes))
 	}
 	dev, err := loopdev.Attach(cfg.TmpImage)
 	if err != nil {
