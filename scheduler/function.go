@@ -296,29 +296,22 @@ func (f *FunctionConfig) validateCode() error {
 // apply returns a copy of f with u applied; the caller validates the result.
 func (u ConfigUpdate) apply(f *FunctionConfig) *FunctionConfig {
 	c := f.clone()
-	if u.MemoryMB != nil {
-		c.MemoryMB = *u.MemoryMB
-	}
-	if u.TimeoutSec != nil {
-		c.TimeoutSec = *u.TimeoutSec
-	}
-	if u.EphemeralStorageMB != nil {
-		c.EphemeralStorageMB = *u.EphemeralStorageMB
-	}
+	setIfGiven(&c.MemoryMB, u.MemoryMB)
+	setIfGiven(&c.TimeoutSec, u.TimeoutSec)
+	setIfGiven(&c.EphemeralStorageMB, u.EphemeralStorageMB)
+	setIfGiven(&c.Description, u.Description)
+	setIfGiven(&c.Role, u.Role)
+	setIfGiven(&c.Handler, u.Handler)
+	setIfGiven(&c.Runtime, u.Runtime)
 	if u.Environment != nil {
 		c.Environment = maps.Clone(*u.Environment)
 	}
-	if u.Description != nil {
-		c.Description = *u.Description
-	}
-	if u.Role != nil {
-		c.Role = *u.Role
-	}
-	if u.Handler != nil {
-		c.Handler = *u.Handler
-	}
-	if u.Runtime != nil {
-		c.Runtime = *u.Runtime
-	}
 	return c
+}
+
+// setIfGiven sets *dst to *v when the update gives v.
+func setIfGiven[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
