@@ -39,14 +39,7 @@ func (i *invoker) AccountID() string       { return "000000000000" }
 // Event — on the body and on the event the function gets — answered as an oversize
 // synchronous body is, 413 "Request Entity Too Large".
 func TestEndpointPayloadLimits(t *testing.T) {
-	s, err := Open("", "http://127.0.0.1:1", "http://10.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.Create("f", AuthNone, ModeBuffered, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := storeWithURL(t)
 	inv := &invoker{}
 	h := MakeEndpointHandler(EndpointDeps{Store: s, Service: inv, Region: "us-east-1"})
 	for _, tc := range []struct {

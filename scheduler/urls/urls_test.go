@@ -32,7 +32,9 @@ func TestParseResponse(t *testing.T) {
 	}
 }
 
-func TestRouteAndEvent(t *testing.T) {
+// storeWithURL is an in-memory store holding one buffered, unauthenticated URL of f.
+func storeWithURL(t *testing.T) (*Store, Config) {
+	t.Helper()
 	s, err := Open("", "http://127.0.0.1:1", "http://10.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +43,11 @@ func TestRouteAndEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, c
+}
+
+func TestRouteAndEvent(t *testing.T) {
+	s, c := storeWithURL(t)
 	if _, err := s.Create("f", AuthNone, ModeBuffered, nil); err != ErrExists {
 		t.Fatalf("second create: %v", err)
 	}
