@@ -12,6 +12,7 @@
 package netshape
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -83,25 +84,15 @@ type Config struct {
 
 // WithDefaults returns c with every unset field given its default.
 func (c Config) WithDefaults() Config {
-	if c.Name == "" {
-		c.Name = DefaultName
-	}
-	if c.Bridge == "" {
-		c.Bridge = c.Name + "0"
-	}
+	c.Name = cmp.Or(c.Name, DefaultName)
+	c.Bridge = cmp.Or(c.Bridge, c.Name+"0")
 	if !c.Subnet.IsValid() {
 		c.Subnet = DefaultSubnet()
 	}
 	c.Subnet = c.Subnet.Masked()
-	if c.RemoteNetNS == "" {
-		c.RemoteNetNS = c.Name + "-remote"
-	}
-	if c.MTU == 0 {
-		c.MTU = DefaultMTU
-	}
-	if c.IPTables == "" {
-		c.IPTables = "iptables"
-	}
+	c.RemoteNetNS = cmp.Or(c.RemoteNetNS, c.Name+"-remote")
+	c.MTU = cmp.Or(c.MTU, DefaultMTU)
+	c.IPTables = cmp.Or(c.IPTables, "iptables")
 	return c
 }
 

@@ -4,6 +4,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -123,15 +124,9 @@ type BackendConfig struct {
 
 // WithDefaults fills the zero fields; defaultParent is the backend's own cgroup parent.
 func (c BackendConfig) WithDefaults(defaultParent string) BackendConfig {
-	if c.CgroupParent == "" {
-		c.CgroupParent = defaultParent
-	}
-	if c.TmpDir == "" {
-		c.TmpDir = TmpDirFor(c.CgroupParent)
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.CgroupParent = cmp.Or(c.CgroupParent, defaultParent)
+	c.TmpDir = cmp.Or(c.TmpDir, TmpDirFor(c.CgroupParent))
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	return c
 }
 

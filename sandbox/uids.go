@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -31,12 +32,8 @@ type UIDPool struct {
 
 // NewUIDPool is the pool [base, base+count); zero values take the defaults.
 func NewUIDPool(base, count int) (*UIDPool, error) {
-	if base == 0 {
-		base = DefaultUIDBase
-	}
-	if count == 0 {
-		count = DefaultUIDCount
-	}
+	base = cmp.Or(base, DefaultUIDBase)
+	count = cmp.Or(count, DefaultUIDCount)
 	if base <= 0 || count <= 0 || base+count > 1<<31-1 {
 		return nil, fmt.Errorf("sandbox uid range %d+%d: want a positive base and count below 2^31", base, count)
 	}

@@ -9,6 +9,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -116,9 +117,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Profile.Name == "" {
 		c.Profile = d.Profile
 	}
-	if c.CPUModel == "" {
-		c.CPUModel = d.CPUModel
-	}
+	c.CPUModel = cmp.Or(c.CPUModel, d.CPUModel)
 	if c.KeepAlive <= 0 {
 		c.KeepAlive = d.KeepAlive
 	}
@@ -140,18 +139,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TmpBytes <= 0 {
 		c.TmpBytes = d.TmpBytes
 	}
-	if c.Region == "" {
-		c.Region = d.Region
-	}
-	if c.AccountID == "" {
-		c.AccountID = d.AccountID
-	}
-	if c.HostID == "" {
-		c.HostID = d.HostID
-	}
-	if c.SandboxPrefix == "" {
-		c.SandboxPrefix = d.SandboxPrefix
-	}
+	c.Region = cmp.Or(c.Region, d.Region)
+	c.AccountID = cmp.Or(c.AccountID, d.AccountID)
+	c.HostID = cmp.Or(c.HostID, d.HostID)
+	c.SandboxPrefix = cmp.Or(c.SandboxPrefix, d.SandboxPrefix)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"maps"
 	"regexp"
 	"slices"
@@ -208,18 +209,10 @@ func (in *CreateFunctionInput) normalize() error {
 	if err := ValidateFunctionName(in.Name); err != nil {
 		return err
 	}
-	if in.PackageType == "" {
-		in.PackageType = PackageTypeZip
-	}
-	if in.MemoryMB == 0 {
-		in.MemoryMB = DefaultMemoryMB
-	}
-	if in.TimeoutSec == 0 {
-		in.TimeoutSec = DefaultTimeoutSec
-	}
-	if in.EphemeralStorageMB == 0 {
-		in.EphemeralStorageMB = MinEphemeralStorageMB
-	}
+	in.PackageType = cmp.Or(in.PackageType, PackageTypeZip)
+	in.MemoryMB = cmp.Or(in.MemoryMB, DefaultMemoryMB)
+	in.TimeoutSec = cmp.Or(in.TimeoutSec, DefaultTimeoutSec)
+	in.EphemeralStorageMB = cmp.Or(in.EphemeralStorageMB, MinEphemeralStorageMB)
 	if in.PackageType == PackageTypeImage && in.Code.ImageURI == "" {
 		return paramErr("Code", "Code.ImageUri is required when PackageType is Image")
 	}

@@ -11,6 +11,7 @@ package faasbench
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,30 +121,16 @@ func ParseSpec(data []byte) (Spec, error) {
 }
 
 func (s *Spec) fillDefaults() {
-	if s.Platform == "" {
-		s.Platform = PlatformFaaslab
-	}
-	if s.ClientTimeout == 0 {
-		s.ClientTimeout = defaultClientTimeout
-	}
+	s.Platform = cmp.Or(s.Platform, PlatformFaaslab)
+	s.ClientTimeout = cmp.Or(s.ClientTimeout, defaultClientTimeout)
 	f := &s.Faaslab
-	if f.FunctionPrefix == "" {
-		f.FunctionPrefix = defaultPrefix
-	}
-	if f.MemoryMB == 0 {
-		f.MemoryMB = defaultMemoryMB
-	}
-	if f.TimeoutS == 0 {
-		f.TimeoutS = defaultTimeoutS
-	}
+	f.FunctionPrefix = cmp.Or(f.FunctionPrefix, defaultPrefix)
+	f.MemoryMB = cmp.Or(f.MemoryMB, defaultMemoryMB)
+	f.TimeoutS = cmp.Or(f.TimeoutS, defaultTimeoutS)
 	for i := range s.Workloads {
 		w := &s.Workloads[i]
-		if w.Batch.Requests == 0 {
-			w.Batch.Requests = 1
-		}
-		if w.Batch.Concurrency == 0 {
-			w.Batch.Concurrency = 1
-		}
+		w.Batch.Requests = cmp.Or(w.Batch.Requests, 1)
+		w.Batch.Concurrency = cmp.Or(w.Batch.Concurrency, 1)
 		if w.Kind == KindTimeout && w.FunctionTimeoutS == 0 {
 			w.FunctionTimeoutS = defaultFnTimeoutS
 		}

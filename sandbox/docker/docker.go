@@ -16,6 +16,7 @@
 package docker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,15 +68,9 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	c.BackendConfig = c.BackendConfig.WithDefaults(DefaultCgroupParent)
-	if c.Image == "" {
-		c.Image = DefaultImage
-	}
-	if c.GatePath == "" {
-		c.GatePath = image.RuntimePath
-	}
-	if c.Scope == "" {
-		c.Scope = DefaultScope
-	}
+	c.Image = cmp.Or(c.Image, DefaultImage)
+	c.GatePath = cmp.Or(c.GatePath, image.RuntimePath)
+	c.Scope = cmp.Or(c.Scope, DefaultScope)
 	return c
 }
 

@@ -9,6 +9,7 @@
 package native
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,9 +55,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	c.BackendConfig = c.BackendConfig.WithDefaults(DefaultCgroupParent)
-	if c.InitBinary == "" {
-		c.InitBinary = "/proc/self/exe"
-	}
+	c.InitBinary = cmp.Or(c.InitBinary, "/proc/self/exe")
 	return c
 }
 
