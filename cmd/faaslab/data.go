@@ -16,10 +16,7 @@ import (
 )
 
 func newDataCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "data",
-		Short: "Workload data in the object store: the paper's chunk sets and your own files",
-	}
+	cmd := &cobra.Command{Use: "data", Short: "Workload data in the object store: the paper's chunk sets and your own files"}
 	d := &daemonFlags{}
 	d.bind(cmd)
 	list := callCmd("list", "Print the manifest of generated sets (keys, sizes, SHA-256)", cobra.NoArgs,

@@ -49,10 +49,7 @@ func defaultExperimentOptions() experimentOptions {
 }
 
 func newExperimentCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "experiment",
-		Short: "Reproduce the paper's figures and compare shaping policies (see docs/experiments.md)",
-	}
+	cmd := &cobra.Command{Use: "experiment", Short: "Reproduce the paper's figures and compare shaping policies (see docs/experiments.md)"}
 	cmd.AddCommand(newExperimentListCmd(), newExperimentRunCmd(), newExperimentReportCmd(), newExperimentCompareCmd())
 	return cmd
 }
@@ -185,15 +182,8 @@ func experimentFleet(o experimentOptions) (target.Fleet, func(), error) {
 }
 
 func newExperimentReportCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "report RUN_DIR...",
-		Short: "Redraw a run's summary, figures and report.md from its recorded files (nothing is rerun)",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			runs, err := record.LoadAll(args)
-			if err != nil {
-				return err
-			}
+	return runDirsCmd("report RUN_DIR...", "Redraw a run's summary, figures and report.md from its recorded files (nothing is rerun)", 1,
+		func(cmd *cobra.Command, runs []*record.Run) error {
 			var sums []report.Summary
 			for _, r := range runs {
 				sum, err := report.Write(r, r.Dir)
@@ -203,21 +193,27 @@ func newExperimentReportCmd() *cobra.Command {
 				sums = append(sums, sum)
 			}
 			return printExperimentSummary(cmd, sums)
-		},
-	}
+		})
 }
 
 func newExperimentCompareCmd() *cobra.Command {
+	return runDirsCmd("compare RUN_DIR...", "Set the same points of several runs side by side (e.g. two policies, two hosts, two CPU models)", 2,
+		func(cmd *cobra.Command, runs []*record.Run) error { return report.Compare(runs, cmd.OutOrStdout()) })
+}
+
+// runDirsCmd is a command over at least atLeast recorded run directories, loaded (and checked)
+// before do sees them.
+func runDirsCmd(use, short string, atLeast int, do func(*cobra.Command, []*record.Run) error) *cobra.Command {
 	return &cobra.Command{
-		Use:   "compare RUN_DIR...",
-		Short: "Set the same points of several runs side by side (e.g. two policies, two hosts, two CPU models)",
-		Args:  cobra.MinimumNArgs(2),
+		Use:   use,
+		Short: short,
+		Args:  cobra.MinimumNArgs(atLeast),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			runs, err := record.LoadAll(args)
 			if err != nil {
 				return err
 			}
-			return report.Compare(runs, cmd.OutOrStdout())
+			return do(cmd, runs)
 		},
 	}
 }

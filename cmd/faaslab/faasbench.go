@@ -9,10 +9,7 @@ import (
 )
 
 func newFaasbenchCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "faasbench",
-		Short: "The FaaS benchmarking framework: generator → proxy function → target function, m1–m4",
-	}
+	cmd := &cobra.Command{Use: "faasbench", Short: "The FaaS benchmarking framework: generator → proxy function → target function, m1–m4"}
 	cmd.AddCommand(newFaasbenchRunCmd())
 	return cmd
 }
