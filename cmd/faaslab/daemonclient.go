@@ -28,6 +28,14 @@ func (d *daemonFlags) bind(cmd *cobra.Command) {
 	d.bindToken(cmd)
 }
 
+// daemonGroup is a command group whose subcommands talk to a daemon through d.
+func daemonGroup(use, short string) (*cobra.Command, *daemonFlags) {
+	cmd := &cobra.Command{Use: use, Short: short}
+	d := &daemonFlags{}
+	d.bind(cmd)
+	return cmd, d
+}
+
 // bindToken registers --token-file alone (experiment run takes a list of endpoints). The
 // file is read before the command runs, so a wrong path fails at once, not as a 401.
 func (d *daemonFlags) bindToken(cmd *cobra.Command) {

@@ -16,9 +16,7 @@ import (
 )
 
 func newDataCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "data", Short: "Workload data in the object store: the paper's chunk sets and your own files"}
-	d := &daemonFlags{}
-	d.bind(cmd)
+	cmd, d := daemonGroup("data", "Workload data in the object store: the paper's chunk sets and your own files")
 	list := callCmd("list", "Print the manifest of generated sets (keys, sizes, SHA-256)", cobra.NoArgs,
 		func(ctx context.Context, _ []string) (any, error) { return d.client().DataSets(ctx) })
 	var count int

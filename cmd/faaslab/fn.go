@@ -12,9 +12,7 @@ import (
 )
 
 func newFnCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "fn", Short: "Create, inspect, invoke and delete functions on a running daemon"}
-	d := &daemonFlags{}
-	d.bind(cmd)
+	cmd, d := daemonGroup("fn", "Create, inspect, invoke and delete functions on a running daemon")
 	cmd.AddCommand(newFnCreateCmd(d), newFnUpdateCmd(d), newFnListCmd(d), newFnGetCmd(d), newFnDeleteCmd(d), newFnInvokeCmd(d))
 	return cmd
 }
