@@ -16,6 +16,9 @@ func (s *Scheduler) CreateFunction(_ context.Context, in CreateFunctionInput) (F
 	if err := in.normalize(); err != nil {
 		return FunctionConfig{}, err
 	}
+	if in.PackageType == PackageTypeImage && !s.cfg.ImageFunctions {
+		return FunctionConfig{}, paramErr("PackageType", "PackageType Image needs a backend that runs container images: start the daemon with --backend docker")
+	}
 	f := &FunctionConfig{
 		Name: in.Name, Runtime: in.Runtime, Handler: in.Handler, Role: in.Role,
 		Description: in.Description, MemoryMB: in.MemoryMB, TimeoutSec: in.TimeoutSec,

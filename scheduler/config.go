@@ -50,6 +50,9 @@ type Config struct {
 	// StateDir holds function definitions and code (StateDir/functions/NAME/...), so a
 	// daemon restart keeps its functions. Required.
 	StateDir string
+	// ImageFunctions says the backend runs container images (PackageType Image: the
+	// docker backend). Without it CreateFunction refuses such a function.
+	ImageFunctions bool
 	// RuntimeBin is the host path of the static faaslab-runtime bootstrap, mounted read-only
 	// at /var/runtime/bootstrap in sandboxes of runtime "faaslab".
 	RuntimeBin string

@@ -890,3 +890,20 @@ func TestLeavingWaiterColdGrantOfDeletedFunctionRemovesFiles(t *testing.T) {
 		t.Errorf("%v bytes still reserved", v)
 	}
 }
+
+// A function that is a container image is refused where the backend cannot run images
+// (every invocation would fail), and accepted where it can.
+func TestImageFunctionsNeedABackendThatRunsImages(t *testing.T) {
+	in := scheduler.CreateFunctionInput{Name: "img", PackageType: scheduler.PackageTypeImage,
+		Code: scheduler.Code{ImageURI: "my-fn:latest"}}
+	e := newEnv(t, nil)
+	_, err := e.s.CreateFunction(context.Background(), in)
+	var pe *scheduler.ParamError
+	if !errors.As(err, &pe) || pe.Field != "PackageType" || !strings.Contains(err.Error(), "--backend docker") {
+		t.Errorf("Image function on a backend without images: %v, want a PackageType error naming --backend docker", err)
+	}
+	e = newEnv(t, func(c *scheduler.Config) { c.ImageFunctions = true })
+	if f, err := e.s.CreateFunction(context.Background(), in); err != nil || f.Image != "my-fn:latest" {
+		t.Errorf("Image function on a backend with images: %+v, %v", f, err)
+	}
+}

@@ -225,6 +225,7 @@ func (d *Daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUMod
 	sc.StateDir, sc.RuntimeBin = d.cfg.StateDir, d.cfg.RuntimeBin
 	sc.KeepAlive, sc.Region, sc.HostID = d.cfg.KeepAlive, d.cfg.Region, d.cfg.HostID
 	sc.SandboxPrefix = d.cfg.Network.Prefix
+	sc.ImageFunctions = d.cfg.Backend == "docker"
 	sc.LogDir = filepath.Join(d.cfg.StateDir, "logs")
 	sc.Mounts = d.platformMounts()
 	sc.Logger = d.log
