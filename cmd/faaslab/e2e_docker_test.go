@@ -63,6 +63,13 @@ func TestE2EDockerBackend(t *testing.T) {
 	if res := d.invoke("img", `{"from":"image"}`); res.FunctionError != "" || !strings.Contains(string(res.Payload), `"image"`) {
 		t.Errorf("Image function on docker: %q %s\n%s", res.FunctionError, res.Payload, res.LogTail)
 	}
+	// The same through the CLI, as the README shows it.
+	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
+	if out, err := exec.Command(bin, "fn", "create", "img-cli", "--image", tag, "--endpoint", "http://"+d.endpoint).CombinedOutput(); err != nil {
+		t.Errorf("faaslab fn create --image: %v\n%s", err, out)
+	} else if res := d.invoke("img-cli", `{"from":"cli"}`); !strings.Contains(string(res.Payload), `"cli"`) {
+		t.Errorf("Image function created by the CLI: %q %s", res.FunctionError, res.Payload)
+	}
 	d.createFunction("slow", map[string]any{"Handler": "sleep", "Timeout": 1})
 	if res := d.invoke("slow", `{"ms":3000}`); !strings.Contains(string(res.Payload), "Task timed out after 1.00 seconds") {
 		t.Errorf("timeout on docker: %s", res.Payload)

@@ -54,8 +54,11 @@ func newFnCreateCmd(d *daemonFlags) *cobra.Command {
 					req.Runtime = "provided.al2023"
 				}
 			case image != "":
+				// The image brings its runtime (Lambda: Runtime stays empty); Handler still
+				// reaches it as _HANDLER, which the faaslab bootstrap reads.
 				req.Code.ImageUri = image
 				req.PackageType = "Image"
+				req.Runtime = ""
 			}
 			if len(env) > 0 {
 				vars, err := parseEnv(env)
@@ -68,10 +71,10 @@ func newFnCreateCmd(d *daemonFlags) *cobra.Command {
 			return printResult(cmd.OutOrStdout(), out, err)
 		},
 	}
-	cmd.Flags().StringVar(&runtime, "runtime", "faaslab", `"faaslab" (built-in handlers) or provided, provided.al2, provided.al2023 (zip with bootstrap)`)
+	cmd.Flags().StringVar(&runtime, "runtime", "faaslab", `"faaslab" (built-in handlers) or provided, provided.al2, provided.al2023 (zip with bootstrap); none with --image`)
 	cmd.Flags().StringVar(&handler, "handler", "echo", "built-in handler (echo, sleep, cpu, alloc, wordcount, ...) or your handler name")
 	cmd.Flags().StringVar(&zipPath, "zip", "", "zip file holding a bootstrap executable")
-	cmd.Flags().StringVar(&image, "image", "", "container image (docker backend)")
+	cmd.Flags().StringVar(&image, "image", "", "container image built FROM faaslab-runtime (PackageType Image; docker backend)")
 	cmd.Flags().IntVar(&memoryMB, "memory", 128, "MemorySize in MB")
 	cmd.Flags().IntVar(&timeoutS, "timeout", 3, "Timeout in seconds")
 	cmd.Flags().StringArrayVar(&env, "env", nil, "environment variable KEY=VALUE (repeatable)")
