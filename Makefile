@@ -78,7 +78,7 @@ run: deps build
 daemon: deps build
 	$(BIN)/faaslab daemon --runtime-bin $(BIN)/faaslab-runtime
 
-## cleanup: remove every faaslab kernel object (after a crash).
+## cleanup: remove the default configuration's kernel objects (after a crash).
 cleanup: build
 	$(BIN)/faaslab cleanup
 

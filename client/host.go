@@ -60,7 +60,7 @@ type PolicyDocument struct {
 	Policy    string `json:"policy"`               // none | fixed | equal | proportional | priority | netprio
 	NIC       string `json:"nic,omitempty"`        // e.g. 560mbit, unlimited ("" = the profile's)
 	FixedRate string `json:"fixed_rate,omitempty"` // policy fixed
-	Strict    bool   `json:"strict,omitempty"`     // proportional: ceil = rate
+	Strict    bool   `json:"strict,omitempty"`     // ceil = rate (any policy)
 	// NICQueue: fair | fifo on PUT (policy none); read back, the NIC queue model in force
 	// (fq_codel, sfq, flowhash or fifo; empty unless policy none with a NIC cap).
 	NICQueue string `json:"nic_queue,omitempty"`

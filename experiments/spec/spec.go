@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/faaslab/faaslab/experiments/workload"
 	"github.com/faaslab/faaslab/netshape/shape"
 	"github.com/faaslab/faaslab/sandbox"
 )
@@ -26,15 +27,16 @@ import (
 // ErrInvalid wraps every validation error, so callers can tell a bad spec from an I/O error.
 var ErrInvalid = errors.New("invalid spec")
 
-// Allowed values, in the order error messages list them.
+// Allowed values, in the order error messages list them (unexported: nothing outside can
+// change them; the workloads are workload.Names, the runner's own list).
 var (
-	Workloads = []string{"iperf3-up", "iperf3-down", "s3get", "s3put", "s3get-boto3", "s3put-boto3"}
-	Policies  = []string{"none", "equal", "proportional", "proportional-strict", "priority", "fixed"}
-	CPUModels = []string{"paper", "lambda"}
-	NICQueues = []string{"fair", "fifo"}
-	Backends  = []string{"native", "docker"}
-	Profiles  = sandbox.ProfileNames()
-	WANModels = []string{"none"} // the daemon has no WAN emulation yet
+	workloads = workload.Names()
+	policies  = []string{"none", "equal", "proportional", "proportional-strict", "priority", "fixed"}
+	cpuModels = []string{"paper", "lambda"}
+	nicQueues = []string{"fair", "fifo"}
+	backends  = []string{"native", "docker"}
+	profiles  = sandbox.ProfileNames()
+	wanModels = []string{"none"} // specs cannot set the daemon's WAN model yet (--wan-rtt/--wan-rate)
 )
 
 // Bounds.
@@ -284,9 +286,9 @@ func (s *Spec) Validate() error {
 	if s.Name == "" || strings.ContainsFunc(s.Name, badNameRune) {
 		add("name", fmt.Sprintf("%q", s.Name), "a non-empty name of letters, digits, - and _")
 	}
-	oneOf(add, "profile", s.Profile, Profiles)
-	oneOf(add, "backend", s.Backend, Backends)
-	oneOf(add, "wan", s.WAN, WANModels)
+	oneOf(add, "profile", s.Profile, profiles)
+	oneOf(add, "backend", s.Backend, backends)
+	oneOf(add, "wan", s.WAN, wanModels)
 	if s.SampleInterval != 0 && time.Duration(s.SampleInterval) < MinSampleEvery {
 		add("sample_interval", time.Duration(s.SampleInterval), "≥ "+MinSampleEvery.String())
 	}
@@ -332,22 +334,22 @@ func (p Part) validate(prefix string, s *Spec) []error {
 		errs = append(errs, fmt.Errorf("%s: %v: allowed %s", joinField(prefix, field), value, allowed))
 	}
 	if len(p.Workload) == 0 {
-		add("workload", "(missing)", strings.Join(Workloads, ", "))
+		add("workload", "(missing)", strings.Join(workloads, ", "))
 	}
 	for _, w := range p.Workload {
-		oneOf(add, "workload", w, Workloads)
+		oneOf(add, "workload", w, workloads)
 	}
 	for _, v := range p.CPUModel {
-		oneOf(add, "cpu_model", v, CPUModels)
+		oneOf(add, "cpu_model", v, cpuModels)
 	}
 	for _, v := range p.Policy {
-		oneOf(add, "policy", v, Policies)
+		oneOf(add, "policy", v, policies)
 		if v == "fixed" && s.FixedRate == "" {
 			add("policy", v, "only with fixed_rate set")
 		}
 	}
 	for _, v := range p.NICQueue {
-		oneOf(add, "nic_queue", v, NICQueues)
+		oneOf(add, "nic_queue", v, nicQueues)
 	}
 	errs = append(errs, p.validatePolicies(prefix, s)...)
 	maxMem := MaxMemoryMB
@@ -423,11 +425,11 @@ func (p Part) validatePolicies(prefix string, s *Spec) []error {
 	}
 	var errs []error
 	for _, v := range p.Policy {
-		if !slices.Contains(Policies, v) || v == "fixed" && s.FixedRate == "" {
+		if !slices.Contains(policies, v) || v == "fixed" && s.FixedRate == "" {
 			continue
 		}
 		for _, q := range queues {
-			if q != "" && !slices.Contains(NICQueues, q) {
+			if q != "" && !slices.Contains(nicQueues, q) {
 				continue
 			}
 			if err := s.daemonPolicy(policyOf(s, v, q)); err != nil {
@@ -443,7 +445,7 @@ func (p Part) validatePolicies(prefix string, s *Spec) []error {
 }
 
 // policyOf is the policy document the runner sends for a spec's policy name (one of
-// Policies) and NIC queue: proportional-strict is proportional with strict set, fixed
+// policies) and NIC queue: proportional-strict is proportional with strict set, fixed
 // carries fixed_rate, and nic is the spec's ("" = the daemon's profile NIC).
 func policyOf(s *Spec, policy, queue string) shape.PolicySpec {
 	ps := shape.PolicySpec{Policy: policy, NIC: s.NIC, NICQueue: queue}

@@ -24,7 +24,7 @@ const (
 	Object
 )
 
-// Workload is one of spec.Workloads.
+// Workload is one of Names.
 type Workload struct {
 	Name    string
 	Kind    Kind
@@ -36,6 +36,11 @@ type Workload struct {
 // Sends reports whether the function is the sender (iperf3 without -R, s3put): the host
 // counters of its upload direction measure it.
 func (w Workload) Sends() bool { return w.Kind == Iperf && !w.Reverse || w.Upload }
+
+// Names are the workloads Lookup knows, in the order error messages list them.
+func Names() []string {
+	return []string{"iperf3-up", "iperf3-down", "s3get", "s3put", "s3get-boto3", "s3put-boto3"}
+}
 
 // ErrUnknown: a workload name the runner does not know.
 var ErrUnknown = errors.New("unknown workload")

@@ -56,3 +56,15 @@ func TestSends(t *testing.T) {
 		}
 	}
 }
+
+// Names (what a spec may name) and Lookup (what the runner runs) are one list.
+func TestNamesAreLookedUp(t *testing.T) {
+	for _, n := range Names() {
+		if w, err := Lookup(n); err != nil || w.Name != n {
+			t.Errorf("%s: %+v, %v", n, w, err)
+		}
+	}
+	if _, err := Lookup("s3list"); !errors.Is(err, ErrUnknown) {
+		t.Errorf("an unknown workload: %v", err)
+	}
+}
