@@ -17,7 +17,7 @@ func newCleanupCmd() *cobra.Command {
 		Long: `Remove the sandboxes (cgroups, containers), links, namespaces, qdiscs and iptables
 rules that a daemon with this configuration made: the same --config (or $FAASLAB_CONFIG),
 FAASLAB_* variables and flags as the daemon had. A daemon does the same at start; use this
-when you will not start one again. Do not run it while that daemon runs.`,
+when you will not start one again. It refuses while that daemon runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fileCfg, err := daemon.ResolveConfig(configPath, os.LookupEnv, cmd.Flags(), &cfg)

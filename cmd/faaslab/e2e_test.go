@@ -292,6 +292,35 @@ func TestE2EInvokeBuiltinAndQuota(t *testing.T) {
 	}
 }
 
+// TestE2ESecondDaemonIsRefused: a second daemon with a running one's names, or a cleanup
+// of them, is refused before it reaps anything; the running daemon keeps its sandboxes and
+// network (a second start used to reap them from under it).
+func TestE2ESecondDaemonIsRefused(t *testing.T) {
+	d := launchDaemon(t)
+	d.createFunction("hello", nil)
+	d.invoke("hello", `{}`)
+	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
+	rt := binary(t, "FAASLAB_RUNTIME_BIN", "github.com/faaslab/faaslab/cmd/faaslab-runtime")
+	// A guard, not a measurement: a second daemon that is not refused runs until killed.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	second := exec.CommandContext(ctx, bin, "daemon", "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--state-dir", t.TempDir(),
+		"--runtime-bin", rt, "--net-prefix", d.prefix, "--cgroup-parent", d.cgroup, "--subnet", "10.210.7.0/24",
+		"--runtime-port", fmt.Sprint(freePort(t)))
+	if out, err := second.CombinedOutput(); err == nil || !strings.Contains(string(out), "is running") {
+		t.Errorf("a second daemon with the same names: %v\n%s\nwant a refusal", err, out)
+	}
+	if out, err := exec.Command(bin, "cleanup", "--net-prefix", d.prefix, "--cgroup-parent", d.cgroup).CombinedOutput(); err == nil || !strings.Contains(string(out), "is running") {
+		t.Errorf("cleanup while the daemon runs: %v\n%s\nwant a refusal", err, out)
+	}
+	if cgs := d.sandboxCgroups(); len(cgs) != 1 {
+		t.Errorf("the running daemon's sandbox cgroups: %v, want its one sandbox", cgs)
+	}
+	if res := d.invoke("hello", `{"still":"here"}`); !strings.Contains(string(res.Payload), "here") || strings.Contains(res.LogTail, "Init Duration") {
+		t.Errorf("the running daemon after the refusals: %q %s (want a warm echo)\n%s", res.FunctionError, res.Payload, res.LogTail)
+	}
+}
+
 func TestE2EConcurrentInvokesCreateSandboxes(t *testing.T) {
 	d := launchDaemon(t)
 	d.createFunction("sleepy", map[string]any{"Handler": "sleep"})

@@ -38,9 +38,20 @@ func dockerBase(cfg Config, logger *slog.Logger) sandbox.BackendConfig {
 	return sandbox.BackendConfig{CgroupParent: cfg.CgroupRoot + "-docker", Logger: logger}
 }
 
+// Reap is `faaslab cleanup`: it removes what a crashed daemon with this configuration
+// left, refusing (ErrRunning) while such a daemon runs.
+func Reap(ctx context.Context, cfg Config, netCfg netshape.Config, logger *slog.Logger) error {
+	l, err := lockConfig(cfg)
+	if err != nil {
+		return err
+	}
+	defer l.release()
+	return reap(ctx, cfg, netCfg, logger)
+}
+
 // reap removes what a crashed daemon with this configuration left behind: sandboxes of
 // both backends (cgroups, containers) and the network (links, netns, rules).
-func Reap(ctx context.Context, cfg Config, netCfg netshape.Config, logger *slog.Logger) error {
+func reap(ctx context.Context, cfg Config, netCfg netshape.Config, logger *slog.Logger) error {
 	var errs []error
 	nb, err := native.New(native.Config{BackendConfig: nativeBase(cfg, logger)})
 	if err == nil {

@@ -51,6 +51,7 @@ type Daemon struct {
 	urlPort   int          // the function URL listener's port (loopback and gateway)
 	progress  *progress.Progress
 	access    api.Access
+	lock      *configLock // held from before the reap to the end of Stop
 }
 
 // Run starts a daemon, serves until ctx ends, then stops it cleanly.
@@ -154,7 +155,10 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (d *Daemon, err
 		return nil, fmt.Errorf("runtime bootstrap %s: %w (build it with `make build` or pass --runtime-bin)", cfg.RuntimeBin, err)
 	}
 
-	if err := Reap(ctx, cfg, netCfg, logger); err != nil {
+	if d.lock, err = lockConfig(cfg); err != nil {
+		return nil, err
+	}
+	if err := reap(ctx, cfg, netCfg, logger); err != nil {
 		return nil, err
 	}
 	if d.backend, err = newBackend(ctx, cfg, profile, logger); err != nil {
@@ -304,6 +308,7 @@ func (d *Daemon) Stop(ctx context.Context) error {
 	if d.records != nil {
 		d.records.Close()
 	}
+	d.lock.release() // last: everything of this configuration is gone
 	return errors.Join(errs...)
 }
 
