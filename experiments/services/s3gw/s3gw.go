@@ -112,10 +112,24 @@ func Serve(ctx context.Context, o Options) error {
 	go func() {
 		proxied <- wan.Proxy(ctx, ln, o.WAN, func() (net.Conn, error) { return net.Dial("unix", inner) })
 	}()
-	err = runGateway(ctx, be, o, inner)
-	cancel()
-	if perr := <-proxied; err == nil {
-		err = perr
+	served := make(chan error, 1)
+	go func() { served <- runGateway(ctx, be, o, inner) }()
+	// Either one ending ends both, and Serve: a gateway nobody reaches, or a proxy to no
+	// gateway, is a dead store, and only this process's exit lets its supervisor restart it.
+	select {
+	case err = <-served:
+		cancel()
+		if perr := <-proxied; err == nil && perr != nil {
+			err = fmt.Errorf("s3 gateway WAN proxy: %w", perr)
+		}
+	case perr := <-proxied:
+		if perr != nil {
+			perr = fmt.Errorf("s3 gateway WAN proxy: %w", perr)
+		}
+		cancel()
+		if err = <-served; perr != nil {
+			err = perr
+		}
 	}
 	return err
 }

@@ -118,26 +118,47 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return done, nil
 }
 
+// Bounds of Proxy's back-off after a failed accept: net/http's Server's.
+const (
+	acceptMinDelay = 5 * time.Millisecond
+	acceptMaxDelay = time.Second
+)
+
 // Proxy accepts connections on ln (wrapped by Listener for m) and joins each to a fresh
 // connection from dial, byte for byte (TLS passes through untouched), until ctx ends.
 // The store's server runs behind it on a socket only Proxy reaches.
+//
+// An accept error other than a closed listener (EMFILE, ENFILE, ECONNABORTED, …) does not
+// end it: it backs off (like net/http's Server) and accepts again, since returning would
+// leave ln open with nobody accepting, and its clients would connect and hang. It returns
+// nil when ctx ends, or an error wrapping net.ErrClosed if ln is closed elsewhere; ln is closed
+// when it returns.
 func Proxy(ctx context.Context, ln net.Listener, m Model, dial func() (net.Conn, error)) error {
 	wl := Listener(ln, m)
-	go func() { <-ctx.Done(); ln.Close() }()
+	defer ln.Close()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var delay time.Duration
 	for {
 		c, err := wl.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			delay = min(max(2*delay, acceptMinDelay), acceptMaxDelay)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(delay):
+			}
+			continue
 		}
+		delay = 0
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -7,7 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -152,6 +155,70 @@ func TestProxy(t *testing.T) {
 		t.Errorf("answer after %s, want ≥ RTT = %s", got, rtt)
 	}
 	http.DefaultClient.CloseIdleConnections()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("proxy: %v", err)
+	}
+}
+
+// emfileOnce fails its first Accept as accept4 does when the process is out of file
+// descriptors, then accepts from the real listener.
+type emfileOnce struct {
+	net.Listener
+	failed atomic.Bool
+}
+
+func (l *emfileOnce) Accept() (net.Conn, error) {
+	if !l.failed.Swap(true) {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// TestProxyRetriesTemporaryAcceptError: an EMFILE from accept does not end Proxy (which
+// would leave the listener open and its clients hanging); the next client is served.
+func TestProxyRetriesTemporaryAcceptError(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}))
+	defer backend.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // unblocks the client below should Proxy have returned
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- Proxy(ctx, &emfileOnce{Listener: ln}, Model{}, func() (net.Conn, error) {
+			return net.Dial("tcp", backend.Listener.Addr().String())
+		})
+	}()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	type result struct {
+		body string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, err := client.Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		got <- result{string(body), err}
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("proxy ended on a temporary accept error: %v", err)
+	case r := <-got:
+		if r.err != nil || r.body != "hello" {
+			t.Fatalf("GET through the proxy: %q %v", r.body, r.err)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("proxy: %v", err)
