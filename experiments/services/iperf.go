@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -29,7 +30,12 @@ type IperfPool struct {
 	max    int
 	log    *slog.Logger
 	m      *Metrics
+	// readyTimeout bounds each server's readiness wait; 0 means storeReadyTimeout.
+	readyTimeout time.Duration
 
+	// ensure serializes Ensure, which waits for readiness holding it but not mu, so that
+	// Status answers meanwhile.
+	ensure  sync.Mutex
 	mu      sync.Mutex
 	servers []*process // servers[i] listens on base+i
 }
@@ -47,7 +53,8 @@ func NewIperfPool(remote RemoteRunner, basePort, max int, log *slog.Logger, m *M
 }
 
 // Ensure makes at least n servers run and returns the remote address and the first n
-// ports. Servers already running are kept.
+// ports. Servers already running are kept; a server that does not come up in time is
+// stopped and dropped, so the next Ensure starts it afresh.
 func (p *IperfPool) Ensure(n int) (netip.Addr, []int, error) {
 	if n < 1 || n > p.max {
 		return netip.Addr{}, nil, fmt.Errorf("count %d: want 1-%d iperf3 servers", n, p.max)
@@ -56,9 +63,16 @@ func (p *IperfPool) Ensure(n int) (netip.Addr, []int, error) {
 	if err != nil {
 		return netip.Addr{}, nil, fmt.Errorf("iperf3 server pool: %w (install iperf3)", err)
 	}
+	timeout := p.readyTimeout
+	if timeout <= 0 {
+		timeout = storeReadyTimeout
+	}
+	p.ensure.Lock()
+	defer p.ensure.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := len(p.servers); i < n; i++ {
+	have := len(p.servers)
+	p.mu.Unlock()
+	for i := have; i < n; i++ {
 		port := p.base + i
 		ready := make(chan struct{}, 1)
 		proc := newProcess("iperf3", func() *exec.Cmd {
@@ -70,19 +84,56 @@ func (p *IperfPool) Ensure(n int) (netip.Addr, []int, error) {
 			proc.stop()
 			return netip.Addr{}, nil, err
 		}
-		p.servers = append(p.servers, proc)
+		// Listed while it comes up (Status shows it, Close stops it).
+		if !p.add(i, proc) {
+			proc.stop()
+			return netip.Addr{}, nil, errIperfPoolClosed
+		}
 		// Not a probe connection: iperf3 -1 would take it for its one test.
 		select {
 		case <-ready:
-		case <-time.After(storeReadyTimeout):
-			return netip.Addr{}, nil, fmt.Errorf("iperf3 server on port %d did not start within %s", port, storeReadyTimeout)
+		case <-time.After(timeout):
+			// Not kept: the next Ensure would hand out its port as ready.
+			p.drop(i, proc)
+			proc.stop()
+			return netip.Addr{}, nil, fmt.Errorf("iperf3 server on port %d did not start within %s", port, timeout)
 		}
+	}
+	p.mu.Lock()
+	closed := len(p.servers) < n
+	p.mu.Unlock()
+	if closed {
+		return netip.Addr{}, nil, errIperfPoolClosed
 	}
 	ports := make([]int, n)
 	for i := range ports {
 		ports[i] = p.base + i
 	}
 	return p.remote.RemoteAddr(), ports, nil
+}
+
+// errIperfPoolClosed: Close ran while Ensure was starting servers.
+var errIperfPoolClosed = errors.New("iperf3 server pool closed")
+
+// add lists proc as servers[i], unless Close emptied the list meanwhile.
+func (p *IperfPool) add(i int, proc *process) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.servers) != i {
+		return false
+	}
+	p.servers = append(p.servers, proc)
+	return true
+}
+
+// drop unlists proc, the last server, unless Close already took it.
+func (p *IperfPool) drop(i int, proc *process) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.servers) == i+1 && p.servers[i] == proc {
+		p.servers[i] = nil
+		p.servers = p.servers[:i]
+	}
 }
 
 // Status lists the running servers.

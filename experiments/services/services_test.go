@@ -1,11 +1,13 @@
 package services
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -118,3 +120,33 @@ func waitPID(t *testing.T, p *process, not int) int {
 }
 
 func syscallKill(pid int) { proc, _ := os.FindProcess(pid); proc.Kill() }
+
+// localRunner runs "remote" commands on this host.
+type localRunner struct{}
+
+func (localRunner) RemoteCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, name, args...)
+}
+func (localRunner) RemoteAddr() netip.Addr         { return netip.MustParseAddr("127.0.0.1") }
+func (localRunner) DoRemote(fn func() error) error { return fn() }
+
+// A server that never says it listens is not kept: the next Ensure tries it again (and
+// fails again) instead of handing out its port as ready.
+func TestIperfEnsureDropsServerThatNeverListens(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "iperf3")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := NewIperfPool(localRunner{}, 5200, 4, slog.New(slog.NewTextHandler(io.Discard, nil)), NewMetrics(nil))
+	p.bin, p.readyTimeout = bin, 50*time.Millisecond
+	defer p.Close()
+	if _, ports, err := p.Ensure(1); err == nil {
+		t.Fatalf("first Ensure(1) = %v, want a readiness error", ports)
+	}
+	if st := p.Status(); len(st.Servers) != 0 {
+		t.Errorf("pool keeps a server that never started: %+v", st)
+	}
+	if _, ports, err := p.Ensure(1); err == nil {
+		t.Fatalf("second Ensure(1) = %v, want a readiness error", ports)
+	}
+}
