@@ -74,6 +74,16 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// SliceName is the systemd slice of a cgroup parent: a path ("/faaslab-docker") becomes
+// "faaslab-docker.slice" ('/' → '-', as systemd nests slices by dashes); a slice name is
+// kept.
+func SliceName(parent string) string {
+	if strings.HasSuffix(parent, ".slice") {
+		return parent
+	}
+	return strings.ReplaceAll(strings.Trim(parent, "/"), "/", "-") + ".slice"
+}
+
 // Backend creates sandboxes as Docker containers. It satisfies sandbox.Backend.
 type Backend struct {
 	cfg      Config
@@ -128,15 +138,15 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		cli.Close()
 		return nil, fmt.Errorf("docker engine info: %w", err)
 	}
+	if info.CgroupDriver == "systemd" {
+		// The systemd driver takes slice names only (Docker's default on cgroup v2 systemd
+		// hosts, such as Ubuntu 24.04 on EC2): a path parent becomes its slice.
+		cfg.CgroupParent = SliceName(cfg.CgroupParent)
+	}
 	b := &Backend{cfg: cfg, cli: cli, cgroupV2: info.CgroupVersion == "2", uids: uids, tmp: tmp}
 	b.parent = parentCgroup{v2: b.cgroupV2, path: cfg.CgroupParent}
 	switch {
 	case info.CgroupDriver == "systemd":
-		if !strings.HasSuffix(cfg.CgroupParent, ".slice") {
-			cli.Close()
-			return nil, fmt.Errorf("docker engine uses the systemd cgroup driver: CgroupParent %q must be a slice name such as faaslab-docker.slice",
-				cfg.CgroupParent)
-		}
 		cfg.Logger.Warn("docker backend: systemd cgroup driver, parent slice not capped at the host profile",
 			"parent", cfg.CgroupParent)
 	case cfg.Profile.VCPUs > 0:

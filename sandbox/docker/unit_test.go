@@ -150,3 +150,17 @@ func TestHasPrefixedName(t *testing.T) {
 		t.Error("hasPrefixedName")
 	}
 }
+
+// Under Docker's systemd cgroup driver the parent must be a slice: the daemon's path
+// parents (/faaslab-docker, /faaslabx-docker) become theirs (they were refused, so
+// --backend docker could not start on a cgroup v2 systemd host).
+func TestSliceName(t *testing.T) {
+	for in, want := range map[string]string{
+		"/faaslab-docker": "faaslab-docker.slice", "/faaslabx-docker": "faaslabx-docker.slice",
+		"/a/b": "a-b.slice", "faaslab.slice": "faaslab.slice",
+	} {
+		if got := SliceName(in); got != want {
+			t.Errorf("SliceName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
