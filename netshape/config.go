@@ -111,15 +111,17 @@ func (c Config) Validate() error {
 	if err := ValidateName(c.Name); err != nil {
 		return err
 	}
-	if c.Bridge == "" || len(c.Bridge) > ifNameMax || strings.ContainsAny(c.Bridge, "/ \t\n:") {
-		return fmt.Errorf("%w: bridge name %q must be 1-%d characters without '/', ':' or spaces",
-			ErrInvalidConfig, c.Bridge, ifNameMax)
+	// Reap deletes the bridge and the remote netns by name: they carry the host's name, so
+	// that it never takes another program's (docker0, a netns of ip-netns).
+	if !strings.HasPrefix(c.Bridge, c.Name) || len(c.Bridge) > ifNameMax || strings.ContainsAny(c.Bridge, "/ \t\n:") {
+		return fmt.Errorf("%w: bridge name %q must start with the host's name %q and be at most %d characters without '/', ':' or spaces",
+			ErrInvalidConfig, c.Bridge, c.Name, ifNameMax)
 	}
 	if !c.Subnet.Addr().Is4() || c.Subnet.Bits() > 29 {
 		return fmt.Errorf("%w: subnet %s must be IPv4 and at most /29", ErrInvalidConfig, c.Subnet)
 	}
-	if c.RemoteNetNS == "" || strings.ContainsRune(c.RemoteNetNS, '/') || c.RemoteNetNS == "." || c.RemoteNetNS == ".." {
-		return fmt.Errorf("%w: remote netns name %q must be a plain file name", ErrInvalidConfig, c.RemoteNetNS)
+	if !strings.HasPrefix(c.RemoteNetNS, c.Name) || strings.ContainsRune(c.RemoteNetNS, '/') {
+		return fmt.Errorf("%w: remote netns name %q must start with the host's name %q and be a plain file name", ErrInvalidConfig, c.RemoteNetNS, c.Name)
 	}
 	for _, p := range c.HostPorts {
 		if p <= 0 || p > 65535 {

@@ -53,6 +53,9 @@ func TestConfigValidateRejects(t *testing.T) {
 		{Subnet: netip.MustParsePrefix("fd00::/64")},
 		{RemoteNetNS: "a/b"},
 		{MTU: 100},
+		// Reap deletes these by name: never another program's.
+		{Bridge: "docker0"},
+		{RemoteNetNS: "default"},
 	}
 	for _, c := range bad {
 		if err := c.WithDefaults().Validate(); !errors.Is(err, ErrInvalidConfig) {
