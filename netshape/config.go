@@ -181,10 +181,16 @@ func (c Config) isVethName(name string) bool {
 	return true
 }
 
-// ownsLink reports whether a link of this name in the host netns was created by a Host
-// with this Config (what Reap removes).
-func (c Config) ownsLink(name string) bool {
-	return name == c.Bridge || strings.HasPrefix(name, c.Name+"-") || c.isVethName(name)
+// ownsLink reports whether a link in the host netns was created by a Host with this
+// Config (what Reap removes): the bridge, links named Name-… (the uplink), and sandbox
+// veths, which are recognised by their bridge, not by their name alone. A veth name is
+// Name + hex, so "faaslab" + "1abc…" is also a veth of prefix "faaslab1"; only master (the
+// link's bridge index) tells whose it is. bridge is this Config's bridge index (0: none).
+func (c Config) ownsLink(name string, master, bridge int) bool {
+	if name == c.Bridge || strings.HasPrefix(name, c.Name+"-") {
+		return true
+	}
+	return c.isVethName(name) && bridge != 0 && master == bridge
 }
 
 // iptablesComment tags the FORWARD and INPUT rules of this Config's bridge.

@@ -70,7 +70,7 @@ func TestVethNames(t *testing.T) {
 		seen := map[string]bool{}
 		for i := range 200 {
 			n := c.vethName(fmt.Sprintf("faaslab-sb-%d", i), 0)
-			if len(n) != 15 || !strings.HasPrefix(n, prefix) || !c.isVethName(n) || !c.ownsLink(n) {
+			if len(n) != 15 || !strings.HasPrefix(n, prefix) || !c.isVethName(n) || !c.ownsLink(n, 7, 7) {
 				t.Fatalf("vethName = %q: want 15 characters, prefix %q, recognised as ours", n, prefix)
 			}
 			seen[n] = true
@@ -90,29 +90,38 @@ func TestVethNames(t *testing.T) {
 func TestOwnsLinkIsScoped(t *testing.T) {
 	def := Config{}.WithDefaults()
 	test := Config{Name: "faaslabt3f9"}.WithDefaults()
+	const ours, theirs = 7, 9 // bridge indexes: this Config's, another prefix's
 	cases := []struct {
-		c    Config
-		name string
-		want bool
+		c      Config
+		name   string
+		master int
+		want   bool
 	}{
-		{def, "faaslab0", true},
-		{def, "faaslab-up", true},
-		{def, "faaslab0123abcd", true},
-		{def, "faaslabt3f9-up", false}, // another prefix's uplink
-		{def, "faaslabt3f9abcd", false},
-		{def, "faaslab0123abcg", false},
-		{def, "docker0", false},
-		{test, "faaslabt3f90", true},
-		{test, "faaslabt3f9-up", true},
-		{test, "faaslabt3f9abcd", true},
-		{test, "faaslab0", false},
-		{test, "faaslab-up", false},
-		{test, "faaslab0123abcd", false},
+		{def, "faaslab0", 0, true},
+		{def, "faaslab-up", 0, true},
+		{def, "faaslab0123abcd", ours, true},
+		// The same name is a veth of prefix "faaslab0" too: on its bridge, it is not ours.
+		{def, "faaslab0123abcd", theirs, false},
+		{def, "faaslab0123abcd", 0, false},
+		{def, "faaslabt3f9-up", 0, false}, // another prefix's uplink
+		{def, "faaslabt3f9abcd", ours, false},
+		{def, "faaslab0123abcg", ours, false},
+		{def, "docker0", 0, false},
+		{test, "faaslabt3f90", 0, true},
+		{test, "faaslabt3f9-up", 0, true},
+		{test, "faaslabt3f9abcd", ours, true},
+		{test, "faaslab0", 0, false},
+		{test, "faaslab-up", 0, false},
+		{test, "faaslab0123abcd", ours, false},
 	}
 	for _, c := range cases {
-		if got := c.c.ownsLink(c.name); got != c.want {
-			t.Errorf("Config{Name:%q}.ownsLink(%q) = %v, want %v", c.c.Name, c.name, got, c.want)
+		if got := c.c.ownsLink(c.name, c.master, ours); got != c.want {
+			t.Errorf("Config{Name:%q}.ownsLink(%q, master %d) = %v, want %v", c.c.Name, c.name, c.master, got, c.want)
 		}
+	}
+	// A Config without its bridge (already gone) owns no veth by name.
+	if def.ownsLink("faaslab0123abcd", 0, 0) {
+		t.Error("a veth-shaped name owned without a bridge to be its master")
 	}
 }
 

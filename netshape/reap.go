@@ -37,10 +37,16 @@ func reap(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
 		errs = append(errs, fmt.Errorf("list links: %w", err))
 	}
+	bridge := 0
+	for _, l := range links {
+		if l.Attrs().Name == cfg.Bridge {
+			bridge = l.Attrs().Index
+		}
+	}
 	// Veths before the bridge so that the bridge goes last, as in Close.
 	for _, l := range links {
 		name := l.Attrs().Name
-		if name == cfg.Bridge || !cfg.ownsLink(name) {
+		if name == cfg.Bridge || !cfg.ownsLink(name, l.Attrs().MasterIndex, bridge) {
 			continue
 		}
 		logger.Info("reaping link", "link", name)
