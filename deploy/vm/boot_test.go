@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -30,6 +32,7 @@ mode=$FAKE_QEMU_TCG
 [ "$accel" != kvm ] || mode=$FAKE_QEMU_KVM
 if [ -z "$initrd" ]; then accel=probe mode=$FAKE_QEMU_PROBE; fi
 echo "$accel" >>"$FAKE_QEMU_CALLS"
+[ -z "$FAKE_QEMU_PIDS" ] || echo $$ >>"$FAKE_QEMU_PIDS"
 case $mode in
 hang) exec sleep 300 ;;
 kvmerror)
@@ -163,5 +166,44 @@ func TestBootWithoutKVMDeviceSilentTCGFails(t *testing.T) {
 	r := runBoot(t, "pass", "pass", "hang", filepath.Join(t.TempDir(), "no-kvm"))
 	if r.ok || strings.Join(r.calls, " ") != "tcg" {
 		t.Fatalf("ok=%v calls=%v, want one failed tcg run; stderr:\n%s", r.ok, r.calls, r.stderr)
+	}
+}
+
+// TestInterruptedRunStopsQemu: a run ended by SIGTERM (a CI timeout) or Ctrl-C stops the
+// VM it started. qemu leads its own process group, so without the script's trap it ran on.
+func TestInterruptedRunStopsQemu(t *testing.T) {
+	requireTools(t)
+	dir := t.TempDir()
+	qemu := filepath.Join(dir, "qemu")
+	if err := os.WriteFile(qemu, []byte(fakeQemu), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pids := filepath.Join(dir, "pids")
+	cmd := exec.Command("bash", "-c", `source ./run-tests.sh && KDIR=`+dir+` && boot_once tcg`)
+	cmd.Env = append(os.Environ(), "FAASLAB_VM_QEMU="+qemu, "FAASLAB_VM_OUT="+filepath.Join(dir, "out"),
+		"FAASLAB_VM_SILENCE=300", "FAASLAB_VM_TIMEOUT=300", "FAASLAB_VM_QUIET=1",
+		"FAKE_QEMU_CALLS="+filepath.Join(dir, "calls"), "FAKE_QEMU_PIDS="+pids, "FAKE_QEMU_TCG=hang")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var qemuPID int
+	for range 200 { // wait for the fake qemu to start (a readiness wait, up to 20 s)
+		if b, err := os.ReadFile(pids); err == nil && len(b) > 0 {
+			qemuPID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if qemuPID == 0 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("the fake qemu did not start")
+	}
+	t.Cleanup(func() { syscall.Kill(qemuPID, syscall.SIGKILL) }) // ours, by pid, if the trap failed
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	// stop_qemu waits for qemu's end before the script exits.
+	if err := syscall.Kill(qemuPID, 0); err == nil {
+		t.Errorf("qemu (pid %d) still runs after the script was terminated", qemuPID)
 	}
 }

@@ -100,10 +100,20 @@ LOG=$OUT/console.log
 BEAT=$OUT/heartbeat.log
 BUILD_FAILED=() # packages whose test binary did not build
 
+# The qemu and console tail running now: whatever ends this script (an error, Ctrl-C, a CI
+# timeout's SIGTERM) stops them too. qemu leads its own process group (setsid), so a
+# signal to ours never reaches it.
+QEMU_PID=""
+TAIL_PID=""
+
 cleanup() {
+	[ -z "$QEMU_PID" ] || stop_qemu "$QEMU_PID"
+	[ -z "$TAIL_PID" ] || kill "$TAIL_PID" 2>/dev/null || true
 	[ "$KEEP" = 1 ] || rm -rf "$STAGE" "$OUT/initrd.img"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- kernel
 
@@ -480,6 +490,7 @@ kvm_boots() {
 		-serial "file:$out.console" -kernel "$KDIR/vmlinuz" \
 		-append "console=ttyS0 panic=-1 loglevel=4" </dev/null >"$out.qemu" 2>&1 &
 	pid=$!
+	QEMU_PID=$pid
 	while kill -0 "$pid" 2>/dev/null; do
 		if [ $((SECONDS - t0)) -ge "$PROBE_SECS" ] || grep -q 'KVM internal error' "$out.qemu" 2>/dev/null; then
 			ok=0
@@ -489,6 +500,7 @@ kvm_boots() {
 		sleep 0.2
 	done
 	wait "$pid" 2>/dev/null || true
+	QEMU_PID=""
 	grep -q 'Linux version' "$out.console" || ok=0
 	if [ "$ok" = 1 ]; then
 		log "KVM probe boot: the kernel reached the console in $((SECONDS - t0))s"
@@ -551,6 +563,7 @@ boot_once() {
 	if [ "$QUIET" != 1 ]; then
 		tail -n +1 -f "$LOG" >&2 &
 		tailpid=$!
+		TAIL_PID=$tailpid
 	fi
 	log "booting (${accel_args[*]}, ${MEM_MIB} MiB, $SMP vCPU, timeout ${WALL_SECS}s, silence limit ${SILENCE_SECS}s); console: $LOG"
 	# -nodefaults: no NIC (the guest reaches nothing but itself), no VGA, no monitor.
@@ -561,6 +574,7 @@ boot_once() {
 		-kernel "$KDIR/vmlinuz" -initrd "$OUT/initrd.img" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=3" </dev/null >"$QOUT" 2>&1 &
 	pid=$!
+	QEMU_PID=$pid
 	BOOT_RESULT=
 	last=$SECONDS
 	while kill -0 "$pid" 2>/dev/null; do
@@ -586,11 +600,13 @@ boot_once() {
 		break
 	done
 	wait "$pid" || rc=$?
+	QEMU_PID=""
 	VM_SECS=$((SECONDS - t0))
 	if [ -n "$tailpid" ]; then
 		sleep 0.3
 		kill "$tailpid" 2>/dev/null || true
 		wait "$tailpid" 2>/dev/null || true
+		TAIL_PID=""
 	fi
 	if [ -z "$BOOT_RESULT" ]; then
 		BOOT_RESULT=exited
