@@ -123,17 +123,25 @@ func TestConnFirstByte(t *testing.T) {
 	}
 }
 
-// TestProxy: an HTTP server behind Proxy answers through it, one RTT late at least.
-func TestProxy(t *testing.T) {
-	const rtt = 60 * time.Millisecond
+// helloBehindListener is an HTTP server answering "hello" and a loopback listener for a
+// Proxy in front of it; both end with the test.
+func helloBehindListener(t *testing.T) (*httptest.Server, net.Listener) {
+	t.Helper()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello")
 	}))
-	defer backend.Close()
+	t.Cleanup(backend.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return backend, ln
+}
+
+// TestProxy: an HTTP server behind Proxy answers through it, one RTT late at least.
+func TestProxy(t *testing.T) {
+	const rtt = 60 * time.Millisecond
+	backend, ln := helloBehindListener(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -178,14 +186,7 @@ func (l *emfileOnce) Accept() (net.Conn, error) {
 // TestProxyRetriesTemporaryAcceptError: an EMFILE from accept does not end Proxy (which
 // would leave the listener open and its clients hanging); the next client is served.
 func TestProxyRetriesTemporaryAcceptError(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "hello")
-	}))
-	defer backend.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	backend, ln := helloBehindListener(t)
 	defer ln.Close() // unblocks the client below should Proxy have returned
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
