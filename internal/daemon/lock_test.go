@@ -44,4 +44,8 @@ func TestConfigLock(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 	again.release()
+	// Released locks leave no files behind.
+	if _, err := os.Stat(filepath.Join(LockDir, "net-faaslabl"+id+".lock")); !os.IsNotExist(err) {
+		t.Errorf("lock file after release: %v", err)
+	}
 }
