@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/faaslab/faaslab/client"
-	"github.com/faaslab/faaslab/experiments/record"
+	"github.com/faaslab/faaslab/internal/jsonl"
 )
 
 // HTTPHost is a daemon reached over HTTP, here or on another box.
@@ -127,7 +127,7 @@ func (h *HTTPHost) Records(ctx context.Context) (map[string]DaemonRecord, error)
 	}
 	defer f.Close()
 	out := map[string]DaemonRecord{}
-	err = record.ReadLines(f, h.RecordsPath, func(r DaemonRecord) {
+	err = jsonl.ReadLines(f, h.RecordsPath, func(r DaemonRecord) {
 		if r.RequestID != "" {
 			out[r.RequestID] = r
 		}

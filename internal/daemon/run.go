@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faaslab/faaslab/experiments/progress"
+	"github.com/faaslab/faaslab/internal/jsonl"
 	"github.com/faaslab/faaslab/netshape"
 	"github.com/faaslab/faaslab/netshape/netapi"
 	"github.com/faaslab/faaslab/netshape/shape"
@@ -237,7 +238,7 @@ func (d *Daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUMod
 	if recordsPath == "" {
 		recordsPath = filepath.Join(d.cfg.StateDir, "records.jsonl")
 	}
-	f, err := os.OpenFile(recordsPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := jsonl.OpenAppend(recordsPath) // a line torn by a crash would break every later read
 	if err != nil {
 		return fmt.Errorf("records: %w", err)
 	}
