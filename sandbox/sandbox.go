@@ -37,7 +37,7 @@ type Mount struct {
 // Spec is everything a backend needs to create one sandbox.
 type Spec struct {
 	// ID names the sandbox and every kernel object made for it; it starts with NamePrefix
-	// and is at most 48 characters of [a-z0-9-].
+	// and is at most MaxIDLen characters of [a-z0-9-].
 	ID       string
 	Function string
 	Resources
@@ -130,9 +130,12 @@ func (c BackendConfig) WithDefaults(defaultParent string) BackendConfig {
 	return c
 }
 
+// MaxIDLen is the longest sandbox ID: it names cgroups, containers and /tmp images.
+const MaxIDLen = 48
+
 // ValidID reports whether id is a usable sandbox ID.
 func ValidID(id string) bool {
-	if !strings.HasPrefix(id, NamePrefix) || len(id) > 48 {
+	if !strings.HasPrefix(id, NamePrefix) || len(id) > MaxIDLen {
 		return false
 	}
 	for _, r := range id {

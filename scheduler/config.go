@@ -156,7 +156,7 @@ func (c Config) withDefaults() (Config, error) {
 	// the largest count.
 	if !sandbox.ValidID(c.SandboxPrefix + "-x" + longestSeqSuffix) {
 		return c, fmt.Errorf("scheduler: SandboxPrefix %q must start with %q, use only [a-z0-9-] and be at most %d characters (sandbox IDs PREFIX-NAME-COUNT are at most %d)",
-			c.SandboxPrefix, sandbox.NamePrefix, maxSandboxPrefixLen, maxSandboxIDLen)
+			c.SandboxPrefix, sandbox.NamePrefix, maxSandboxPrefixLen, sandbox.MaxIDLen)
 	}
 	return c, nil
 }

@@ -175,13 +175,12 @@ func (fs *fnState) publish() {
 // Sandbox IDs are PREFIX-NAME-COUNT. Config.withDefaults keeps the prefix short enough
 // for a one-character NAME and the largest COUNT, so newSandboxID only ever shortens NAME.
 const (
-	maxSandboxIDLen = 48 // sandbox.ValidID's limit
 	// longestSeqSuffix is the longest "-COUNT": the largest uint64.
 	longestSeqSuffix    = "-18446744073709551615"
-	maxSandboxPrefixLen = maxSandboxIDLen - len("-x") - len(longestSeqSuffix)
+	maxSandboxPrefixLen = sandbox.MaxIDLen - len("-x") - len(longestSeqSuffix)
 )
 
-// newSandboxID makes PREFIX-NAME-COUNT within maxSandboxIDLen characters of [a-z0-9-],
+// newSandboxID makes PREFIX-NAME-COUNT within sandbox.MaxIDLen characters of [a-z0-9-],
 // shortening NAME as needed.
 func (s *Scheduler) newSandboxID(function string) string {
 	suffix := fmt.Sprintf("-%d", s.seq.Add(1))
@@ -194,7 +193,7 @@ func (s *Scheduler) newSandboxID(function string) string {
 		}
 	}
 	name := b.String()
-	room := maxSandboxIDLen - len(s.cfg.SandboxPrefix) - 1 - len(suffix)
+	room := sandbox.MaxIDLen - len(s.cfg.SandboxPrefix) - 1 - len(suffix)
 	if len(name) > room {
 		name = name[:max(room, 0)]
 	}

@@ -52,7 +52,7 @@ var _ sandbox.Sandbox = (*Sandbox)(nil)
 // exists); the command runs on Start. On error the container is removed.
 func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
 	if !sandbox.ValidID(spec.ID) {
-		return nil, fmt.Errorf("docker create: invalid sandbox id %q (want %s… of [a-z0-9-], ≤ 48 chars)", spec.ID, sandbox.NamePrefix)
+		return nil, fmt.Errorf("docker create: invalid sandbox id %q (want %s… of [a-z0-9-], ≤ %d chars)", spec.ID, sandbox.NamePrefix, sandbox.MaxIDLen)
 	}
 	if len(spec.Command) == 0 && spec.Image != "" {
 		cmd, err := b.imageCommand(ctx, spec.Image)

@@ -104,7 +104,7 @@ func (b *Backend) Name() string { return "native" }
 // the root filesystem; the command runs once Start is called.
 func (b *Backend) Create(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
 	if !sandbox.ValidID(spec.ID) {
-		return nil, fmt.Errorf("sandbox id %q: want %s… of [a-z0-9-], at most 48 characters", spec.ID, sandbox.NamePrefix)
+		return nil, fmt.Errorf("sandbox id %q: want %s… of [a-z0-9-], at most %d characters", spec.ID, sandbox.NamePrefix, sandbox.MaxIDLen)
 	}
 	if len(spec.Command) == 0 && spec.Image != "" {
 		return nil, fmt.Errorf("native backend: image %s: a function of PackageType Image runs on --backend docker: %w", spec.Image, sandbox.ErrUnsupported)
