@@ -109,20 +109,19 @@ func isIperf(name string) bool {
 }
 
 func trial(s *spec.Spec, p spec.Part, cpu, pol, queue, workload string, mem []int, chunk, rep int) record.Trial {
+	ps := s.PolicyOf(pol, queue)
 	t := record.Trial{
 		Group:      p.Name,
-		Policy:     pol,
+		Policy:     ps.Policy,
+		Strict:     ps.Strict,
 		NICQueue:   queue,
 		CPUModel:   cpu,
 		Workload:   workload,
 		MemoryMB:   mem,
 		Repetition: rep,
 	}
-	if pol == "proportional-strict" {
-		t.Policy, t.Strict = "proportional", true
-	}
-	if pol == "fixed" {
-		t.Params = map[string]string{"fixed_rate": s.FixedRate}
+	if ps.FixedRate != "" {
+		t.Params = map[string]string{"fixed_rate": ps.FixedRate}
 	}
 	if isIperf(workload) {
 		t.Seconds = float64(*p.IperfSeconds)

@@ -410,7 +410,7 @@ func joinField(prefix, field string) string {
 const minRate = "8kbit"
 
 // validatePolicies hands every policy × NIC queue the part sweeps to the daemon's own
-// parser, with the spec's nic and fixed_rate as the runner sends them (run.policyOf), so a
+// parser, with the spec's nic and fixed_rate as the runner sends them (PolicyOf), so a
 // combination the daemon's policy PUT would refuse (equal with nic: unlimited, say) is an
 // error here and not mid-run. A value already reported on its own (an unknown policy or
 // queue, a bad nic or fixed_rate, fixed without fixed_rate) is not reported again.
@@ -432,7 +432,7 @@ func (p Part) validatePolicies(prefix string, s *Spec) []error {
 			if q != "" && !slices.Contains(nicQueues, q) {
 				continue
 			}
-			if err := s.daemonPolicy(policyOf(s, v, q)); err != nil {
+			if err := s.daemonPolicy(s.PolicyOf(v, q)); err != nil {
 				nic := fmt.Sprintf("nic %q", s.NIC)
 				if s.NIC == "" {
 					nic = "the NIC of profile " + s.HostProfile()
@@ -444,10 +444,11 @@ func (p Part) validatePolicies(prefix string, s *Spec) []error {
 	return errs
 }
 
-// policyOf is the policy document the runner sends for a spec's policy name (one of
-// policies) and NIC queue: proportional-strict is proportional with strict set, fixed
-// carries fixed_rate, and nic is the spec's ("" = the daemon's profile NIC).
-func policyOf(s *Spec, policy, queue string) shape.PolicySpec {
+// PolicyOf is the policy document a spec's policy name (one of policies) and NIC queue
+// stand for, as trials carry it to the daemon: proportional-strict is proportional with
+// strict set, fixed carries fixed_rate, and nic is the spec's ("" = the daemon's profile
+// NIC). Planning and validation both go through it.
+func (s *Spec) PolicyOf(policy, queue string) shape.PolicySpec {
 	ps := shape.PolicySpec{Policy: policy, NIC: s.NIC, NICQueue: queue}
 	switch policy {
 	case "proportional-strict":
