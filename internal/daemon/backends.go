@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/faaslab/faaslab/netshape"
+	"github.com/faaslab/faaslab/netshape/shape"
 	"github.com/faaslab/faaslab/sandbox"
 	"github.com/faaslab/faaslab/sandbox/docker"
 	"github.com/faaslab/faaslab/sandbox/native"
@@ -50,7 +51,8 @@ func Reap(ctx context.Context, cfg Config, netCfg netshape.Config, logger *slog.
 }
 
 // reap removes what a crashed daemon with this configuration left behind: sandboxes of
-// both backends (cgroups, containers) and the network (links, netns, rules).
+// both backends (cgroups, containers), the network (links, netns, rules) and mode shared's
+// net_prio cgroups.
 func reap(ctx context.Context, cfg Config, netCfg netshape.Config, logger *slog.Logger) error {
 	var errs []error
 	nb, err := native.New(native.Config{BackendConfig: nativeBase(cfg, logger)})
@@ -65,7 +67,8 @@ func reap(ctx context.Context, cfg Config, netCfg netshape.Config, logger *slog.
 	} else if !errors.Is(err, docker.ErrNoEngine) {
 		logger.Warn("docker reap skipped", "err", err)
 	}
-	errs = append(errs, netshape.Reap(ctx, netCfg))
+	// Mode shared's net_prio cgroups, whatever mode the crashed daemon ran in.
+	errs = append(errs, netshape.Reap(ctx, netCfg), shape.ReapNetPrioGroups(cfg.Network.Prefix, logger))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("reaping leftovers of an earlier daemon: %w", err)
 	}

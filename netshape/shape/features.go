@@ -33,6 +33,9 @@ var (
 type NetPrio struct {
 	Compiled     bool   // listed and enabled in /proc/cgroups
 	MountPoint   string // a cgroup v1 hierarchy carrying net_prio, "" if none
+	// FaaslabMount: MountPoint is a mount some faaslab daemon made (source netPrioMountSource);
+	// the last daemon to leave it empty unmounts it.
+	FaaslabMount bool
 	CgroupV2Only bool   // unified hierarchy only: net_prio cannot be used
 }
 
@@ -378,7 +381,7 @@ func detectNetPrio() NetPrio {
 			}
 			v1 = true
 			if _, ok := m.SuperOptions["net_prio"]; ok && n.MountPoint == "" {
-				n.MountPoint = m.MountPoint
+				n.MountPoint, n.FaaslabMount = m.MountPoint, m.Source == netPrioMountSource
 			}
 		}
 	}

@@ -81,6 +81,9 @@ func ifPrioMapPath(cgroupPath string) (string, error) {
 	return file, nil
 }
 
+// netPrioMountSource names faaslab's own mounts of net_prio in /proc/self/mountinfo.
+const netPrioMountSource = "faaslab"
+
 // EnsureNetPrioMounted returns a mount point of the cgroup v1 net_prio
 // hierarchy, mounting it at dir when it is mounted nowhere. mounted tells the
 // caller it must unmount dir (UnmountNetPrio) when done.
@@ -96,7 +99,7 @@ func EnsureNetPrioMounted(dir string) (mountPoint string, mounted bool, err erro
 		return "", false, fmt.Errorf("create net_prio mount point %s: %w", dir, err)
 	}
 	// `mount -t cgroup -o net_prio faaslab DIR`
-	if err := unix.Mount("faaslab", dir, "cgroup", 0, "net_prio"); err != nil {
+	if err := unix.Mount(netPrioMountSource, dir, "cgroup", 0, "net_prio"); err != nil {
 		return "", false, fmt.Errorf("mount net_prio at %s: %w", dir, err)
 	}
 	return dir, true, nil

@@ -18,22 +18,16 @@ type NetPrioGroups struct {
 	log      *slog.Logger
 	hier     string // root of the net_prio hierarchy (mount point)
 	root     string // hier/prefix: parent of every sandbox's cgroup
-	mountDir string // our own mount of net_prio, "" when it was mounted already
+	mountDir string // a faaslab mount of net_prio (unmounted at Close if empty), or ""
 }
 
 // OpenNetPrioGroups mounts net_prio (unless mounted somewhere, then it uses that mount),
 // removes what a crashed daemon of this prefix left and creates the parent cgroup.
 func OpenNetPrioGroups(prefix string, logger *slog.Logger) (*NetPrioGroups, error) {
-	mountDir := filepath.Join("/run", prefix+"-netprio")
-	hier, mounted, err := EnsureNetPrioMounted(mountDir)
-	if err != nil {
+	if _, _, err := EnsureNetPrioMounted(netPrioMountDir(prefix)); err != nil {
 		return nil, err
 	}
-	g := &NetPrioGroups{log: logger, hier: hier, root: filepath.Join(hier, prefix)}
-	if mounted || hier == mountDir {
-		// Ours, or our own mount a crashed daemon of this prefix left: unmount at Close.
-		g.mountDir = hier
-	}
+	g := newNetPrioGroups(prefix, detectNetPrio(), logger)
 	if err := g.reap(); err != nil {
 		g.Close()
 		return nil, err
@@ -44,6 +38,31 @@ func OpenNetPrioGroups(prefix string, logger *slog.Logger) (*NetPrioGroups, erro
 	}
 	return g, nil
 }
+
+// ReapNetPrioGroups is `faaslab cleanup`'s share of OpenNetPrioGroups: it removes what a
+// crashed daemon of this prefix left (the sandbox cgroups, their parent and its own mount
+// of net_prio). It mounts nothing: where net_prio is mounted nowhere, no cgroup of ours
+// can be left.
+func ReapNetPrioGroups(prefix string, logger *slog.Logger) error {
+	np := detectNetPrio()
+	if np.usable() != nil || np.MountPoint == "" {
+		return nil
+	}
+	return newNetPrioGroups(prefix, np, logger).Close()
+}
+
+// newNetPrioGroups is the groups of prefix in the net_prio hierarchy np found mounted.
+func newNetPrioGroups(prefix string, np NetPrio, logger *slog.Logger) *NetPrioGroups {
+	g := &NetPrioGroups{log: logger, hier: np.MountPoint, root: filepath.Join(np.MountPoint, prefix)}
+	if np.FaaslabMount {
+		// Ours, or another daemon's, or one a crashed daemon left: unmount at Close if empty.
+		g.mountDir = np.MountPoint
+	}
+	return g
+}
+
+// netPrioMountDir is where a daemon of prefix mounts net_prio when no one has.
+func netPrioMountDir(prefix string) string { return filepath.Join("/run", prefix+"-netprio") }
 
 // Root is the parent cgroup of every sandbox's.
 func (g *NetPrioGroups) Root() string { return g.root }
@@ -105,14 +124,31 @@ func (g *NetPrioGroups) removeCgroup(cg string) error {
 	return fmt.Errorf("remove net_prio cgroup %s: %w", cg, err)
 }
 
-// Close removes every sandbox cgroup left and the parent, and unmounts net_prio if this
-// process mounted it.
+// Close removes every sandbox cgroup left and the parent, and unmounts net_prio if a
+// faaslab daemon mounted it and no other daemon's cgroups are in it (a daemon of another
+// prefix uses the mount it finds).
 func (g *NetPrioGroups) Close() error {
 	errs := []error{g.reap(), g.removeCgroup(g.root)}
 	if g.mountDir != "" {
-		errs = append(errs, UnmountNetPrio(g.mountDir))
+		if others := childCgroups(g.mountDir); len(others) > 0 {
+			g.log.Info("net_prio left mounted: other daemons' cgroups are in it", "mount", g.mountDir, "cgroups", others)
+		} else {
+			errs = append(errs, UnmountNetPrio(g.mountDir))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// childCgroups lists the cgroups directly under dir.
+func childCgroups(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	return names
 }
 
 // movePID moves pid (the whole process) into cgroup dir: `echo PID > DIR/cgroup.procs`.

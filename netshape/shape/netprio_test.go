@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,4 +177,103 @@ func veth198(t *testing.T, hostDev, peerDev, nsName string) (netip.Addr, netip.A
 		}
 	}
 	return hostIP, peerIP
+}
+
+// startSleeper starts a process to stand for a sandbox's init; stopped at cleanup by pid.
+func startSleeper(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd.Process.Pid
+}
+
+// netPrioCgroupOf is pid's cgroup in the net_prio hierarchy, from /proc/PID/cgroup.
+func netPrioCgroupOf(t *testing.T, pid int) string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if fs := strings.SplitN(line, ":", 3); len(fs) == 3 && slices.Contains(strings.Split(fs[1], ","), "net_prio") {
+			return fs[2]
+		}
+	}
+	t.Fatalf("pid %d in no net_prio cgroup:\n%s", pid, data)
+	return ""
+}
+
+func openNetPrioGroups(t *testing.T, prefix string) *NetPrioGroups {
+	t.Helper()
+	g, err := OpenNetPrioGroups(prefix, slog.New(slog.DiscardHandler))
+	if errors.Is(err, ErrNetPrioUnavailable) {
+		t.Skipf("net_prio unusable here: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	return g
+}
+
+// TestReapNetPrioGroupsAfterCrash: `faaslab cleanup` removes the net_prio cgroups of a
+// daemon in network mode shared that died without closing them, and frees the sandbox
+// process still in one.
+func TestReapNetPrioGroupsAfterCrash(t *testing.T) {
+	requireRoot(t)
+	prefix := "faaslabt" + newTag()
+	g := openNetPrioGroups(t, prefix)
+	pid := startSleeper(t)
+	cg, err := g.Add("faaslabsb1", pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := netPrioCgroupOf(t, pid), "/"+prefix+"/faaslabsb1"; got != want {
+		t.Fatalf("sandbox in net_prio cgroup %q, want %q", got, want)
+	}
+	// The daemon crashes here: nothing closes g.
+	if err := ReapNetPrioGroups(prefix, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{cg, g.Root()} {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left after cleanup (stat: %v)", dir, err)
+		}
+	}
+	if got := netPrioCgroupOf(t, pid); got != "/" {
+		t.Errorf("sandbox process left in net_prio cgroup %q, want the root", got)
+	}
+}
+
+// TestNetPrioMountOutlivesOneDaemon: a faaslab mount of net_prio that two daemons use
+// stays while the second still has cgroups in it, and goes with the last.
+func TestNetPrioMountOutlivesOneDaemon(t *testing.T) {
+	requireRoot(t)
+	tag := newTag()
+	first := openNetPrioGroups(t, "faaslabt"+tag+"a")
+	second := openNetPrioGroups(t, "faaslabt"+tag+"b")
+	if first.mountDir == "" {
+		t.Skipf("net_prio is mounted at %s by someone else: no faaslab mount to keep or remove", first.hier)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := detectNetPrio().MountPoint; got != first.mountDir {
+		t.Fatalf("net_prio mount %q after the first daemon closed, want %q kept for the second", got, first.mountDir)
+	}
+	pid := startSleeper(t)
+	if _, err := second.Add("faaslabsb1", pid); err != nil {
+		t.Fatalf("second daemon after the first closed: %v", err)
+	}
+	if err := second.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Tests of other packages may run mode-shared daemons meanwhile: then the mount stays for them.
+	if got := detectNetPrio().MountPoint; got == second.mountDir {
+		if others := childCgroups(got); len(others) == 0 {
+			t.Errorf("net_prio still mounted at %s after the last daemon closed, with no cgroups in it", got)
+		}
+	}
 }
