@@ -80,8 +80,11 @@ type Host struct {
 type member struct {
 	Member
 	netnsPath string
-	ready     bool     // plumbed and visible to the shaper and counters
-	detached  *Traffic // final counters, set once Detach has read them
+	ready     bool // plumbed and visible to the shaper and counters
+	// seen is the veth's counters at the last read: they stand in while the veth cannot
+	// be read (the sandbox died and took it, a dump was cut short, Detach deleted it), and
+	// go to Host.retired when m is released, so that per-function totals never go down.
+	seen Traffic
 }
 
 // NewHost removes whatever a crashed Host with this Config left behind (Reap), then
@@ -363,7 +366,7 @@ func (h *Host) reserve(ep Endpoint) (*member, error) {
 	return m, nil
 }
 
-// release forgets m and frees its address and name.
+// release forgets m, keeping its counters in retired, and frees its address and name.
 func (h *Host) release(m *member) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -371,6 +374,10 @@ func (h *Host) release(m *member) {
 }
 
 func (h *Host) releaseLocked(m *member) {
+	// In the same critical section, so that a concurrent sample counts it exactly once.
+	if m.seen != (Traffic{}) {
+		h.retired[m.Function] = h.retired[m.Function].add(m.seen)
+	}
 	delete(h.members, m.SandboxID)
 	delete(h.names, m.HostVeth)
 	if err := h.alloc.Free(m.IP); err != nil {
@@ -441,31 +448,26 @@ func (h *Host) Detach(ctx context.Context, sandboxID string) error {
 	h.retire(m)
 	if err := h.deleteLink(m.HostVeth); err != nil {
 		h.mu.Lock()
-		m.ready, m.detached = true, nil // keep it so that a retry or Close can remove it
+		m.ready = true // keep it so that a retry or Close can remove it
 		h.mu.Unlock()
 		return fmt.Errorf("detach sandbox %s: %w", sandboxID, err)
 	}
-	h.mu.Lock()
-	// One critical section, so that a concurrent sample counts it exactly once.
-	h.retired[m.Function] = h.retired[m.Function].add(*m.detached)
-	h.releaseLocked(m)
-	h.mu.Unlock()
+	h.release(m)
 	if err := h.reshape(); err != nil {
 		return fmt.Errorf("detach sandbox %s: re-apply shaping: %w", sandboxID, err)
 	}
 	return nil
 }
 
-// retire records m's final counters so that per-function totals stay monotonic after
-// its veth is gone.
+// retire reads m's veth a last time before Detach deletes it.
 func (h *Host) retire(m *member) {
-	var t Traffic
-	if link, err := h.nl.LinkByName(m.HostVeth); err == nil {
-		t = sandboxTraffic(link.Attrs().Statistics)
+	link, err := h.nl.LinkByName(m.HostVeth)
+	if err != nil {
+		return // gone with the sandbox: the last sample's counters stand
 	}
 	h.mu.Lock()
-	m.detached = &t
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	m.observe(link.Attrs().Statistics)
 }
 
 // Members is the list of attached sandboxes, sorted by SandboxID.

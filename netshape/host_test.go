@@ -313,6 +313,44 @@ func TestAttachTrafficSampleDetach(t *testing.T) {
 	}
 }
 
+// TestPerFunctionCountersNeverGoDown: a sandbox that dies takes its veth with it before
+// Detach can read it; the function's Prometheus counters keep what it sent, through the
+// scrape before Detach and after it.
+func TestPerFunctionCountersNeverGoDown(t *testing.T) {
+	requireRoot(t)
+	cfg := testConfig(t)
+	h := newTestHost(t, cfg)
+	nsPath := newTestNetNS(t, cfg, 0)
+	att, err := h.Attach(context.Background(), Endpoint{SandboxID: "faaslab-sb-1", Function: "fn1", MemoryMB: 128, NetNSPath: nsPath})
+	if err != nil {
+		t.Fatalf("Attach: %v", err)
+	}
+	const n = 256 << 10
+	echoOnce(t, func() (net.Listener, error) {
+		return h.ListenRemote("tcp", netip.AddrPortFrom(h.RemoteAddr(), 0).String())
+	}, dialFrom(nsPath), n)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewMetrics(h))
+	const metric = "faaslab_sandbox_network_transmit_bytes_total"
+	sent := gatherValue(t, reg, metric, "fn1")
+	if sent < n {
+		t.Fatalf("%s{fn1} = %v, want >= %d", metric, sent, n)
+	}
+	// The sandbox dies: its netns goes, and the veth pair with it.
+	if err := netlink.LinkDel(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: att.HostVeth}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := gatherValue(t, reg, metric, "fn1"); got < sent {
+		t.Errorf("%s{fn1} went down when the veth went: %v -> %v", metric, sent, got)
+	}
+	if err := h.Detach(context.Background(), "faaslab-sb-1"); err != nil {
+		t.Fatalf("Detach: %v", err)
+	}
+	if got := gatherValue(t, reg, metric, "fn1"); got < sent {
+		t.Errorf("%s{fn1} went down after Detach of a sandbox whose veth was gone: %v -> %v", metric, sent, got)
+	}
+}
+
 // fakeShaper records Update calls and can fail on demand.
 type fakeShaper struct {
 	mu      sync.Mutex

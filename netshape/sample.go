@@ -33,6 +33,17 @@ func sandboxTraffic(s *netlink.LinkStatistics) Traffic {
 	return Traffic{UploadBytes: s.RxBytes, DownloadBytes: s.TxBytes, UploadPackets: s.RxPackets, DownloadPackets: s.TxPackets}
 }
 
+// observe keeps the counters of m's veth, if it was read (nil: it was not). A link's
+// counters only grow, so a lower value is a dump older than a read already kept. h.mu held.
+func (m *member) observe(s *netlink.LinkStatistics) {
+	if s == nil {
+		return
+	}
+	t := sandboxTraffic(s)
+	m.seen = Traffic{UploadBytes: max(m.seen.UploadBytes, t.UploadBytes), DownloadBytes: max(m.seen.DownloadBytes, t.DownloadBytes),
+		UploadPackets: max(m.seen.UploadPackets, t.UploadPackets), DownloadPackets: max(m.seen.DownloadPackets, t.DownloadPackets)}
+}
+
 // uplinkTraffic reads the uplink host end's counters: it transmits towards the remote
 // (upload) and receives from it (download).
 func uplinkTraffic(s *netlink.LinkStatistics) Traffic {
@@ -98,20 +109,13 @@ func (h *Host) sample(perFunction bool) (Sample, map[string]Traffic, error) {
 		}
 	}
 	for id, m := range h.members {
-		var t Traffic
-		switch {
-		case m.detached != nil: // its veth may be gone already; retired gets it next
-			t = *m.detached
-		case m.ready:
-			t = sandboxTraffic(byName[m.HostVeth])
-		default:
-			continue
-		}
 		if m.ready {
-			s.Sandboxes[id] = SandboxTraffic{SandboxID: id, Function: m.Function, HostVeth: m.HostVeth, Traffic: t}
+			m.observe(byName[m.HostVeth])
+			s.Sandboxes[id] = SandboxTraffic{SandboxID: id, Function: m.Function, HostVeth: m.HostVeth, Traffic: m.seen}
 		}
-		if perFunction {
-			fn[m.Function] = fn[m.Function].add(t)
+		// Not ready: attaching (nothing yet), or detaching (Detach's last read stands).
+		if perFunction && (m.ready || m.seen != (Traffic{})) {
+			fn[m.Function] = fn[m.Function].add(m.seen)
 		}
 	}
 	return s, fn, nil
