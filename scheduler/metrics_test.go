@@ -49,6 +49,32 @@ func TestFunctionResourceSeries(t *testing.T) {
 	}
 }
 
+// TestFunctionCPUCounterNeverGoesDown: a sandbox whose cgroup can no longer be read (it
+// died, and its cgroup went, before the scheduler retired it) keeps its CPU time in the
+// function's counter, at the next scrape and after it is stopped.
+func TestFunctionCPUCounterNeverGoesDown(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("cpu", 128, 3)
+	sb := e.fake.Get(e.invoke("cpu", `{}`).Record.SandboxID)
+	sb.SetCPUUsage(5e9)
+	const name = "faaslab_function_cpu_usage_seconds_total"
+	fn := map[string]string{"function": "cpu"}
+	if v := gaugeValue(t, e.reg, name, fn); v != 5 {
+		t.Fatalf("%s = %v, want 5", name, v)
+	}
+	sb.LoseCgroup()
+	if v := gaugeValue(t, e.reg, name, fn); v != 5 {
+		t.Errorf("%s = %v once the cgroup could not be read, want 5 (a counter never goes down)", name, v)
+	}
+	if err := e.s.DeleteFunction(context.Background(), "cpu"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "sandbox stopped", sb.Stopped)
+	if v := gaugeValue(t, e.reg, name, fn); v != 5 {
+		t.Errorf("%s = %v after the sandbox stopped, want 5", name, v)
+	}
+}
+
 // TestSchedulerMetricsLint: the scheduler's series follow Prometheus naming conventions.
 func TestSchedulerMetricsLint(t *testing.T) {
 	e := newEnv(t, nil)

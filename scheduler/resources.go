@@ -35,6 +35,21 @@ type cgroupUsage struct {
 	memPeak, memUsage                    uint64
 }
 
+// addCounters adds u's counters (not its gauges) to c.
+func (c *cgroupUsage) addCounters(u cgroupUsage) {
+	c.cpuNs += u.cpuNs
+	c.throttledNs += u.throttledNs
+	c.throttledPeriods += u.throttledPeriods
+}
+
+// latestCounters is u's counters, or prev's where a read older than u's (or none) gave
+// more: a cgroup's counters only grow.
+func latestCounters(prev, u cgroupUsage) cgroupUsage {
+	u.cpuNs, u.throttledNs = max(u.cpuNs, prev.cpuNs), max(u.throttledNs, prev.throttledNs)
+	u.throttledPeriods = max(u.throttledPeriods, prev.throttledPeriods)
+	return u
+}
+
 // readCgroupUsage reads a sandbox's counters; ok is false when its cgroup is gone.
 func readCgroupUsage(sb sandbox.Sandbox) (u cgroupUsage, ok bool) {
 	st, err := sb.Stats()
@@ -58,10 +73,25 @@ type resourceCollector struct {
 	mu      sync.Mutex
 	retired map[string]*cgroupUsage // function → sum over stopped sandboxes
 	gone    map[*instance]bool      // retired instances still in Scheduler.live
+	// seen is each live sandbox's counters at the last read: they stand in when its cgroup
+	// cannot be read (it died and its cgroup went before the sandbox was retired).
+	seen map[*instance]cgroupUsage
 }
 
 func newResourceCollector(s *Scheduler) *resourceCollector {
-	return &resourceCollector{s: s, retired: map[string]*cgroupUsage{}, gone: map[*instance]bool{}}
+	return &resourceCollector{s: s, retired: map[string]*cgroupUsage{}, gone: map[*instance]bool{},
+		seen: map[*instance]cgroupUsage{}}
+}
+
+// observeLocked keeps a read of inst's cgroup (ok false: it failed) and returns the
+// counters that stand for inst now.
+func (c *resourceCollector) observeLocked(inst *instance, u cgroupUsage, ok bool) cgroupUsage {
+	if !ok {
+		return c.seen[inst]
+	}
+	u = latestCounters(c.seen[inst], u)
+	c.seen[inst] = u
+	return u
 }
 
 // retire keeps a live sandbox's final counters before it is stopped.
@@ -73,7 +103,9 @@ func (c *resourceCollector) retire(inst *instance) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gone[inst] = true
-	if !ok {
+	u = c.observeLocked(inst, u, ok)
+	delete(c.seen, inst)
+	if u == (cgroupUsage{}) {
 		return
 	}
 	r := c.retired[inst.cfg.Name]
@@ -81,15 +113,14 @@ func (c *resourceCollector) retire(inst *instance) {
 		r = &cgroupUsage{}
 		c.retired[inst.cfg.Name] = r
 	}
-	r.cpuNs += u.cpuNs
-	r.throttledNs += u.throttledNs
-	r.throttledPeriods += u.throttledPeriods
+	r.addCounters(u)
 }
 
 // forget drops the bookkeeping of an instance that left Scheduler.live.
 func (c *resourceCollector) forget(inst *instance) {
 	c.mu.Lock()
 	delete(c.gone, inst)
+	delete(c.seen, inst)
 	c.mu.Unlock()
 }
 
@@ -121,7 +152,8 @@ func (c *resourceCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		u, ok := readCgroupUsage(inst.sb)
-		if !ok {
+		u = c.observeLocked(inst, u, ok)
+		if !ok && u == (cgroupUsage{}) {
 			continue
 		}
 		fn := inst.cfg.Name
@@ -130,12 +162,12 @@ func (c *resourceCollector) Collect(ch chan<- prometheus.Metric) {
 			s = &cgroupUsage{}
 			sums[fn] = s
 		}
-		live2[fn] = true
-		s.cpuNs += u.cpuNs
-		s.throttledNs += u.throttledNs
-		s.throttledPeriods += u.throttledPeriods
-		s.memPeak = max(s.memPeak, u.memPeak)
-		s.memUsage += u.memUsage
+		s.addCounters(u)
+		if ok { // memory gauges: sandboxes read now only
+			live2[fn] = true
+			s.memPeak = max(s.memPeak, u.memPeak)
+			s.memUsage += u.memUsage
+		}
 	}
 	for fn, s := range sums {
 		ch <- prometheus.MustNewConstMetric(descCPUUsage, prometheus.CounterValue, float64(s.cpuNs)/1e9, fn)

@@ -195,6 +195,8 @@ type Sandbox struct {
 	started  atomic.Bool
 	peak     atomic.Uint64
 	oomKills atomic.Uint64
+	cpuNs    atomic.Uint64
+	lost     atomic.Bool // Stats fails, as when the cgroup is gone
 	// Invocations counts invocations this sandbox answered.
 	Invocations atomic.Int64
 }
@@ -237,7 +239,11 @@ func (sb *Sandbox) ExitError() error {
 
 // Stats implements sandbox.Sandbox.
 func (sb *Sandbox) Stats() (sandbox.Stats, error) {
-	return sandbox.Stats{MemoryPeakBytes: sb.peak.Load(), MemoryUsageBytes: sb.peak.Load(), OOMKills: sb.oomKills.Load()}, nil
+	if sb.lost.Load() {
+		return sandbox.Stats{}, fmt.Errorf("stats of %s: %w", sb.Spec.ID, sandbox.ErrNotFound)
+	}
+	return sandbox.Stats{CPUUsageNs: sb.cpuNs.Load(), MemoryPeakBytes: sb.peak.Load(), MemoryUsageBytes: sb.peak.Load(),
+		OOMKills: sb.oomKills.Load()}, nil
 }
 
 // Stop implements sandbox.Sandbox.
@@ -272,6 +278,12 @@ func (sb *Sandbox) OOM() {
 
 // SetPeak sets the memory peak Stats reports.
 func (sb *Sandbox) SetPeak(bytes uint64) { sb.peak.Store(bytes) }
+
+// SetCPUUsage sets the CPU time Stats reports.
+func (sb *Sandbox) SetCPUUsage(ns uint64) { sb.cpuNs.Store(ns) }
+
+// LoseCgroup makes Stats fail from now on, as it does once the sandbox's cgroup is gone.
+func (sb *Sandbox) LoseCgroup() { sb.lost.Store(true) }
 
 // Log writes to the sandbox's log as its stdout would.
 func (sb *Sandbox) Log(s string) {
