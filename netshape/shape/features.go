@@ -31,12 +31,12 @@ var (
 
 // NetPrio describes cgroup v1 net_prio support.
 type NetPrio struct {
-	Compiled     bool   // listed and enabled in /proc/cgroups
-	MountPoint   string // a cgroup v1 hierarchy carrying net_prio, "" if none
+	Compiled   bool   // listed and enabled in /proc/cgroups
+	MountPoint string // a cgroup v1 hierarchy carrying net_prio, "" if none
 	// FaaslabMount: MountPoint is a mount some faaslab daemon made (source netPrioMountSource);
 	// the last daemon to leave it empty unmounts it.
 	FaaslabMount bool
-	CgroupV2Only bool   // unified hierarchy only: net_prio cannot be used
+	CgroupV2Only bool // unified hierarchy only: net_prio cannot be used
 }
 
 // Features lists what traffic control this kernel can do. A missing map key
