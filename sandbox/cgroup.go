@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
+	"github.com/faaslab/faaslab/sandbox/cpustat"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -319,8 +320,12 @@ func (f *statFiles) read() (Stats, error) {
 		return st, err
 	}
 	if f.v2 {
-		usageUs, err := f.key(f.cpu, "usage_usec")
-		st.CPUUsageNs = usageUs * 1000
+		t, err := f.text(f.cpu)
+		if err != nil {
+			return st, err
+		}
+		cs, err := cpustat.Parse(t)
+		st.CPUUsageNs = cs.UsageNs
 		return st, err
 	}
 	st.CPUUsageNs, err = f.uint(f.cpu)

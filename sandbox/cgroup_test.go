@@ -55,20 +55,3 @@ func randSuffix() string {
 	}
 	return string(out)
 }
-
-func TestParseCPUStat(t *testing.T) {
-	v1 := "nr_periods 120\nnr_throttled 100\nthrottled_time 9150000000\nnr_bursts 0\nburst_time 0\n"
-	v2 := "usage_usec 8500\nuser_usec 8000\nsystem_usec 500\nnr_periods 120\nnr_throttled 100\nthrottled_usec 9150000\n"
-	for name, c := range map[string]struct {
-		text string
-		v2   bool
-	}{"v1": {v1, false}, "v2": {v2, true}} {
-		got, err := parseCPUStat(c.text, c.v2)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if want := (CPUStat{Periods: 120, ThrottledPeriods: 100, ThrottledNs: 9_150_000_000}); got != want {
-			t.Errorf("%s: %+v, want %+v", name, got, want)
-		}
-	}
-}

@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faaslab/faaslab/sandbox/cpustat"
 	"golang.org/x/sys/unix"
 )
 
@@ -93,22 +92,13 @@ func readCPU() cpuSample {
 		if err != nil {
 			continue
 		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			k, v, _ := strings.Cut(sc.Text(), " ")
-			n, _ := strconv.ParseInt(v, 10, 64)
-			switch k {
-			case "nr_periods":
-				s.periods = n
-			case "nr_throttled":
-				s.throttled = n
-			case "throttled_time": // v1, ns
-				s.throttledNs = n
-			case "throttled_usec": // v2
-				s.throttledNs = n * 1000
-			case "usage_usec": // v2
-				usage = n * 1000
-			}
+		cs, err := cpustat.Parse(string(b))
+		if err != nil {
+			continue
+		}
+		s.periods, s.throttled, s.throttledNs = int64(cs.Periods), int64(cs.ThrottledPeriods), int64(cs.ThrottledNs)
+		if cs.HasUsage {
+			usage = int64(cs.UsageNs)
 		}
 		if usage < 0 {
 			if b, err := os.ReadFile(filepath.Join(dir, "cpuacct.usage")); err == nil {
