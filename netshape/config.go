@@ -37,6 +37,8 @@ const (
 	// explicitly because HTB on a txqueuelen-0 device misbehaves (docs/nic-model.md, kernel facts) and
 	// because the netlink library sends 0 when a LinkAttrs literal leaves it unset.
 	txQueueLen = 1000
+	// defaultIPTables is the iptables binary, looked up in PATH.
+	defaultIPTables = "iptables"
 )
 
 // DefaultSubnet is the sandbox subnet when Config.Subnet is unset.
@@ -92,7 +94,7 @@ func (c Config) WithDefaults() Config {
 	c.Subnet = c.Subnet.Masked()
 	c.RemoteNetNS = cmp.Or(c.RemoteNetNS, c.Name+"-remote")
 	c.MTU = cmp.Or(c.MTU, DefaultMTU)
-	c.IPTables = cmp.Or(c.IPTables, "iptables")
+	c.IPTables = cmp.Or(c.IPTables, defaultIPTables)
 	return c
 }
 

@@ -2,6 +2,7 @@ package netshape
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,12 +78,22 @@ func addInputRules(ctx context.Context, cfg Config, log *slog.Logger) (added boo
 // lookIPTables finds cfg's iptables binary; without one it warns what that means
 // (consequence) and returns false.
 func lookIPTables(cfg Config, log *slog.Logger, consequence string) (bin string, ok bool) {
-	bin, err := exec.LookPath(cfg.IPTables)
+	bin, err := findIPTables(cfg.IPTables)
 	if err != nil {
 		log.Warn("iptables not installed: "+consequence, "bridge", cfg.Bridge)
 		return "", false
 	}
 	return bin, true
+}
+
+// findIPTables looks the iptables binary up in PATH: name is Config.IPTables, or "" for
+// doctor's checks, which have no configuration. ErrNoIPTables (wrapped) if it is missing.
+func findIPTables(name string) (string, error) {
+	bin, err := exec.LookPath(cmp.Or(name, defaultIPTables))
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoIPTables, err)
+	}
+	return bin, nil
 }
 
 // runIPTables runs `iptables -w ARGS...` and returns its stdout.
@@ -129,7 +140,7 @@ var ruleChains = []string{"FORWARD", "INPUT"}
 // removeRules deletes every FORWARD and INPUT rule tagged with cfg's comment (also
 // duplicates and rules a crashed daemon left). Without iptables it does nothing.
 func removeRules(ctx context.Context, cfg Config) error {
-	bin, err := exec.LookPath(cfg.IPTables)
+	bin, err := findIPTables(cfg.IPTables)
 	if err != nil {
 		return nil
 	}
@@ -154,9 +165,9 @@ func removeRules(ctx context.Context, cfg Config) error {
 // traffic let through), as `iptables -S` lines. ErrNoIPTables (wrapped) if the binary is
 // missing.
 func HostRules(ctx context.Context) ([]string, error) {
-	bin, err := exec.LookPath("iptables")
+	bin, err := findIPTables("")
 	if err != nil {
-		return nil, fmt.Errorf("%w: sandboxes reach every host service through the gateway", ErrNoIPTables)
+		return nil, fmt.Errorf("%w: sandboxes reach every host service through the gateway", err)
 	}
 	var lines []string
 	for _, chain := range ruleChains {
@@ -200,9 +211,9 @@ func taggedRules(listing, tag string) [][]string {
 // bridge: the iptables version, the FORWARD policy and whether bridged traffic goes
 // through iptables. ErrNoIPTables (wrapped) if the binary is missing.
 func CheckIPTables() (string, error) {
-	bin, err := exec.LookPath("iptables")
+	bin, err := findIPTables("")
 	if err != nil {
-		return "", fmt.Errorf("%w: install iptables (apt-get install iptables) if Docker or br_netfilter filter forwarded traffic", ErrNoIPTables)
+		return "", fmt.Errorf("%w: install iptables (apt-get install iptables) if Docker or br_netfilter filter forwarded traffic", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
