@@ -11,10 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/containerd/cgroups/v3/cgroup1"
 
 	"github.com/faaslab/faaslab/netshape/ns"
 	fns "github.com/faaslab/faaslab/netshape/ns"
@@ -193,17 +194,15 @@ func startSleeper(t *testing.T) int {
 // netPrioCgroupOf is pid's cgroup in the net_prio hierarchy, from /proc/PID/cgroup.
 func netPrioCgroupOf(t *testing.T, pid int) string {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	paths, err := cgroup1.ParseCgroupFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if fs := strings.SplitN(line, ":", 3); len(fs) == 3 && slices.Contains(strings.Split(fs[1], ","), "net_prio") {
-			return fs[2]
-		}
+	p, ok := paths["net_prio"]
+	if !ok {
+		t.Fatalf("pid %d in no net_prio cgroup: %v", pid, paths)
 	}
-	t.Fatalf("pid %d in no net_prio cgroup:\n%s", pid, data)
-	return ""
+	return p
 }
 
 func openNetPrioGroups(t *testing.T, prefix string) *NetPrioGroups {
