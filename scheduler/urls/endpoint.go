@@ -50,7 +50,7 @@ const (
 // <url-id>.lambda-url.<...>. Answers: the function's response (structured or inferred),
 // 502 "Internal Server Error" on a function error or timeout, 504 when the gateway
 // timeout passes first, 403 for an unknown URL (as Lambda), 413 over Lambda's payload
-// limit (a body over 6 MB; with Event a body or event over 256 KB), 429 throttled, and
+// limit (a body or event over 6 MB; with Event over 256 KB), 429 throttled, and
 // 202 for X-Amz-Invocation-Type: Event (asynchronous).
 func MakeEndpointHandler(d EndpointDeps) http.HandlerFunc {
 	log := d.Logger
@@ -84,13 +84,14 @@ func MakeEndpointHandler(d EndpointDeps) http.HandlerFunc {
 			writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
 			return
 		}
+		// The limit is on what the function gets: the event, headers and all (a binary
+		// body is base64 in it, a third larger).
+		if int64(len(payload)) > limit {
+			writeMessage(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+			return
+		}
 		req := &scheduler.InvokeRequest{Function: c.Function, RequestID: requestID, Payload: payload}
 		if async {
-			// The limit is on what the function gets: the event, headers and all.
-			if int64(len(payload)) > limit {
-				writeMessage(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
-				return
-			}
 			req.InvocationType = scheduler.InvocationEvent
 			if err := d.Service.InvokeAsync(req); err != nil {
 				writeInvokeError(w, err)

@@ -55,6 +55,9 @@ func TestEndpointPayloadLimits(t *testing.T) {
 		{"event over 256 KB", 200 << 10, "application/octet-stream", true, http.StatusRequestEntityTooLarge},
 		{"sync body over 256 KB", scheduler.MaxAsyncPayloadBytes + 1, "application/json", false, http.StatusOK},
 		{"sync body over 6 MB", scheduler.MaxSyncPayloadBytes + 1, "application/json", false, http.StatusRequestEntityTooLarge},
+		// 5 MB of binary is base64 in the event: over 6 MB.
+		{"sync event over 6 MB", 5 << 20, "application/octet-stream", false, http.StatusRequestEntityTooLarge},
+		{"sync binary body under 6 MB as event", 4 << 20, "application/octet-stream", false, http.StatusOK},
 	} {
 		inv.sync, inv.async = nil, nil
 		r := httptest.NewRequest("POST", "/fn/"+c.URLID+"/", bytes.NewReader(bytes.Repeat([]byte("a"), tc.body)))
@@ -83,6 +86,11 @@ func TestEndpointPayloadLimits(t *testing.T) {
 		for _, req := range inv.async {
 			if len(req.Payload) > scheduler.MaxAsyncPayloadBytes {
 				t.Errorf("%s: Event payload of %d bytes accepted", tc.what, len(req.Payload))
+			}
+		}
+		for _, req := range inv.sync {
+			if len(req.Payload) > scheduler.MaxSyncPayloadBytes {
+				t.Errorf("%s: RequestResponse payload of %d bytes accepted", tc.what, len(req.Payload))
 			}
 		}
 	}
