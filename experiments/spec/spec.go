@@ -295,10 +295,10 @@ func (s *Spec) Validate() error {
 	// nic and fixed_rate on their own, by the daemon's parser (syntax and minimum rate);
 	// the policies that use them are checked with them in Part.validate.
 	if s.NIC != "" && s.daemonPolicy(shape.PolicySpec{Policy: shape.PolicyNone, NIC: s.NIC}) != nil {
-		add("nic", fmt.Sprintf("%q", s.NIC), fmt.Sprintf("a rate of at least %s such as 560mbit or 1gbit, or unlimited", minRate))
+		add("nic", fmt.Sprintf("%q", s.NIC), fmt.Sprintf("a rate of at least %s such as 560mbit or 1gbit, or unlimited", shape.MinRate))
 	}
 	if s.FixedRate != "" && s.daemonPolicy(shape.PolicySpec{Policy: shape.PolicyFixed, FixedRate: s.FixedRate}) != nil {
-		add("fixed_rate", fmt.Sprintf("%q", s.FixedRate), fmt.Sprintf("a rate of at least %s such as 100mbit", minRate))
+		add("fixed_rate", fmt.Sprintf("%q", s.FixedRate), fmt.Sprintf("a rate of at least %s such as 100mbit", shape.MinRate))
 	}
 	seen := map[string]bool{}
 	for i, p := range s.Parts {
@@ -406,8 +406,6 @@ func joinField(prefix, field string) string {
 	return prefix + "." + field
 }
 
-// minRate is the smallest rate the daemon configures, as it is written in errors here.
-const minRate = "8kbit"
 
 // validatePolicies hands every policy × NIC queue the part sweeps to the daemon's own
 // parser, with the spec's nic and fixed_rate as the runner sends them (PolicyOf), so a

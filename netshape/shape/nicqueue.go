@@ -123,7 +123,7 @@ func fairLayout(dp *DirectionPlan, queue string, capBits uint64) {
 		dp.Classes = dp.Classes[:1]
 		dp.Qdisc.DefaultMinor = firstFlowMinor
 		// Whole bytes per second: HTB stores rates in bytes/s.
-		rate := max(capBits/FlowBuckets/8*8, minRateBitsPerSec)
+		rate := max(capBits/FlowBuckets/8*8, MinRateBitsPerSec)
 		for i := range uint32(FlowBuckets) {
 			c := newClass(MakeClassID(qdiscMajor, uint16(firstFlowMinor+i)), root.ClassID, rate, capBits, minQuantumBytes, 0)
 			c.Kind = KindFlowBucket

@@ -12,9 +12,6 @@ import (
 // kernel 6.18 (docs/nic-model.md, kernel facts): smaller bursts collapse TCP at high
 // rates and the default r2q-derived quanta make excess sharing nearly equal.
 const (
-	// minRateBitsPerSec is the smallest rate we configure (1000 B/s): below it
-	// HTB's buffer (in psched ticks) for a 64 KiB burst overflows its u32.
-	minRateBitsPerSec = 8000
 	// minBurstBytes is the burst/cburst floor (64 KiB, one max GSO packet).
 	minBurstBytes = 64 << 10
 	// burstPerSecDivisor makes burst ≥ rate × 1 ms.
@@ -231,7 +228,7 @@ type share struct {
 // returns the per-member shares and the rate of the catch-all class.
 func computeShares(p PolicyConfig, ms []Member) ([]share, uint64, error) {
 	capBits := uint64(p.NICBitsPerSec)
-	reserve := min(max(capBits/1000, minRateBitsPerSec), maxReserveBitsPerSec)
+	reserve := min(max(capBits/1000, MinRateBitsPerSec), maxReserveBitsPerSec)
 	shareable := uint64(0)
 	if capBits > reserve {
 		shareable = capBits - reserve
@@ -241,8 +238,8 @@ func computeShares(p PolicyConfig, ms []Member) ([]share, uint64, error) {
 	if n == 0 {
 		return out, reserve, nil
 	}
-	if capBits > 0 && shareable/n < minRateBitsPerSec {
-		return nil, 0, fmt.Errorf("%w: NIC capacity %d bit/s is too small for %d sandboxes (each needs ≥ %d bit/s)", ErrInvalidPolicy, capBits, n, minRateBitsPerSec)
+	if capBits > 0 && shareable/n < MinRateBitsPerSec {
+		return nil, 0, fmt.Errorf("%w: NIC capacity %d bit/s is too small for %d sandboxes (each needs ≥ %d bit/s)", ErrInvalidPolicy, capBits, n, MinRateBitsPerSec)
 	}
 	fixed := uint64(p.FixedBitsPerSec)
 	sumTo := false // whether member rates + default must add up to the cap
@@ -258,7 +255,7 @@ func computeShares(p PolicyConfig, ms []Member) ([]share, uint64, error) {
 		fillProportional(out, ms, capBits, shareable)
 		sumTo = true
 	case PolicyPriority:
-		g := max(shareable/(n*priorityGuaranteeDivisor), minRateBitsPerSec)
+		g := max(shareable/(n*priorityGuaranteeDivisor), MinRateBitsPerSec)
 		for i, m := range ms {
 			out[i] = share{rate: g, ceil: capBits, prio: uint32(m.Priority), weight: 1}
 		}
@@ -281,7 +278,7 @@ func computeShares(p PolicyConfig, ms []Member) ([]share, uint64, error) {
 		for _, s := range out {
 			sum += s.rate
 		}
-		if sum+minRateBitsPerSec <= capBits {
+		if sum+MinRateBitsPerSec <= capBits {
 			defaultRate = capBits - sum
 		}
 	}
@@ -310,7 +307,7 @@ func fillProportional(out []share, ms []Member, capBits, shareable uint64) {
 	}
 	for i, m := range ms {
 		// 128-bit-safe enough: shareable < 2^47 (100 Tbit/s) × memory < 2^17.
-		r := max(shareable*uint64(m.MemoryMB)/total, minRateBitsPerSec)
+		r := max(shareable*uint64(m.MemoryMB)/total, MinRateBitsPerSec)
 		out[i] = share{rate: r, ceil: capBits, weight: int64(m.MemoryMB)}
 	}
 }

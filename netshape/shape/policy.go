@@ -105,13 +105,13 @@ func (p PolicyConfig) Validate() error {
 	if _, err := ParseNICQueue(p.NICQueue); err != nil {
 		return err
 	}
-	if p.NICBitsPerSec != 0 && p.NICBitsPerSec < minRateBitsPerSec {
-		return fmt.Errorf("%w: NIC capacity %d bit/s is below the minimum %d bit/s", ErrInvalidPolicy, p.NICBitsPerSec, minRateBitsPerSec)
+	if p.NICBitsPerSec != 0 && p.NICBitsPerSec < MinRateBitsPerSec {
+		return fmt.Errorf("%w: NIC capacity %d bit/s is below the minimum %d bit/s", ErrInvalidPolicy, p.NICBitsPerSec, MinRateBitsPerSec)
 	}
 	switch p.name() {
 	case PolicyFixed:
-		if p.FixedBitsPerSec < minRateBitsPerSec {
-			return fmt.Errorf("%w: policy %q needs a per-sandbox rate of at least %d bit/s (got %d)", ErrInvalidPolicy, PolicyFixed, minRateBitsPerSec, p.FixedBitsPerSec)
+		if p.FixedBitsPerSec < MinRateBitsPerSec {
+			return fmt.Errorf("%w: policy %q needs a per-sandbox rate of at least %d bit/s (got %d)", ErrInvalidPolicy, PolicyFixed, MinRateBitsPerSec, p.FixedBitsPerSec)
 		}
 	case PolicyEqual, PolicyProportional, PolicyPriority:
 		if p.NICBitsPerSec == 0 {
@@ -121,8 +121,8 @@ func (p PolicyConfig) Validate() error {
 		if p.NICBitsPerSec == 0 && p.FixedBitsPerSec == 0 {
 			return fmt.Errorf("%w: policy %q needs a NIC capacity (shares ∝ memory) or a fixed per-sandbox rate", ErrInvalidPolicy, PolicyNetPrio)
 		}
-		if p.FixedBitsPerSec != 0 && p.FixedBitsPerSec < minRateBitsPerSec {
-			return fmt.Errorf("%w: fixed rate %d bit/s is below the minimum %d bit/s", ErrInvalidPolicy, p.FixedBitsPerSec, minRateBitsPerSec)
+		if p.FixedBitsPerSec != 0 && p.FixedBitsPerSec < MinRateBitsPerSec {
+			return fmt.Errorf("%w: fixed rate %d bit/s is below the minimum %d bit/s", ErrInvalidPolicy, p.FixedBitsPerSec, MinRateBitsPerSec)
 		}
 	}
 	return nil

@@ -23,6 +23,14 @@ var rateUnits = []struct {
 	{"t", 1e12}, {"g", 1e9}, {"m", 1e6}, {"k", 1e3},
 }
 
+// The smallest rate faaslab takes anywhere (1000 B/s; the daemon's NIC and policy rates,
+// a spec's, the WAN model's): below it HTB's buffer (in psched ticks) for a 64 KiB burst
+// overflows its u32. MinRate is how messages write it.
+const (
+	MinRateBitsPerSec = 8000
+	MinRate           = "8kbit"
+)
+
 // ParseBits parses a rate as tc writes it and returns bits per second: "560mbit", "1gbit",
 // "100M" and "1000000" are bits per second; "100mbps" is 100 megabytes per second
 // (800 Mbit/s), as in tc.

@@ -53,3 +53,10 @@ func TestParsePolicyConfig(t *testing.T) {
 		t.Errorf("bad NIC: %v", err)
 	}
 }
+
+// TestMinRateAsWritten: the minimum rate's two spellings agree.
+func TestMinRateAsWritten(t *testing.T) {
+	if got, err := ParseBits(MinRate); err != nil || got != MinRateBitsPerSec {
+		t.Errorf("ParseBits(MinRate %q) = %d, %v; want %d", MinRate, got, err, MinRateBitsPerSec)
+	}
+}

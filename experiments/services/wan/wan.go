@@ -47,8 +47,8 @@ func (c Config) Parse() (Model, error) {
 		if err != nil {
 			return m, fmt.Errorf("%w: services.wan.rate_per_connection: %v", ErrBadConfig, err)
 		}
-		if bits > 0 && bits < 8000 {
-			return m, fmt.Errorf("%w: services.wan.rate_per_connection %q: want at least 8kbit (or empty for no cap)", ErrBadConfig, c.RatePerConnection)
+		if bits > 0 && bits < shape.MinRateBitsPerSec {
+			return m, fmt.Errorf("%w: services.wan.rate_per_connection %q: want at least %s (or empty for no cap)", ErrBadConfig, c.RatePerConnection, shape.MinRate)
 		}
 		m.BitsPerSec = bits
 	}
