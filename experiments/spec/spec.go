@@ -406,7 +406,6 @@ func joinField(prefix, field string) string {
 	return prefix + "." + field
 }
 
-
 // validatePolicies hands every policy × NIC queue the part sweeps to the daemon's own
 // parser, with the spec's nic and fixed_rate as the runner sends them (PolicyOf), so a
 // combination the daemon's policy PUT would refuse (equal with nic: unlimited, say) is an
