@@ -211,7 +211,7 @@ func TestRetriedTrialKeepsTheSuccessfulAttempt(t *testing.T) {
 
 // A sandbox re-attached mid-window restarts its counters; the increase still counts both parts.
 func TestCounterRestartCountsLikeIncrease(t *testing.T) {
-	t0 := runfixture.T0
+	t0 := runfixture.Start()
 	tr := record.Trial{ID: "x", Policy: "none", Workload: "iperf3-down", MemoryMB: []int{128}, Seconds: 1}
 	sample := func(ms int, sb, up uint64) record.Sample {
 		return record.Sample{TrialID: "x", Sample: client.NetworkSample{Time: t0.Add(time.Duration(ms) * time.Millisecond),

@@ -23,18 +23,18 @@ const Tick = 100 * time.Millisecond
 // Rate gives a function's rate in bytes/s while every function of the trial is busy.
 type Rate func(t record.Trial, worker int) float64
 
-// T0 is when the first trial starts; trials are a minute apart.
-var T0 = time.Date(2025, 1, 2, 3, 0, 0, 0, time.UTC)
+// Start is when the first trial starts; trials are a minute apart.
+func Start() time.Time { return time.Date(2025, 1, 2, 3, 0, 0, 0, time.UTC) }
 
 // Build simulates every trial of the plan under the rate model.
 func Build(spec string, trials []record.Trial, rate Rate) *record.Run {
 	run := &record.Run{Manifest: record.Manifest{RunID: "fixture-" + spec, Spec: spec, Trials: trials,
-		Kernel: "6.18.0", CgroupVersion: 1, Profile: "c3.large", Backend: "native", StartedAt: T0}}
+		Kernel: "6.18.0", CgroupVersion: 1, Profile: "c3.large", Backend: "native", StartedAt: Start()}}
 	for i, t := range trials {
-		start := T0.Add(time.Duration(i) * time.Minute)
+		start := Start().Add(time.Duration(i) * time.Minute)
 		simulate(run, t, start, rate)
 	}
-	run.Manifest.FinishedAt = T0.Add(time.Duration(len(trials)) * time.Minute)
+	run.Manifest.FinishedAt = Start().Add(time.Duration(len(trials)) * time.Minute)
 	return run
 }
 

@@ -7,8 +7,8 @@ import (
 	"github.com/faaslab/faaslab/experiments/record"
 )
 
-// Memory is the paper's six memory sizes.
-var Memory = []int{128, 256, 512, 1024, 2048, 3008}
+// paperMemoryMB is the paper's six memory sizes.
+func paperMemoryMB() []int { return []int{128, 256, 512, 1024, 2048, 3008} }
 
 // Plan returns a small plan shaped like the built-in spec's: fig2, fig3, fig4, fig5, fig6,
 // fig7, policies or today.
@@ -17,7 +17,7 @@ func Plan(spec string) []record.Trial {
 	switch spec {
 	case "fig2":
 		for _, g := range []string{"up", "down"} {
-			for _, m := range Memory {
+			for _, m := range paperMemoryMB() {
 				p.add(3, record.Trial{Group: g + "load", Workload: "iperf3-" + g, MemoryMB: []int{m}, Seconds: 1.5})
 			}
 		}
@@ -75,7 +75,7 @@ func (p *plan) add(reps int, t record.Trial) {
 }
 
 func (p *plan) memorySeries(cpu string, reps int) {
-	for _, m := range Memory {
+	for _, m := range paperMemoryMB() {
 		p.add(reps, record.Trial{Group: "fig4-download", CPUModel: cpu, Workload: "s3get", MemoryMB: []int{m}, Objects: 12, ObjectMB: 10})
 	}
 }
