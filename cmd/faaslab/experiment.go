@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -122,33 +121,13 @@ func runExperiments(cmd *cobra.Command, args []string, o experimentOptions) erro
 	}
 	defer closeFleet()
 
-	var sums []report.Summary
-	var problems []string
 	stderr := cmd.ErrOrStderr()
-	measured := &run.Measured{}
-	for _, job := range jobs {
-		if !o.noReuse {
-			job.Measured = measured
-		}
+	sums, problems, err := run.ExecuteAll(ctx, jobs, fleet, !o.noReuse, func(job run.Job) func(run.Event) {
 		fmt.Fprintf(stderr, "%s: %d trials into %s\n", job.Spec.Name, len(job.Manifest.Trials), job.Dir)
-		p := run.NewProgress(stderr, fdOf(stderr), job.Spec.Name)
-		rec, sum, err := run.Execute(ctx, job, fleet, p.Event)
-		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("interrupted; finish with: faaslab experiment run --resume %s", job.Dir)
-		}
-		if err != nil { // the next spec may still run (another CPU model, no object store)
-			problems = append(problems, fmt.Sprintf("%s: %v (finished trials are kept: --resume %s)", job.Spec.Name, err, job.Dir))
-			continue
-		}
-		if sum.Failed > 0 {
-			problems = append(problems, fmt.Sprintf("%s: %d of %d trials failed (reasons in trials.jsonl); rerun them with --resume %s", job.Spec.Name, sum.Failed, len(job.Manifest.Trials), job.Dir))
-		}
-		rs, err := report.Write(rec, job.Dir)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("report %s: %v", job.Dir, err))
-			continue
-		}
-		sums = append(sums, rs)
+		return run.NewProgress(stderr, fdOf(stderr), job.Spec.Name).Event
+	})
+	if err != nil {
+		return err
 	}
 	closeFleet()
 	err = printExperimentSummary(cmd, sums)
@@ -227,11 +206,7 @@ func printExperimentSummary(cmd *cobra.Command, sums []report.Summary) error {
 	failed := report.PrintChecks(out, sums)
 	unexplained := 0
 	for _, s := range sums {
-		for _, c := range s.Checks {
-			if !c.Pass && c.Explained == "" {
-				unexplained++
-			}
-		}
+		unexplained += s.Unexplained()
 	}
 	if unexplained > 0 {
 		return fmt.Errorf("%d of %d failing trend checks are not explained by this machine (see the reports)", unexplained, failed)

@@ -40,10 +40,17 @@ type Check struct {
 }
 
 // Failed counts the failing checks.
-func (s Summary) Failed() int {
+func (s Summary) Failed() int { return s.count(func(c Check) bool { return !c.Pass }) }
+
+// Unexplained counts the failing checks that nothing measured on this machine accounts for.
+func (s Summary) Unexplained() int {
+	return s.count(func(c Check) bool { return !c.Pass && c.Explained == "" })
+}
+
+func (s Summary) count(match func(Check) bool) int {
 	n := 0
 	for _, c := range s.Checks {
-		if !c.Pass {
+		if match(c) {
 			n++
 		}
 	}
