@@ -131,14 +131,15 @@ func (c *resourceCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *resourceCollector) Collect(ch chan<- prometheus.Metric) {
+	// c.mu before the scheduler's lock is let go (destroy's order too), so that no sandbox
+	// leaves live and is retired between the copy and the reads: it would count twice.
 	c.s.mu.Lock()
 	live := make([]*instance, 0, len(c.s.live))
 	for inst := range c.s.live {
 		live = append(live, inst)
 	}
-	c.s.mu.Unlock()
-
 	c.mu.Lock()
+	c.s.mu.Unlock()
 	defer c.mu.Unlock()
 	sums := map[string]*cgroupUsage{}
 	for fn, r := range c.retired {
