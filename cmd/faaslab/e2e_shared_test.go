@@ -3,9 +3,9 @@ package main
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/faaslab/faaslab/internal/daemon"
@@ -73,23 +73,6 @@ func TestE2ESharedNetPrio(t *testing.T) {
 		t.Skipf("network mode shared needs cgroup v1 net_prio and htb: %v", err)
 	}
 	d := launchDaemon(t, "--network-mode", "shared", "--policy", "netprio", "--nic", "80mbit")
-	t.Cleanup(func() {
-		// Even when the test fails: `faaslab cleanup` does not know net_prio.
-		d.stop()
-		for _, dir := range sharedCgroupDirs(d.prefix) {
-			entries, _ := os.ReadDir(dir)
-			for _, e := range entries {
-				if e.IsDir() {
-					os.Remove(filepath.Join(dir, e.Name()))
-				}
-			}
-			os.Remove(dir)
-		}
-		for _, m := range netPrioMounts(d.prefix) {
-			syscall.Unmount(m, 0)
-			os.Remove(m)
-		}
-	})
 	iperfServers(t, d, 5201, 5202)
 	host := d.remoteAddr(t)
 	fns := []string{"small", "big"}
@@ -131,5 +114,41 @@ func TestE2ESharedNetPrio(t *testing.T) {
 	}
 	if m := netPrioMounts(d.prefix); len(m) > 0 {
 		t.Errorf("net_prio mounts left after stop: %v", m)
+	}
+}
+
+// TestE2ESharedModeCrashIsCleanedUp: a daemon in network mode shared killed with a warm
+// sandbox leaves its net_prio cgroups (and its own mount of net_prio); `faaslab cleanup`
+// with its names removes them with everything else.
+func TestE2ESharedModeCrashIsCleanedUp(t *testing.T) {
+	requireRoot(t)
+	if err := shape.DetectFeatures().Check(shape.PolicyConfig{Name: shape.PolicyNetPrio}); err != nil {
+		t.Skipf("network mode shared needs cgroup v1 net_prio and htb: %v", err)
+	}
+	d := launchDaemon(t, "--network-mode", "shared", "--policy", "netprio")
+	d.createFunction("warm", nil)
+	if res := d.invoke("warm", `{}`); res.FunctionError != "" {
+		t.Fatalf("invoke: %s", res.Payload)
+	}
+	if len(sharedCgroupDirs(d.prefix)) == 0 {
+		t.Fatal("no net_prio cgroup of the daemon while its sandbox is warm")
+	}
+	d.cmd.Process.Kill() // by pid: a crash, nothing torn down
+	<-d.done
+	if len(sharedCgroupDirs(d.prefix)) == 0 {
+		t.Fatal("the killed daemon's net_prio cgroups are gone already: nothing left to clean up")
+	}
+	bin := binary(t, "FAASLAB_BIN", "github.com/faaslab/faaslab/cmd/faaslab")
+	if out, err := exec.Command(bin, "cleanup", "--net-prefix", d.prefix, "--cgroup-parent", d.cgroup).CombinedOutput(); err != nil {
+		t.Fatalf("faaslab cleanup: %v\n%s", err, out)
+	}
+	if dirs := sharedCgroupDirs(d.prefix); len(dirs) > 0 {
+		t.Errorf("net_prio cgroups left after cleanup: %v", dirs)
+	}
+	if m := netPrioMounts(d.prefix); len(m) > 0 {
+		t.Errorf("the daemon's net_prio mount left after cleanup: %v", m)
+	}
+	if left := d.leftovers(); len(left) > 0 {
+		t.Errorf("left after cleanup: %v", left)
 	}
 }
