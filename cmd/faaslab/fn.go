@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -158,12 +159,17 @@ func newFnInvokeCmd(d *daemonFlags) *cobra.Command {
   faaslab fn invoke slow --type Event`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body := []byte(payload)
+			body, flag := []byte(payload), "--payload"
 			if payloadFile != "" {
 				var err error
 				if body, err = os.ReadFile(payloadFile); err != nil {
 					return fmt.Errorf("read --payload-file: %w", err)
 				}
+				flag = "--payload-file"
+			}
+			// Lambda refuses a payload that is not JSON; say so before the round trip.
+			if len(body) > 0 && !json.Valid(body) {
+				return fmt.Errorf("%s %.40q is not JSON: Lambda only accepts JSON payloads (quote text as a JSON string: '\"hello\"')", flag, body)
 			}
 			res, err := d.client().Invoke(cmd.Context(), client.InvokeRequest{FunctionName: args[0],
 				InvocationType: invocationType, Payload: body, TailLog: tail})
@@ -183,7 +189,7 @@ func newFnInvokeCmd(d *daemonFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&payload, "payload", "{}", "JSON payload")
+	cmd.Flags().StringVar(&payload, "payload", "{}", "JSON payload (Lambda refuses anything else)")
 	cmd.Flags().StringVar(&payloadFile, "payload-file", "", "read the payload from a file")
 	cmd.Flags().StringVar(&invocationType, "type", "RequestResponse", "RequestResponse, Event or DryRun")
 	cmd.Flags().BoolVar(&tail, "log", false, "print the last 4 KB of the invocation's log (X-Amz-Log-Type: Tail)")

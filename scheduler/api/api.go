@@ -109,6 +109,12 @@ const (
 	hExecutedVersion = "X-Amz-Executed-Version"
 )
 
+// Lambda's error types (X-Amzn-ErrorType) that more than one handler answers.
+const (
+	// errInvalidRequestContent: a body or header Lambda cannot parse (not JSON, bad base64).
+	errInvalidRequestContent = "InvalidRequestContentException"
+)
+
 var (
 	jsonContentType = []string{"application/json"}
 	latestVersion   = []string{"$LATEST"}
@@ -283,7 +289,7 @@ func decodeJSON(w http.ResponseWriter, body io.Reader, limit int64, v any, speci
 	case isBodyTimeout(err):
 		writeBodyTimeout(w)
 	default:
-		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: "+err.Error())
+		writeError(w, http.StatusBadRequest, errInvalidRequestContent, "Could not parse request body into json: "+err.Error())
 	}
 	return false
 }

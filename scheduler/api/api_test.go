@@ -323,7 +323,9 @@ func TestInvoke(t *testing.T) {
 	wantError(t, r, 413, "RequestTooLargeException", "6291456")
 	r = a.do("POST", "/2015-03-31/functions/echo/invocations", bytes.Repeat([]byte("a"), 256*1024+1), "X-Amz-Invocation-Type", "Event")
 	wantError(t, r, 413, "RequestTooLargeException", "262144")
-	if r := a.do("POST", "/2015-03-31/functions/echo/invocations", bytes.Repeat([]byte("a"), 6*1024*1024)); r.status != 200 || len(r.body) != 6*1024*1024 {
+	// Exactly 6 MB of JSON: a string of 6 MB - 2 letters between its quotes.
+	sixMB := append(append([]byte{'"'}, bytes.Repeat([]byte("a"), 6*1024*1024-2)...), '"')
+	if r := a.do("POST", "/2015-03-31/functions/echo/invocations", sixMB); r.status != 200 || len(r.body) != 6*1024*1024 {
 		t.Errorf("exactly 6 MB: %d, %d bytes back", r.status, len(r.body))
 	}
 
@@ -342,6 +344,33 @@ func TestInvoke(t *testing.T) {
 	// An empty payload reaches the handler as {}.
 	if r := a.do("POST", "/2015-03-31/functions/echo/invocations", nil); string(r.body) != "{}" {
 		t.Errorf("empty payload became %q", r.body)
+	}
+}
+
+// Lambda parses every Invoke payload: one that is not JSON is refused with 400
+// InvalidRequestContentException, synchronous or Event, and the function never runs.
+func TestInvokeRefusesNonJSONPayload(t *testing.T) {
+	a := newTestAPI(t, nil)
+	var invoked int
+	a.fake.Handler = func(ctx context.Context, sb *schedulertest.Sandbox, inv runtime.Invocation) (runtime.Response, error) {
+		invoked++
+		return runtime.Response{Payload: inv.Payload}, nil
+	}
+	a.create("echo", nil)
+	for _, invType := range []string{"RequestResponse", "Event"} {
+		for _, payload := range []string{"hello", `{"x":1`, `{"x":1} trailing`} {
+			r := a.do("POST", "/2015-03-31/functions/echo/invocations", payload, "X-Amz-Invocation-Type", invType)
+			wantError(t, r, 400, "InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: ")
+		}
+	}
+	// Any JSON value is a payload, a bare string or number too.
+	for _, payload := range []string{`"hello"`, `42`, ` {"x":[1,null]} `} {
+		if r := a.do("POST", "/2015-03-31/functions/echo/invocations", payload); r.status != 200 || string(r.body) != payload {
+			t.Errorf("payload %s: %d %s", payload, r.status, r.body)
+		}
+	}
+	if invoked != 3 {
+		t.Errorf("the function ran %d times, want 3 (only the JSON payloads)", invoked)
 	}
 }
 

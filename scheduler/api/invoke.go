@@ -2,7 +2,9 @@ package api
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -48,7 +50,11 @@ func MakeInvokeHandler(d Deps) http.HandlerFunc {
 				writeBodyTimeout(w)
 				return
 			}
-			writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not read the request body: "+err.Error())
+			writeError(w, http.StatusBadRequest, errInvalidRequestContent, "Could not read the request body: "+err.Error())
+			return
+		}
+		if err := checkJSONPayload(payload); err != nil {
+			writeError(w, http.StatusBadRequest, errInvalidRequestContent, err.Error())
 			return
 		}
 		req := &scheduler.InvokeRequest{Function: name, RequestID: id, Payload: payload,
@@ -56,7 +62,7 @@ func MakeInvokeHandler(d Deps) http.HandlerFunc {
 		if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
 			dec, err := base64.StdEncoding.DecodeString(cc)
 			if err != nil || len(cc) > maxClientContextBytes {
-				writeError(w, http.StatusBadRequest, "InvalidRequestContentException",
+				writeError(w, http.StatusBadRequest, errInvalidRequestContent,
 					"X-Amz-Client-Context must be a base64-encoded JSON object of at most 3583 bytes")
 				return
 			}
@@ -100,6 +106,18 @@ func MakeInvokeHandler(d Deps) http.HandlerFunc {
 }
 
 var errTooLarge = errors.New("payload too large")
+
+// checkJSONPayload refuses a payload that is not one JSON value, with Lambda's message:
+// Lambda parses every Invoke payload (RequestResponse and Event) before running anything,
+// so a function never receives plain text through Invoke. json.Valid first keeps the
+// common, valid case free of the decoder's allocations.
+func checkJSONPayload(payload []byte) error {
+	if json.Valid(payload) {
+		return nil
+	}
+	err := json.Unmarshal(payload, new(struct{}))
+	return fmt.Errorf("Could not parse request body into json: Could not parse payload into json: %w", err)
+}
 
 // readPayload reads the body into one exactly sized buffer when its length is known.
 // An empty payload becomes "{}", as Lambda hands runtimes an empty JSON object.
