@@ -152,6 +152,9 @@ func writeResult(w http.ResponseWriter, res *scheduler.InvokeResult, log *slog.L
 		return
 	}
 	h := w.Header()
+	// Lambda answers application/json unless the function names another type, for
+	// inferred and structured responses alike.
+	h.Set("Content-Type", "application/json")
 	for k, v := range resp.Headers {
 		h.Set(k, v)
 	}

@@ -3,10 +3,12 @@ package urls
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -51,7 +53,9 @@ type HTTPContext struct {
 
 // Response is the structured answer a function may give (payload format 2.0).
 type Response struct {
-	StatusCode      int               `json:"statusCode"`
+	// StatusCode is decoded by parseResponse: Lambda takes a JSON number or a string of
+	// digits ("418").
+	StatusCode      int               `json:"-"`
 	Headers         map[string]string `json:"headers,omitempty"`
 	Cookies         []string          `json:"cookies,omitempty"`
 	Body            string            `json:"body,omitempty"`
@@ -141,26 +145,55 @@ func sourceIP(remote string) string {
 }
 
 // parseResponse turns a function's payload into the HTTP answer. A JSON object with a
-// statusCode is a structured response; anything else is the body of a 200 with
-// Content-Type application/json, as Lambda infers it.
+// statusCode is a structured response; a JSON string is the text of a 200 (unquoted, as
+// Lambda answers "hello" with hello); anything else is the body of a 200 as is. The
+// Content-Type (application/json unless the function gives one) is writeResult's.
 func parseResponse(payload []byte) (Response, []byte, error) {
+	inferred := Response{StatusCode: http.StatusOK}
 	var probe map[string]json.RawMessage
-	if json.Unmarshal(payload, &probe) == nil {
-		if _, ok := probe["statusCode"]; ok {
-			var r Response
-			if err := json.Unmarshal(payload, &r); err != nil {
-				return Response{}, nil, err
-			}
-			body := []byte(r.Body)
-			if r.IsBase64Encoded {
-				b, err := base64.StdEncoding.DecodeString(r.Body)
-				if err != nil {
-					return Response{}, nil, err
-				}
-				body = b
-			}
-			return r, body, nil
+	if json.Unmarshal(payload, &probe) != nil {
+		var text string
+		if json.Unmarshal(payload, &text) == nil {
+			return inferred, []byte(text), nil
+		}
+		return inferred, payload, nil
+	}
+	raw, ok := probe["statusCode"]
+	if !ok {
+		return inferred, payload, nil
+	}
+	var r Response
+	if err := json.Unmarshal(payload, &r); err != nil {
+		return Response{}, nil, err
+	}
+	code, err := parseStatusCode(raw)
+	if err != nil {
+		return Response{}, nil, err
+	}
+	r.StatusCode = code
+	body := []byte(r.Body)
+	if r.IsBase64Encoded {
+		if body, err = base64.StdEncoding.DecodeString(r.Body); err != nil {
+			return Response{}, nil, err
 		}
 	}
-	return Response{StatusCode: http.StatusOK, Headers: map[string]string{"Content-Type": "application/json"}}, payload, nil
+	return r, body, nil
+}
+
+// parseStatusCode reads statusCode as Lambda does: a JSON number, or a string holding
+// one ("418"), which handlers written for API Gateway often return.
+func parseStatusCode(raw json.RawMessage) (int, error) {
+	var n int
+	if err := json.Unmarshal(raw, &n); err == nil {
+		return n, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return 0, fmt.Errorf("statusCode %s is neither a number nor a string", raw)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("statusCode %q is not a number", s)
+	}
+	return n, nil
 }

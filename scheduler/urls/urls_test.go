@@ -1,11 +1,14 @@
 package urls
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faaslab/faaslab/scheduler"
 )
 
 func TestParseResponse(t *testing.T) {
@@ -20,7 +23,12 @@ func TestParseResponse(t *testing.T) {
 		{`{"statusCode":200,"body":"aGk=","isBase64Encoded":true}`, "hi", 200, ""},
 		// No statusCode: the whole payload is a 200 JSON body, as Lambda infers.
 		{`{"words":4}`, `{"words":4}`, 200, ""},
-		{`"just a string"`, `"just a string"`, 200, ""},
+		{`[1,2]`, `[1,2]`, 200, ""},
+		// A JSON string is its text, unquoted, as Lambda answers it.
+		{`"just a string"`, `just a string`, 200, ""},
+		{`"say \"hi\"\n"`, "say \"hi\"\n", 200, ""},
+		// statusCode as a string of digits is honoured, as Lambda does.
+		{`{"statusCode":"418","body":"i'm a teapot"}`, "i'm a teapot", 418, ""},
 	} {
 		r, body, err := parseResponse([]byte(tc.payload))
 		if err != nil || string(body) != tc.body || r.StatusCode != tc.status || r.Headers["X-A"] != tc.header {
@@ -29,6 +37,27 @@ func TestParseResponse(t *testing.T) {
 	}
 	if _, _, err := parseResponse([]byte(`{"statusCode":200,"body":"%%%","isBase64Encoded":true}`)); err == nil {
 		t.Error("bad base64 body accepted")
+	}
+	for _, bad := range []string{`{"statusCode":"teapot"}`, `{"statusCode":true}`} {
+		if _, _, err := parseResponse([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// The answer a client sees: Content-Type application/json unless the function gives one,
+// for inferred and structured responses alike.
+func TestWriteResultContentType(t *testing.T) {
+	for _, tc := range []struct{ payload, contentType, body string }{
+		{`"hello"`, "application/json", "hello"},
+		{`{"statusCode":201,"body":"{\"a\":1}"}`, "application/json", `{"a":1}`},
+		{`{"statusCode":200,"headers":{"content-type":"text/html"},"body":"<p>"}`, "text/html", "<p>"},
+	} {
+		w := httptest.NewRecorder()
+		writeResult(w, &scheduler.InvokeResult{Payload: []byte(tc.payload)}, slog.New(slog.DiscardHandler))
+		if got := w.Header().Get("Content-Type"); got != tc.contentType || w.Body.String() != tc.body {
+			t.Errorf("%s: Content-Type %q body %q; want %q %q", tc.payload, got, w.Body.String(), tc.contentType, tc.body)
+		}
 	}
 }
 
