@@ -59,20 +59,25 @@ func (c *EventInvokeConfig) validate() error {
 	return nil
 }
 
-// ErrNoEventInvokeConfig: GetFunctionEventInvokeConfig on a function without one (→ 404).
+// ErrNoEventInvokeConfig: Get or UpdateFunctionEventInvokeConfig on a function without
+// one (→ 404).
 var ErrNoEventInvokeConfig = errors.New("function has no EventInvokeConfig")
 
 // PutFunctionEventInvokeConfig replaces the function's asynchronous invocation config
 // (absent fields revert to the defaults); with merge (UpdateFunctionEventInvokeConfig)
-// only the fields set in in change.
+// only the fields set in in change, and a function without a config is
+// ErrNoEventInvokeConfig, as on Lambda (Update does not create one).
 func (s *Scheduler) PutFunctionEventInvokeConfig(name string, in EventInvokeConfig, merge bool) (EventInvokeConfig, error) {
 	if err := in.validate(); err != nil {
 		return EventInvokeConfig{}, err
 	}
 	f, err := s.update(name, false, func(f *FunctionConfig) (*FunctionConfig, error) {
+		if merge && f.EventInvoke == nil {
+			return nil, fmt.Errorf("%w: %s", ErrNoEventInvokeConfig, name)
+		}
 		c := f.clone()
 		next := in.clone()
-		if merge && c.EventInvoke != nil {
+		if merge {
 			if next.MaximumRetryAttempts == nil {
 				next.MaximumRetryAttempts = c.EventInvoke.MaximumRetryAttempts
 			}

@@ -125,6 +125,9 @@ func TestEventInvokeConfigValidationAndRoundTrip(t *testing.T) {
 	if _, err := e.s.GetFunctionEventInvokeConfig("c"); !errors.Is(err, scheduler.ErrNoEventInvokeConfig) {
 		t.Errorf("Get before Put: %v", err)
 	}
+	if _, err := e.s.PutFunctionEventInvokeConfig("c", scheduler.EventInvokeConfig{MaximumRetryAttempts: &one}, true); !errors.Is(err, scheduler.ErrNoEventInvokeConfig) {
+		t.Errorf("Update before Put: %v, want ErrNoEventInvokeConfig", err)
+	}
 	if _, err := e.s.PutFunctionEventInvokeConfig("c", scheduler.EventInvokeConfig{MaximumRetryAttempts: &one}, false); err != nil {
 		t.Fatal(err)
 	}

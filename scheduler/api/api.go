@@ -162,7 +162,7 @@ func writeServiceError(w http.ResponseWriter, d Deps, err error, name string) {
 		writeError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+d.Service.FunctionARN(name))
 	case errors.Is(err, scheduler.ErrNoEventInvokeConfig):
 		writeError(w, http.StatusNotFound, "ResourceNotFoundException",
-			"The function "+d.Service.FunctionARN(name)+" doesn't have an EventInvokeConfig")
+			"The function "+d.Service.FunctionARN(name)+":$LATEST doesn't have an EventInvokeConfig")
 	case errors.Is(err, scheduler.ErrFunctionExists):
 		writeError(w, http.StatusConflict, "ResourceConflictException", "Function already exist: "+name)
 	case errors.As(err, &pe):

@@ -43,7 +43,13 @@ func MakePutFunctionEventInvokeConfigHandler(d Deps, merge bool) http.HandlerFun
 		if !decodeBody(w, r, maxConfigBodyBytes, &req) {
 			return
 		}
-		if req.DestinationConfig != nil && string(*req.DestinationConfig) != "null" && string(*req.DestinationConfig) != "{}" {
+		// Lambda refuses a call that sets nothing, before looking the function up.
+		if req.MaximumRetryAttempts == nil && req.MaximumEventAgeInSeconds == nil && req.DestinationConfig == nil {
+			writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
+				"You must specify at least one of error handling or destination setting.")
+			return
+		}
+		if req.DestinationConfig != nil && string(*req.DestinationConfig) != "{}" {
 			writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
 				"DestinationConfig is not supported by faaslab: it has no queues, topics or event buses to deliver to")
 			return

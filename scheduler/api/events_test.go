@@ -73,7 +73,20 @@ func TestFunctionEventInvokeConfigWire(t *testing.T) {
 	if r, _ := call(t, "GET", base, ""); r.StatusCode != 404 || r.Header.Get("X-Amzn-Errortype") != "ResourceNotFoundException" {
 		t.Errorf("GET before PUT: %d %s", r.StatusCode, r.Header.Get("X-Amzn-Errortype"))
 	}
-	r, b := call(t, "PUT", base, `{"MaximumRetryAttempts":1,"MaximumEventAgeInSeconds":120}`)
+	// Update does not create a config, and a call setting nothing is refused, as on Lambda.
+	r, b := call(t, "POST", base, `{"MaximumRetryAttempts":1}`)
+	if r.StatusCode != 404 || r.Header.Get("X-Amzn-Errortype") != "ResourceNotFoundException" ||
+		!strings.Contains(string(b), `:function:ev:$LATEST doesn't have an EventInvokeConfig`) {
+		t.Errorf("POST (update) before PUT: %d %s, want 404 naming ev:$LATEST", r.StatusCode, b)
+	}
+	for _, method := range []string{"PUT", "POST"} {
+		r, b = call(t, method, base, `{}`)
+		if r.StatusCode != 400 || r.Header.Get("X-Amzn-Errortype") != "InvalidParameterValueException" ||
+			!strings.Contains(string(b), "You must specify at least one of error handling or destination setting.") {
+			t.Errorf("%s with no field: %d %s, want 400 InvalidParameterValueException", method, r.StatusCode, b)
+		}
+	}
+	r, b = call(t, "PUT", base, `{"MaximumRetryAttempts":1,"MaximumEventAgeInSeconds":120}`)
 	var doc map[string]any
 	json.Unmarshal(b, &doc)
 	if r.StatusCode != 200 || doc["MaximumRetryAttempts"] != 1.0 || doc["MaximumEventAgeInSeconds"] != 120.0 ||
