@@ -196,8 +196,10 @@ func (e *Endpoint) serveNext(w http.ResponseWriter, r *http.Request) {
 	busy := e.cur
 	e.mu.Unlock()
 	if busy != nil {
-		// Lambda refuses /next while the current invocation has no answer.
-		writeStateError(w, "Running", "Ready")
+		// A runtime asking again before answering (it restarted its loop, or lost the
+		// first answer) gets the same invocation again, as from the Runtime Interface
+		// Emulator: its Ready state allows Ready and re-renders the current event.
+		writeInvocation(w, busy)
 		return
 	}
 	select {
@@ -212,20 +214,15 @@ func (e *Endpoint) serveNext(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveAnswer takes POST .../response (isError false) or .../error for request id.
+// serveAnswer takes POST .../response (isError false) or .../error for request id. An id
+// that is not the invocation in flight (none in flight, an answered one, another one) is
+// 400 InvalidRequestID: the emulator checks the id (AwsRequestIDValidator) before the
+// runtime's state.
 func (e *Endpoint) serveAnswer(w http.ResponseWriter, r *http.Request, id string, isError bool) {
 	e.mu.Lock()
 	c := e.cur
 	e.mu.Unlock()
-	if c == nil {
-		to := "InvocationResponse"
-		if isError {
-			to = "InvocationErrorResponse"
-		}
-		writeStateError(w, "Ready", to)
-		return
-	}
-	if c.inv.RequestID != id {
+	if c == nil || c.inv.RequestID != id {
 		writeInvalidRequestID(w)
 		return
 	}

@@ -226,9 +226,11 @@ func TestFunctionError(t *testing.T) {
 func TestAnswerErrors(t *testing.T) {
 	f := newFixture(t)
 
-	// No invocation handed out yet: Lambda's InvalidStateTransition.
+	// No invocation handed out yet: the emulator checks the id first, InvalidRequestID.
 	resp, body := f.post(t, "/invocation/nope/response", nil, []byte("x"))
-	wantErrorDoc(t, resp, body, http.StatusForbidden, ErrorTypeInvalidStateTransition)
+	wantErrorDoc(t, resp, body, http.StatusBadRequest, ErrorTypeInvalidRequestID)
+	resp, body = f.post(t, "/invocation/nope/error", nil, []byte("x"))
+	wantErrorDoc(t, resp, body, http.StatusBadRequest, ErrorTypeInvalidRequestID)
 
 	ch := f.invokeAsync(context.Background(), Invocation{RequestID: "good"})
 	f.next(t)
@@ -237,18 +239,20 @@ func TestAnswerErrors(t *testing.T) {
 	resp, body = f.post(t, "/invocation/other/error", nil, []byte("x"))
 	wantErrorDoc(t, resp, body, http.StatusBadRequest, ErrorTypeInvalidRequestID)
 
-	// GET /next again before answering.
+	// GET /next again before answering: the same invocation again, as from the emulator.
 	resp, body = f.next(t)
-	wantErrorDoc(t, resp, body, http.StatusForbidden, ErrorTypeInvalidStateTransition)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(HeaderRequestID) != "good" {
+		t.Fatalf("second GET /next: %d %s %q, want 200 with invocation good again", resp.StatusCode, resp.Header.Get(HeaderRequestID), body)
+	}
 
 	resp, body = f.post(t, "/invocation/good/response", nil, []byte("ok"))
 	wantAccepted(t, resp, body)
 	if r := recv(t, ch); r.err != nil || string(r.resp.Payload) != "ok" {
 		t.Fatalf("Invoke = %+v, %v", r.resp, r.err)
 	}
-	// The same answer twice.
+	// The same answer twice: no longer the invocation in flight.
 	resp, body = f.post(t, "/invocation/good/response", nil, []byte("ok"))
-	wantErrorDoc(t, resp, body, http.StatusForbidden, ErrorTypeInvalidStateTransition)
+	wantErrorDoc(t, resp, body, http.StatusBadRequest, ErrorTypeInvalidRequestID)
 
 	// Unknown routes and methods.
 	if resp, _ := do(t, "GET", f.url+"/2018-06-01/runtime/bogus", nil, nil); resp.StatusCode != http.StatusNotFound {
