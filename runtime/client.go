@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 )
@@ -158,6 +159,9 @@ func (c *Client) Serve(ctx context.Context, h HandlerFunc) error {
 
 // run calls h with the invocation's deadline, turning a panic into an error.
 func (c *Client) run(ctx context.Context, inv *Invocation, h HandlerFunc) (out []byte, err error) {
+	// Lambda's runtimes (aws-lambda-go among them) expose the trace header to the handler
+	// and the SDKs as _X_AMZN_TRACE_ID, set for each invocation; one runs at a time.
+	_ = os.Setenv("_X_AMZN_TRACE_ID", inv.TraceID)
 	ictx := context.WithValue(ctx, invocationKey{}, inv)
 	if !inv.Deadline.IsZero() {
 		var cancel context.CancelFunc

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 )
@@ -121,6 +122,23 @@ func TestClientServeStops(t *testing.T) {
 			t.Fatal("Serve did not stop")
 		}
 	})
+}
+
+// The bootstrap exposes each invocation's trace header as _X_AMZN_TRACE_ID, as Lambda's
+// runtimes do (SDKs read it there).
+func TestClientSetsTraceIDEnv(t *testing.T) {
+	t.Setenv("_X_AMZN_TRACE_ID", "stale")
+	f := newFixture(t)
+	serveAsync(t, f, func(ctx context.Context, payload []byte) ([]byte, error) {
+		return []byte(os.Getenv("_X_AMZN_TRACE_ID")), nil
+	})
+	const trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
+	if r := invoke(t, f.ep, Invocation{RequestID: "t1", TraceID: trace}); string(r.Payload) != trace {
+		t.Errorf("_X_AMZN_TRACE_ID in the handler = %q, want %q", r.Payload, trace)
+	}
+	if r := invoke(t, f.ep, Invocation{RequestID: "t2"}); len(r.Payload) != 0 {
+		t.Errorf("_X_AMZN_TRACE_ID after an invocation without a trace = %q, want empty", r.Payload)
+	}
 }
 
 func TestClientInitError(t *testing.T) {

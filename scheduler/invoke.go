@@ -2,10 +2,13 @@ package scheduler
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,6 +37,9 @@ type InvokeRequest struct {
 	// Payload is handed to the runtime as is; the scheduler does not keep it after Invoke.
 	Payload       []byte
 	ClientContext string // decoded X-Amz-Client-Context
+	// TraceID is the caller's X-Amzn-Trace-Id, handed to the runtime as
+	// Lambda-Runtime-Trace-Id (_X_AMZN_TRACE_ID in the function); "" = a new one.
+	TraceID string
 	// Tail asks for the last LogTailBytes of the invocation's log in InvokeResult.LogTail.
 	Tail           bool
 	InvocationType string // "" = RequestResponse
@@ -62,6 +68,10 @@ func (s *Scheduler) Invoke(ctx context.Context, req *InvokeRequest) (*InvokeResu
 		req.InvocationType = InvocationRequestResponse
 	}
 	startWait := time.Now()
+	if req.TraceID == "" {
+		// Set once: an Event's retries keep the trace of the first attempt.
+		req.TraceID = NewTraceID(startWait)
+	}
 	sync := req.InvocationType != InvocationEvent
 	g, err := s.acquire(ctx, req.Function, sync)
 	if err != nil {
@@ -132,6 +142,19 @@ func (s *Scheduler) InvokeAsync(req *InvokeRequest) error {
 	return nil
 }
 
+// NewTraceID is an X-Ray trace header as Lambda sends one when the caller gave none:
+// Root=1-<epoch seconds, 8 hex>-<96 random bits, 24 hex>;Parent=<64 random bits>;Sampled=0.
+// Lambda always sends Lambda-Runtime-Trace-Id, and SDKs read _X_AMZN_TRACE_ID from it.
+func NewTraceID(now time.Time) string {
+	var b [24]byte
+	binary.BigEndian.PutUint32(b[0:4], uint32(now.Unix()))
+	binary.BigEndian.PutUint64(b[4:12], rand.Uint64())
+	binary.BigEndian.PutUint32(b[12:16], rand.Uint32())
+	binary.BigEndian.PutUint64(b[16:24], rand.Uint64())
+	h := hex.EncodeToString(b[:])
+	return "Root=1-" + h[:8] + "-" + h[8:32] + ";Parent=" + h[32:48] + ";Sampled=0"
+}
+
 // run performs the invocation on a busy sandbox and releases it.
 func (s *Scheduler) run(inst *instance, req *InvokeRequest, res *InvokeResult, initDur time.Duration) error {
 	cfg := inst.cfg
@@ -154,6 +177,7 @@ func (s *Scheduler) run(inst *instance, req *InvokeRequest, res *InvokeResult, i
 		Deadline:      deadline,
 		FunctionARN:   inst.fs.arn,
 		ClientContext: req.ClientContext,
+		TraceID:       req.TraceID,
 	})
 	// An answer that arrives at the deadline is a timeout too, as on Lambda: a handler
 	// watching its own deadline (Lambda-Runtime-Deadline-Ms) races the timer otherwise.

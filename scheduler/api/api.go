@@ -107,6 +107,7 @@ const (
 	hFunctionError   = "X-Amz-Function-Error"
 	hLogResult       = "X-Amz-Log-Result"
 	hExecutedVersion = "X-Amz-Executed-Version"
+	hTraceID         = "X-Amzn-Trace-Id"
 )
 
 // Lambda's error types (X-Amzn-ErrorType) that more than one handler answers.

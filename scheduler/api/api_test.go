@@ -12,6 +12,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -371,6 +373,25 @@ func TestInvokeRefusesNonJSONPayload(t *testing.T) {
 	}
 	if invoked != 3 {
 		t.Errorf("the function ran %d times, want 3 (only the JSON payloads)", invoked)
+	}
+}
+
+// Lambda always hands the runtime a trace header: the caller's X-Amzn-Trace-Id as is, or a
+// new X-Ray one.
+func TestInvokePassesTraceID(t *testing.T) {
+	a := newTestAPI(t, nil)
+	a.fake.Handler = func(ctx context.Context, sb *schedulertest.Sandbox, inv runtime.Invocation) (runtime.Response, error) {
+		return runtime.Response{Payload: []byte(strconv.Quote(inv.TraceID))}, nil
+	}
+	a.create("trace", nil)
+	given := "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	if r := a.do("POST", "/2015-03-31/functions/trace/invocations", `{}`, "X-Amzn-Trace-Id", given); string(r.body) != strconv.Quote(given) {
+		t.Errorf("with X-Amzn-Trace-Id: the runtime got %s, want %q", r.body, given)
+	}
+	r := a.do("POST", "/2015-03-31/functions/trace/invocations", `{}`)
+	got, _ := strconv.Unquote(string(r.body))
+	if !regexp.MustCompile(`^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$`).MatchString(got) {
+		t.Errorf("without X-Amzn-Trace-Id: the runtime got %q, want a new X-Ray trace header", got)
 	}
 }
 

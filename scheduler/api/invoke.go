@@ -58,7 +58,7 @@ func MakeInvokeHandler(d Deps) http.HandlerFunc {
 			return
 		}
 		req := &scheduler.InvokeRequest{Function: name, RequestID: id, Payload: payload,
-			Tail: r.Header.Get("X-Amz-Log-Type") == "Tail"}
+			Tail: r.Header.Get("X-Amz-Log-Type") == "Tail", TraceID: r.Header.Get(hTraceID)}
 		if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
 			dec, err := base64.StdEncoding.DecodeString(cc)
 			if err != nil || len(cc) > maxClientContextBytes {

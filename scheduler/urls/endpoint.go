@@ -44,6 +44,7 @@ type EndpointDeps struct {
 const (
 	hRequestID      = "X-Amzn-Requestid"
 	hInvocationType = "X-Amz-Invocation-Type"
+	hTraceID        = "X-Amzn-Trace-Id"
 )
 
 // MakeEndpointHandler serves every function URL: /fn/<url-id>/... or a Host header
@@ -90,7 +91,8 @@ func MakeEndpointHandler(d EndpointDeps) http.HandlerFunc {
 			writeMessage(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 			return
 		}
-		req := &scheduler.InvokeRequest{Function: c.Function, RequestID: requestID, Payload: payload}
+		req := &scheduler.InvokeRequest{Function: c.Function, RequestID: requestID, Payload: payload,
+			TraceID: r.Header.Get(hTraceID)}
 		if async {
 			req.InvocationType = scheduler.InvocationEvent
 			if err := d.Service.InvokeAsync(req); err != nil {

@@ -95,3 +95,23 @@ func TestEndpointPayloadLimits(t *testing.T) {
 		}
 	}
 }
+
+// A URL request's X-Amzn-Trace-Id reaches the invocation (the scheduler makes one when
+// there is none), synchronous or Event.
+func TestEndpointPassesTraceID(t *testing.T) {
+	s, c := storeWithURL(t)
+	inv := &invoker{}
+	h := MakeEndpointHandler(EndpointDeps{Store: s, Service: inv, Region: "us-east-1"})
+	const trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+	for _, event := range []bool{false, true} {
+		r := httptest.NewRequest("GET", "/fn/"+c.URLID+"/", nil)
+		r.Header.Set("X-Amzn-Trace-Id", trace)
+		if event {
+			r.Header.Set(hInvocationType, scheduler.InvocationEvent)
+		}
+		h(httptest.NewRecorder(), r)
+	}
+	if len(inv.sync) != 1 || len(inv.async) != 1 || inv.sync[0].TraceID != trace || inv.async[0].TraceID != trace {
+		t.Fatalf("invocations %+v %+v: want both with TraceID %q", inv.sync, inv.async, trace)
+	}
+}
