@@ -395,6 +395,33 @@ func TestInvokePassesTraceID(t *testing.T) {
 	}
 }
 
+// Lambda passes ClientContext to the function for synchronous invocations only.
+func TestClientContextSyncOnly(t *testing.T) {
+	a := newTestAPI(t, nil)
+	got := make(chan string, 2)
+	a.fake.Handler = func(ctx context.Context, sb *schedulertest.Sandbox, inv runtime.Invocation) (runtime.Response, error) {
+		got <- inv.ClientContext
+		return runtime.Response{Payload: []byte(`{}`)}, nil
+	}
+	a.create("cc", nil)
+	cc := base64.StdEncoding.EncodeToString([]byte(`{"custom":{"k":"v"}}`))
+	a.do("POST", "/2015-03-31/functions/cc/invocations", `{}`, "X-Amz-Client-Context", cc)
+	if c := <-got; c != `{"custom":{"k":"v"}}` {
+		t.Errorf("RequestResponse: the function got ClientContext %q", c)
+	}
+	if r := a.do("POST", "/2015-03-31/functions/cc/invocations", `{}`, "X-Amz-Client-Context", cc, "X-Amz-Invocation-Type", "Event"); r.status != 202 {
+		t.Fatalf("Event: %d %s", r.status, r.body)
+	}
+	select {
+	case c := <-got:
+		if c != "" {
+			t.Errorf("Event: the function got ClientContext %q, want none", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Event invocation never ran")
+	}
+}
+
 func TestInvokeTimeoutOverAPI(t *testing.T) {
 	a := newTestAPI(t, nil)
 	a.fake.Handler = func(ctx context.Context, sb *schedulertest.Sandbox, inv runtime.Invocation) (runtime.Response, error) {

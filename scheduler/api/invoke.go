@@ -77,7 +77,8 @@ func MakeInvokeHandler(d Deps) http.HandlerFunc {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		case "Event":
-			req.Tail = false
+			// Lambda passes ClientContext to the function for synchronous invocations only.
+			req.Tail, req.ClientContext = false, ""
 			if err := d.Service.InvokeAsync(req); err != nil {
 				writeServiceError(w, d, err, name)
 				return
