@@ -26,8 +26,9 @@ const (
 // Lambda's limits on an invocation's payload, enforced where requests arrive (the Lambda
 // API's Invoke, function URLs).
 const (
-	MaxSyncPayloadBytes  = 6 * 1024 * 1024 // 6291456: RequestResponse
-	MaxAsyncPayloadBytes = 256 * 1024      // 262144: Event
+	MaxSyncPayloadBytes = 6 * 1024 * 1024 // 6291456: RequestResponse
+	// MaxAsyncPayloadBytes is 1 MB: AWS raised it from 256 KB (Invoke API reference).
+	MaxAsyncPayloadBytes = 1024 * 1024 // 1048576: Event
 )
 
 // InvokeRequest is one invocation.

@@ -323,8 +323,13 @@ func TestInvoke(t *testing.T) {
 
 	r = a.do("POST", "/2015-03-31/functions/echo/invocations", bytes.Repeat([]byte("a"), 6*1024*1024+1))
 	wantError(t, r, 413, "RequestTooLargeException", "6291456")
-	r = a.do("POST", "/2015-03-31/functions/echo/invocations", bytes.Repeat([]byte("a"), 256*1024+1), "X-Amz-Invocation-Type", "Event")
-	wantError(t, r, 413, "RequestTooLargeException", "262144")
+	r = a.do("POST", "/2015-03-31/functions/echo/invocations", bytes.Repeat([]byte("a"), 1024*1024+1), "X-Amz-Invocation-Type", "Event")
+	wantError(t, r, 413, "RequestTooLargeException", "1048576")
+	// Exactly 1 MB of JSON is a valid Event (Lambda's limit now, 256 KB before).
+	oneMB := append(append([]byte{'"'}, bytes.Repeat([]byte("a"), 1024*1024-2)...), '"')
+	if r := a.do("POST", "/2015-03-31/functions/echo/invocations", oneMB, "X-Amz-Invocation-Type", "Event"); r.status != http.StatusAccepted {
+		t.Errorf("Event of exactly 1 MB: %d %s", r.status, r.body)
+	}
 	// Exactly 6 MB of JSON: a string of 6 MB - 2 letters between its quotes.
 	sixMB := append(append([]byte{'"'}, bytes.Repeat([]byte("a"), 6*1024*1024-2)...), '"')
 	if r := a.do("POST", "/2015-03-31/functions/echo/invocations", sixMB); r.status != 200 || len(r.body) != 6*1024*1024 {

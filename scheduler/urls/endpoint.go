@@ -51,7 +51,7 @@ const (
 // <url-id>.lambda-url.<...>. Answers: the function's response (structured or inferred),
 // 502 "Internal Server Error" on a function error or timeout, 504 when the gateway
 // timeout passes first, 403 for an unknown URL (as Lambda), 413 over Lambda's payload
-// limit (a body or event over 6 MB; with Event over 256 KB), 429 throttled, and
+// limit (a body or event over 6 MB; with Event over 1 MB), 429 throttled, and
 // 202 for X-Amz-Invocation-Type: Event (asynchronous).
 func MakeEndpointHandler(d EndpointDeps) http.HandlerFunc {
 	log := d.Logger

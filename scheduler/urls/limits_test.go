@@ -35,7 +35,7 @@ func (i *invoker) InvokeAsync(req *scheduler.InvokeRequest) error {
 func (i *invoker) HasFunction(string) bool { return true }
 func (i *invoker) AccountID() string       { return "000000000000" }
 
-// URL invocations obey the Lambda API's payload limits: 6 MB synchronous, 256 KB for
+// URL invocations obey the Lambda API's payload limits: 6 MB synchronous, 1 MB for
 // Event — on the body and on the event the function gets — answered as an oversize
 // synchronous body is, 413 "Request Entity Too Large".
 func TestEndpointPayloadLimits(t *testing.T) {
@@ -50,10 +50,11 @@ func TestEndpointPayloadLimits(t *testing.T) {
 		status      int
 	}{
 		{"small event", 1024, "application/json", true, http.StatusAccepted},
-		{"event body over 256 KB", scheduler.MaxAsyncPayloadBytes + 1, "application/json", true, http.StatusRequestEntityTooLarge},
-		// 200 KB of binary is base64 in the event: over 256 KB.
-		{"event over 256 KB", 200 << 10, "application/octet-stream", true, http.StatusRequestEntityTooLarge},
-		{"sync body over 256 KB", scheduler.MaxAsyncPayloadBytes + 1, "application/json", false, http.StatusOK},
+		{"event body over 1 MB", scheduler.MaxAsyncPayloadBytes + 1, "application/json", true, http.StatusRequestEntityTooLarge},
+		// 800 KB of binary is base64 in the event: over 1 MB.
+		{"event over 1 MB", 800 << 10, "application/octet-stream", true, http.StatusRequestEntityTooLarge},
+		{"event body of 512 KB", 512 << 10, "application/json", true, http.StatusAccepted},
+		{"sync body over 1 MB", scheduler.MaxAsyncPayloadBytes + 1, "application/json", false, http.StatusOK},
 		{"sync body over 6 MB", scheduler.MaxSyncPayloadBytes + 1, "application/json", false, http.StatusRequestEntityTooLarge},
 		// 5 MB of binary is base64 in the event: over 6 MB.
 		{"sync event over 6 MB", 5 << 20, "application/octet-stream", false, http.StatusRequestEntityTooLarge},
