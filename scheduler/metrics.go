@@ -21,8 +21,15 @@ type metrics struct {
 	resources     *resourceCollector
 }
 
-// Latency buckets from 100 µs to ~15 min: warm no-ops sit at the bottom, timeouts at the top.
-var durationBuckets = prometheus.ExponentialBuckets(0.0001, 2.5, 18)
+// durationBuckets go from 100 µs to MaxTimeoutSec (900 s), each ~2.4× the last: warm
+// no-ops sit at the bottom, invocations near the timeout in the top finite bucket, not +Inf.
+var durationBuckets = timeoutBuckets()
+
+func timeoutBuckets() []float64 {
+	b := prometheus.ExponentialBucketsRange(0.0001, MaxTimeoutSec, 19)
+	b[len(b)-1] = MaxTimeoutSec // exactly: the growth factor's rounding leaves 899.99…
+	return b
+}
 
 func newMetrics(reg prometheus.Registerer, s *Scheduler) (*metrics, error) {
 	gauge := func(name, help string) prometheus.Gauge {

@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -96,4 +97,39 @@ func count(t *testing.T, g prometheus.Gatherer, name string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestDurationBucketsReachLambdaTimeout: an invocation near Lambda's 900 s timeout lands
+// in a finite bucket of the duration histograms, not only in +Inf.
+func TestDurationBucketsReachLambdaTimeout(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("buckets", 128, 3)
+	e.invoke("buckets", `{}`)
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "faaslab_invocation_duration_seconds", "faaslab_cold_start_duration_seconds":
+		default:
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			top := 0.0
+			for _, b := range m.GetHistogram().GetBucket() {
+				if !math.IsInf(b.GetUpperBound(), 1) {
+					top = max(top, b.GetUpperBound())
+				}
+			}
+			if top < 900 {
+				t.Errorf("%s: largest finite bucket %g s, want >= 900 (Lambda's timeout)", mf.GetName(), top)
+			}
+			seen++
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("histograms checked: %d, want 2", seen)
+	}
 }
