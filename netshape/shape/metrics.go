@@ -2,7 +2,6 @@ package shape
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,8 +24,8 @@ var (
 		"faaslab_shaping_class_sent_bytes_total",
 		"Bytes sent through the HTB classes of a function, including classes since removed.")
 	descDrops = classDesc(
-		"faaslab_shaping_class_dropped_packets",
-		"Packets dropped by the HTB classes of a function that exist now (resets when a class is removed).")
+		"faaslab_shaping_class_dropped_packets_total",
+		"Packets dropped by the HTB classes of a function, including classes since removed.")
 )
 
 // classDesc describes a series of the HTB classes, labelled by function and direction.
@@ -82,6 +81,9 @@ func (s *Shaper) classStatsLocked() ([]ClassStat, error) {
 			}
 			if k.Statistics != nil && k.Statistics.Basic != nil {
 				st.SentBytes, st.SentPackets = k.Statistics.Basic.Bytes, uint64(k.Statistics.Basic.Packets)
+			}
+			if n, ok := classCountersOf(k); ok {
+				s.counters.observe(dir, c, n)
 			}
 			if k.Statistics != nil && k.Statistics.Queue != nil {
 				q := k.Statistics.Queue
@@ -143,8 +145,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 type aggregate struct {
-	rate, ceil, bytes, drops float64
-	present                  bool
+	rate, ceil float64
+	n          classCounters
+	present    bool
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -154,6 +157,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if s.closed {
 		return
 	}
+	// The read keeps each class's counters in s.counters; when it fails, the last
+	// read stands in (a counter must not drop out and come back as a reset).
+	if _, err := s.classStatsLocked(); err != nil {
+		s.logger.Warn("read class stats for metrics", "err", err)
+	}
 	agg := map[metricKey]*aggregate{}
 	get := func(k metricKey) *aggregate {
 		if agg[k] == nil {
@@ -161,29 +169,26 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		return agg[k]
 	}
-	for k, b := range s.retiredBytes {
-		get(k).bytes += float64(b)
+	for k, n := range s.counters.retired {
+		a := get(k)
+		a.n = a.n.add(n)
 	}
-	stats, err := s.classStatsLocked()
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(descSentBytes, fmt.Errorf("read class stats: %w", err))
-		return
-	}
-	for _, st := range stats {
-		a := get(metricKey{classFunctionLabel(Class{Kind: st.Kind, Function: st.Function}), st.Direction})
-		a.present = true
-		a.rate += float64(st.RateBitsPerSec) / 8 // Prometheus base unit: bytes
-		a.ceil = max(a.ceil, float64(st.CeilBitsPerSec)/8)
-		a.bytes += float64(st.SentBytes)
-		a.drops += float64(st.Drops)
+	for _, dir := range []Direction{Upload, Download} {
+		for _, c := range s.applied[dir].Classes {
+			a := get(metricKey{classFunctionLabel(c), dir})
+			a.present = true
+			a.rate += float64(c.RateBitsPerSec) / 8 // Prometheus base unit: bytes
+			a.ceil = max(a.ceil, float64(c.CeilBitsPerSec)/8)
+			a.n = a.n.add(s.counters.live(dir, c))
+		}
 	}
 	for k, a := range agg {
 		labels := []string{k.function, string(k.direction)}
-		ch <- prometheus.MustNewConstMetric(descSentBytes, prometheus.CounterValue, a.bytes, labels...)
+		ch <- prometheus.MustNewConstMetric(descSentBytes, prometheus.CounterValue, float64(a.n.bytes), labels...)
+		ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(a.n.drops), labels...)
 		if a.present {
 			ch <- prometheus.MustNewConstMetric(descConfiguredRate, prometheus.GaugeValue, a.rate, labels...)
 			ch <- prometheus.MustNewConstMetric(descConfiguredCeil, prometheus.GaugeValue, a.ceil, labels...)
-			ch <- prometheus.MustNewConstMetric(descDrops, prometheus.GaugeValue, a.drops, labels...)
 		}
 	}
 }

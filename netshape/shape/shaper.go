@@ -29,17 +29,15 @@ type Links struct {
 // Shaper applies shaping plans to the uplink and keeps them current as
 // sandboxes come and go. It is safe for concurrent use.
 type Shaper struct {
-	mu      sync.Mutex
-	logger  *slog.Logger
-	devs    map[Direction]*device
-	policy  PolicyConfig
-	members []Member
-	plan    Plan                        // wanted
-	applied map[Direction]DirectionPlan // believed to be in the kernel
-	// retiredBytes keeps the bytes sent by classes we deleted, so the
-	// per-function counters stay monotonic across membership changes.
-	retiredBytes map[metricKey]uint64
-	closed       bool
+	mu       sync.Mutex
+	logger   *slog.Logger
+	devs     map[Direction]*device
+	policy   PolicyConfig
+	members  []Member
+	plan     Plan                        // wanted
+	applied  map[Direction]DirectionPlan // believed to be in the kernel
+	counters ledger                      // per-function sent bytes and drops, deleted classes included
+	closed   bool
 }
 
 type metricKey struct {
@@ -71,9 +69,9 @@ func New(links Links, policy PolicyConfig, reg prometheus.Registerer, logger *sl
 	}
 	s := &Shaper{
 		logger: logger, policy: policy,
-		devs:         map[Direction]*device{Upload: up, Download: down},
-		applied:      map[Direction]DirectionPlan{},
-		retiredBytes: map[metricKey]uint64{},
+		devs:     map[Direction]*device{Upload: up, Download: down},
+		applied:  map[Direction]DirectionPlan{},
+		counters: newLedger(),
 	}
 	// Remove a root HTB left by a crashed run so the first apply starts clean.
 	for _, d := range s.devs {
@@ -211,13 +209,17 @@ func (s *Shaper) applyLocked(policy PolicyConfig, members []Member) error {
 		got, err := s.converge(d, s.applied[dir], plan.Direction(dir))
 		if err != nil {
 			// Resynchronise from the kernel so the next call diffs against reality.
+			// Classes keep whose they are: what converge knows is there (a class whose
+			// delete failed is still its old sandbox's), else what was wanted.
 			if rb, rerr := d.readBack(); rerr == nil {
 				annotate(&rb, plan.Direction(dir))
+				annotate(&rb, got)
 				got = rb
 			}
 			errs = append(errs, err)
 		}
 		s.applied[dir] = got
+		s.counters.settle(dir, got.Classes)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("apply %s shaping: %w", policy.name(), err)
@@ -234,7 +236,7 @@ func (s *Shaper) converge(d *device, cur, want DirectionPlan) (DirectionPlan, er
 	// device: it changes only with the policy, never with membership.
 	if want.Qdisc == nil || cur.Qdisc == nil || *want.Qdisc != *cur.Qdisc || !sameQueue(want, cur) {
 		if cur.Qdisc != nil {
-			s.retire(d, cur.Classes)
+			s.readBeforeDelete(d, cur.Classes)
 			if err := d.delRootQdisc(); err != nil {
 				return cur, err
 			}
@@ -279,7 +281,7 @@ func (s *Shaper) converge(d *device, cur, want DirectionPlan) (DirectionPlan, er
 			keptClasses = append(keptClasses, c)
 		}
 	}
-	s.retire(d, retired)
+	s.readBeforeDelete(d, retired)
 	for i := len(retired) - 1; i >= 0; i-- { // children before parents
 		if err := d.delClass(retired[i]); err != nil {
 			cur.Classes = append(keptClasses, retired[:i+1]...)
@@ -347,9 +349,10 @@ func replaceClass(cs []Class, w Class) {
 	}
 }
 
-// retire remembers the bytes of classes about to be deleted (best effort: a
-// failed read only loses counter precision, never blocks the change).
-func (s *Shaper) retire(d *device, classes []Class) {
+// readBeforeDelete reads the counters of classes about to be deleted; settle moves them
+// to the retired totals once the delete succeeded. A failed read is logged: the last
+// read stands in.
+func (s *Shaper) readBeforeDelete(d *device, classes []Class) {
 	if len(classes) == 0 {
 		return
 	}
@@ -358,15 +361,14 @@ func (s *Shaper) retire(d *device, classes []Class) {
 		s.logger.Warn("read class stats before delete", "device", d.name, "err", err)
 		return
 	}
-	byID := map[uint32]Class{}
-	for _, c := range classes {
-		byID[c.ClassID] = c
-	}
+	byID := indexClasses(classes)
 	for _, k := range stats {
 		c, ok := byID[k.Handle]
-		if !ok || k.Statistics == nil || k.Statistics.Basic == nil {
+		if !ok {
 			continue
 		}
-		s.retiredBytes[metricKey{classFunctionLabel(c), d.dir}] += k.Statistics.Basic.Bytes
+		if n, ok := classCountersOf(k); ok {
+			s.counters.observe(d.dir, c, n)
+		}
 	}
 }

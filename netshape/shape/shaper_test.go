@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
 
 	"github.com/faaslab/faaslab/internal/metricstest"
 	"github.com/faaslab/faaslab/netshape/ns"
@@ -130,6 +131,12 @@ func assertNoQdisc(t *testing.T, topo *topology) {
 // class counts bytes.
 func sendUDP(t *testing.T, topo *topology, i int) {
 	t.Helper()
+	sendUDPPackets(t, topo, i, 20)
+}
+
+// sendUDPPackets sends n 1000-byte datagrams from sandbox i to the remote.
+func sendUDPPackets(t *testing.T, topo *topology, i, n int) {
+	t.Helper()
 	err := inNetNS(ns.NamedPath(topo.sandboxNS[i]), func() error {
 		// Unconnected, so ICMP port-unreachable replies do not fail later writes.
 		c, err := net.ListenPacket("udp4", ":0")
@@ -137,8 +144,13 @@ func sendUDP(t *testing.T, topo *topology, i int) {
 			return err
 		}
 		defer c.Close()
+		// Room for all n in flight: a datagram's buffer is charged to the socket until it
+		// leaves the shaper's queue, so the default send buffer would pace the writes.
+		if err := setSendBuffer(c.(*net.UDPConn), n*4096); err != nil {
+			return err
+		}
 		dst := &net.UDPAddr{IP: net.IP(topo.remoteIP.AsSlice()), Port: 9}
-		for range 20 {
+		for range n {
 			if _, err := c.WriteTo(make([]byte, 1000), dst); err != nil {
 				return err
 			}
@@ -148,6 +160,21 @@ func sendUDP(t *testing.T, topo *topology, i int) {
 	if err != nil {
 		t.Fatalf("send udp from sandbox %d: %v", i, err)
 	}
+}
+
+// setSendBuffer sets c's send buffer above net.core.wmem_max (root: SO_SNDBUFFORCE).
+func setSendBuffer(c *net.UDPConn, n int) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, n)
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 func classBytes(t *testing.T, s *Shaper, dir Direction, sandboxID string) (uint64, uint32) {
