@@ -287,7 +287,7 @@ func (s *Scheduler) coldStart(g grant, req *InvokeRequest, res *InvokeResult) (*
 	rec.SandboxID, rec.MemoryMB = inst.id, cfg.MemoryMB
 	t0 := time.Now()
 	fail := func(err error) (*instance, time.Duration, error) {
-		s.teardown(inst)
+		s.teardownFailed(inst)
 		s.coldStartFailed(fs, cfg)
 		rec.Outcome, rec.StartTime = OutcomeError, t0
 		s.finishRecord(nil, rec)
@@ -401,7 +401,7 @@ func (s *Scheduler) initFailed(inst *instance, req *InvokeRequest, res *InvokeRe
 		res.LogTail = inst.log.endCapture()
 	}
 	res.Payload, res.FunctionError = payload, true
-	s.teardown(inst)
+	s.teardownFailed(inst)
 	s.coldStartFailed(inst.fs, inst.cfg)
 	s.finishRecord(nil, rec)
 	s.log.Info("sandbox init failed", "function", inst.cfg.Name, "sandbox", inst.id, "error_type", errType)

@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -9,6 +10,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/faaslab/faaslab/internal/metricstest"
+	"github.com/faaslab/faaslab/runtime"
+	"github.com/faaslab/faaslab/scheduler"
+	"github.com/faaslab/faaslab/scheduler/schedulertest"
 )
 
 // TestBilledByteSeconds: every invocation adds billed duration × memory to its function.
@@ -131,5 +137,32 @@ func TestDurationBucketsReachLambdaTimeout(t *testing.T) {
 	}
 	if seen != 2 {
 		t.Fatalf("histograms checked: %d, want 2", seen)
+	}
+}
+
+// TestFailedInitCPUCounted: a sandbox whose init fails (an /init/error, or its process
+// exits during init) is torn down at once; its CPU time still counts for its function.
+func TestFailedInitCPUCounted(t *testing.T) {
+	for name, end := range map[string]func(*schedulertest.Sandbox, *schedulertest.Endpoint){
+		"init error": func(_ *schedulertest.Sandbox, ep *schedulertest.Endpoint) {
+			ep.PostInitError(runtime.Response{FunctionError: true, ErrorType: "Runtime.Broken"})
+		},
+		"exit": func(sb *schedulertest.Sandbox, _ *schedulertest.Endpoint) { sb.Exit(errors.New("boom")) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			e.fake.Init = func(sb *schedulertest.Sandbox, ep *schedulertest.Endpoint) {
+				sb.SetCPUUsage(2e9)
+				end(sb, ep)
+			}
+			e.create("broken", 128, 3)
+			if res := e.invoke("broken", `{}`); res.Record.Outcome != scheduler.OutcomeInitError {
+				t.Fatalf("outcome %q, want %q", res.Record.Outcome, scheduler.OutcomeInitError)
+			}
+			const name = "faaslab_function_cpu_usage_seconds_total"
+			if v := metricstest.ValueOr(t, e.reg, name, prometheus.Labels{"function": "broken"}, 0); v != 2 {
+				t.Errorf("%s = %v, want 2 (the failed sandbox's CPU time)", name, v)
+			}
+		})
 	}
 }

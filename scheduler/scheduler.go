@@ -289,6 +289,14 @@ func (s *Scheduler) sandboxGoneLocked(fs *fnState) {
 	}
 }
 
+// teardownFailed undoes a cold start that failed: the sandbox never joined live, but the
+// CPU time it used (an init can burn seconds) still counts for its function.
+func (s *Scheduler) teardownFailed(inst *instance) {
+	s.m.resources.retire(inst)
+	s.teardown(inst)
+	s.m.resources.forget(inst)
+}
+
 // teardown undoes whatever part of a cold start happened. Errors are logged: the
 // sandbox is gone for the scheduler either way, and Reap at the next start catches leftovers.
 func (s *Scheduler) teardown(inst *instance) {
