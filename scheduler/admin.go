@@ -123,8 +123,6 @@ func (s *Scheduler) DeleteFunction(_ context.Context, name string) error {
 		s.sandboxGoneLocked(fs)
 	}
 	s.dispatch()
-	// Its sandbox gauges go; a later function of the same name starts from zero.
-	s.m.sandboxes.DeletePartialMatch(map[string]string{"function": name})
 	s.log.Info("function deleted", "function", name)
 	return nil
 }

@@ -85,6 +85,18 @@ func newMetrics(reg prometheus.Registerer, s *Scheduler) (*metrics, error) {
 	return m, nil
 }
 
+// forgetFunction deletes every series of a function that is gone (deleted, no sandbox
+// left): a function created later under the same name starts from zero.
+func (m *metrics) forgetFunction(name string) {
+	fn := prometheus.Labels{"function": name}
+	m.invocations.DeletePartialMatch(fn)
+	m.duration.DeletePartialMatch(fn)
+	m.sandboxes.DeletePartialMatch(fn)
+	m.coldStart.DeletePartialMatch(fn)
+	m.billed.DeletePartialMatch(fn)
+	m.resources.forgetFunction(name)
+}
+
 // fnMetrics caches one function's label children so the hot path skips label hashing.
 type fnMetrics struct {
 	idle, busy, starting prometheus.Gauge

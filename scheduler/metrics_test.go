@@ -44,9 +44,7 @@ func TestFunctionResourceSeries(t *testing.T) {
 	if v := gaugeValue(t, e.reg, "faaslab_function_memory_peak_bytes", map[string]string{"function": "res"}); v <= 0 {
 		t.Errorf("memory peak %v, want > 0", v)
 	}
-	if err := e.s.DeleteFunction(context.Background(), "res"); err != nil {
-		t.Fatal(err)
-	}
+	stopIdle(t, e, "res")
 	eventually(t, "sandbox stopped", func() bool {
 		return gaugeValue(t, e.reg, "faaslab_sandboxes", map[string]string{"function": "res", "state": "idle"}) == 0 &&
 			count(t, e.reg, "faaslab_function_memory_peak_bytes") == 0
@@ -73,9 +71,7 @@ func TestFunctionCPUCounterNeverGoesDown(t *testing.T) {
 	if v := gaugeValue(t, e.reg, name, fn); v != 5 {
 		t.Errorf("%s = %v once the cgroup could not be read, want 5 (a counter never goes down)", name, v)
 	}
-	if err := e.s.DeleteFunction(context.Background(), "cpu"); err != nil {
-		t.Fatal(err)
-	}
+	stopIdle(t, e, "cpu")
 	eventually(t, "sandbox stopped", sb.Stopped)
 	if v := gaugeValue(t, e.reg, name, fn); v != 5 {
 		t.Errorf("%s = %v after the sandbox stopped, want 5", name, v)
@@ -93,6 +89,16 @@ func TestSchedulerMetricsLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// stopIdle stops the function's idle sandboxes (a configuration update does; the
+// function, and so its series, stay).
+func stopIdle(t *testing.T, e *env, name string) {
+	t.Helper()
+	d := "stop idle sandboxes"
+	if _, err := e.s.UpdateFunctionConfiguration(context.Background(), name, scheduler.ConfigUpdate{Description: &d}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -165,4 +171,54 @@ func TestFailedInitCPUCounted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeletedFunctionSeriesRemoved: once a deleted function's last sandbox stopped, no
+// series carries its name (the runner makes a function per trial: the label must not
+// grow without bound); one created again under that name starts from zero.
+func TestDeletedFunctionSeriesRemoved(t *testing.T) {
+	e := newEnv(t, nil)
+	e.fake.Init = func(sb *schedulertest.Sandbox, ep *schedulertest.Endpoint) {
+		sb.SetCPUUsage(1e9)
+		ep.SetReady()
+	}
+	e.create("gone", 128, 3)
+	sb := e.fake.Get(e.invoke("gone", `{}`).Record.SandboxID)
+	e.create("stays", 128, 3)
+	e.invoke("stays", `{}`)
+	if err := e.s.DeleteFunction(context.Background(), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "sandbox stopped", sb.Stopped)
+	eventually(t, "series removed", func() bool { return len(seriesOf(t, e.reg, "gone")) == 0 })
+	if len(seriesOf(t, e.reg, "stays")) == 0 {
+		t.Error("the other function's series went too")
+	}
+	e.create("gone", 128, 3)
+	e.invoke("gone", `{}`)
+	const name = "faaslab_invocations_total"
+	l := prometheus.Labels{"function": "gone", "outcome": scheduler.OutcomeSuccess, "start": scheduler.StartCold}
+	if v := metricstest.Value(t, e.reg, name, l); v != 1 {
+		t.Errorf("%s of the re-created function = %v, want 1", name, v)
+	}
+}
+
+// seriesOf names the series whose function label is fn.
+func seriesOf(t *testing.T, g prometheus.Gatherer, fn string) []string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, p := range m.GetLabel() {
+				if p.GetName() == "function" && p.GetValue() == fn {
+					out = append(out, mf.GetName())
+				}
+			}
+		}
+	}
+	return out
 }

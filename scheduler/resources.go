@@ -124,6 +124,13 @@ func (c *resourceCollector) forget(inst *instance) {
 	c.mu.Unlock()
 }
 
+// forgetFunction drops the totals of a function that is gone (no sandbox left).
+func (c *resourceCollector) forgetFunction(name string) {
+	c.mu.Lock()
+	delete(c.retired, name)
+	c.mu.Unlock()
+}
+
 func (c *resourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCPUUsage, descCPUThrottled, descCPUThrottledPeriods, descMemoryPeak, descMemoryUsage} {
 		ch <- d

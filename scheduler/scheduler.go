@@ -278,6 +278,12 @@ func (s *Scheduler) destroy(inst *instance, reason string) {
 // once nothing mounts them.
 func (s *Scheduler) sandboxGoneLocked(fs *fnState) {
 	fs.live--
+	// The function label must not grow with every function ever made: a deleted
+	// function's series go with its last sandbox (unless one of the same name was created
+	// since: it owns them now).
+	if fs.deleted && fs.live == 0 && s.fns[fs.name] == nil {
+		s.m.forgetFunction(fs.name)
+	}
 	if fs.deleted && fs.live == 0 && fs.trashDir != "" {
 		dir := fs.trashDir
 		fs.trashDir = ""
