@@ -17,6 +17,7 @@ import (
 //	faaslab_sandbox_network_transmit_packets_total{function}
 //	faaslab_uplink_receive_bytes_total, faaslab_uplink_transmit_bytes_total
 //	faaslab_uplink_receive_packets_total, faaslab_uplink_transmit_packets_total
+//	faaslab_network_attached_sandboxes (gauge)
 //
 // Sandbox series are summed per function (labels stay bounded however many sandboxes
 // come and go) and include sandboxes already detached, so they never go down.
