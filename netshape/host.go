@@ -470,6 +470,19 @@ func (h *Host) retire(m *member) {
 	m.observe(link.Attrs().Statistics)
 }
 
+// ForgetFunction drops the counters kept for a function that is gone (deleted, no sandbox
+// left), so that its series end; a function with a sandbox still attached keeps them.
+func (h *Host) ForgetFunction(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range h.members {
+		if m.Function == name {
+			return
+		}
+	}
+	delete(h.retired, name)
+}
+
 // Members is the list of attached sandboxes, sorted by SandboxID.
 func (h *Host) Members() []Member {
 	h.mu.Lock()

@@ -21,6 +21,7 @@ import (
 	"github.com/faaslab/faaslab/netshape/ns"
 
 	"github.com/prometheus/client_golang/prometheus"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -348,6 +349,11 @@ func TestPerFunctionCountersNeverGoDown(t *testing.T) {
 	}
 	if got := gatherValue(t, reg, metric, "fn1"); got < sent {
 		t.Errorf("%s{fn1} went down after Detach of a sandbox whose veth was gone: %v -> %v", metric, sent, got)
+	}
+	// The function is deleted: its series end.
+	h.ForgetFunction("fn1")
+	if n := promtest.CollectAndCount(NewMetrics(h), metric); n != 0 {
+		t.Errorf("%d %s series after ForgetFunction(fn1), want 0", n, metric)
 	}
 }
 

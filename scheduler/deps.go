@@ -18,6 +18,13 @@ type Network interface {
 	Detach(ctx context.Context, sandboxID string) error
 }
 
+// FunctionForgetter is optionally implemented by a Network that keeps per-function totals
+// (its Prometheus counters): the scheduler tells it when a deleted function's last sandbox
+// has gone, so that those series end with the scheduler's own.
+type FunctionForgetter interface {
+	ForgetFunction(name string)
+}
+
 // NetworkEndpoint describes the sandbox to attach.
 type NetworkEndpoint struct {
 	SandboxID string

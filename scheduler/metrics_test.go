@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -193,6 +194,9 @@ func TestDeletedFunctionSeriesRemoved(t *testing.T) {
 	eventually(t, "series removed", func() bool { return len(seriesOf(t, e.reg, "gone")) == 0 })
 	if len(seriesOf(t, e.reg, "stays")) == 0 {
 		t.Error("the other function's series went too")
+	}
+	if got := e.fake.Forgotten(); !slices.Equal(got, []string{"gone"}) {
+		t.Errorf("network told to forget %q, want [gone] (its per-function totals go too)", got)
 	}
 	e.create("gone", 128, 3)
 	e.invoke("gone", `{}`)

@@ -283,6 +283,9 @@ func (s *Scheduler) sandboxGoneLocked(fs *fnState) {
 	// since: it owns them now).
 	if fs.deleted && fs.live == 0 && s.fns[fs.name] == nil {
 		s.m.forgetFunction(fs.name)
+		if f, ok := s.deps.Network.(FunctionForgetter); ok {
+			f.ForgetFunction(fs.name)
+		}
 	}
 	if fs.deleted && fs.live == 0 && fs.trashDir != "" {
 		dir := fs.trashDir

@@ -15,7 +15,10 @@ import (
 )
 
 // networkAdapter lets the scheduler attach sandboxes to a netshape.Host.
-type networkAdapter struct{ host *netshape.Host }
+type networkAdapter struct {
+	host   *netshape.Host
+	shaper *lazyShaper
+}
 
 func (n networkAdapter) Attach(ctx context.Context, ep scheduler.NetworkEndpoint) (scheduler.NetworkAttachment, error) {
 	a, err := n.host.Attach(ctx, netshape.Endpoint{SandboxID: ep.SandboxID, Function: ep.Function,
@@ -28,6 +31,13 @@ func (n networkAdapter) Attach(ctx context.Context, ep scheduler.NetworkEndpoint
 
 func (n networkAdapter) Detach(ctx context.Context, sandboxID string) error {
 	return n.host.Detach(ctx, sandboxID)
+}
+
+// ForgetFunction implements scheduler.FunctionForgetter: a deleted function's network and
+// shaping totals go with its last sandbox.
+func (n networkAdapter) ForgetFunction(name string) {
+	n.host.ForgetFunction(name)
+	n.shaper.ForgetFunction(name)
 }
 
 // runtimeAdapter lets the scheduler register sandboxes with the Runtime API server.
@@ -94,6 +104,12 @@ func (l *lazyShaper) Update(members []netshape.Member) error {
 			Priority: shape.PriorityForMemory(m.MemoryMB)}
 	}
 	return s.Update(sm)
+}
+
+func (l *lazyShaper) ForgetFunction(name string) {
+	if s := l.get(); s != nil {
+		s.ForgetFunction(name)
+	}
 }
 
 func (l *lazyShaper) Close() error {

@@ -245,7 +245,7 @@ func (d *Daemon) startScheduler(profile sandbox.Profile, cpuModel sandbox.CPUMod
 	d.records, sc.Records = f, f
 	deps := scheduler.Deps{
 		Backend: d.backend,
-		Network: networkAdapter{d.host},
+		Network: networkAdapter{host: d.host, shaper: d.shaper},
 		Runtime: runtimeAdapter{server: d.runtime, apiAddr: d.rtServer.Addr, platformEnv: d.platformEnv()},
 	}
 	if d.shared != nil {

@@ -141,6 +141,10 @@ func (s *sharedNet) updateShaperLocked() error {
 
 // Detach drops the sandbox's class and removes its cgroup (its process is gone by now:
 // the scheduler stops the sandbox first). Idempotent.
+// ForgetFunction implements scheduler.FunctionForgetter: a deleted function's shaping
+// totals go with its last sandbox.
+func (s *sharedNet) ForgetFunction(name string) { s.shaper.ForgetFunction(name) }
+
 func (s *sharedNet) Detach(ctx context.Context, sandboxID string) error {
 	s.mu.Lock()
 	_, ok := s.members[sandboxID]

@@ -152,3 +152,31 @@ func TestLedgerLastReadStandsIn(t *testing.T) {
 		t.Errorf("re-created class starts at %+v, want zero", got)
 	}
 }
+
+// TestLedgerForgetsAGoneFunction: a deleted function's totals go; one with a class still
+// in place keeps them.
+func TestLedgerForgetsAGoneFunction(t *testing.T) {
+	l := newLedger()
+	a := Class{ClassID: 0x10010, Kind: KindMember, SandboxID: "sb1", Function: "f"}
+	b := Class{ClassID: 0x10011, Kind: KindMember, SandboxID: "sb2", Function: "g"}
+	l.observe(Upload, a, classCounters{bytes: 100})
+	l.observe(Download, a, classCounters{bytes: 7})
+	l.observe(Upload, b, classCounters{bytes: 30})
+	l.settle(Upload, []Class{b})
+	l.settle(Download, nil)
+	l.forget("g") // b is still in place
+	l.forget("f")
+	if _, ok := l.retired[metricKey{"f", Upload}]; ok {
+		t.Error("f's upload total kept after forget")
+	}
+	if _, ok := l.retired[metricKey{"f", Download}]; ok {
+		t.Error("f's download total kept after forget")
+	}
+	if got := l.live(Upload, b); got != (classCounters{bytes: 30}) {
+		t.Errorf("g's live class = %+v after forget of g while in place, want {30 0}", got)
+	}
+	l.settle(Upload, nil)
+	if got := l.retired[metricKey{"g", Upload}]; got != (classCounters{bytes: 30}) {
+		t.Errorf("g's total = %+v, want {30 0}: forgetting a function still shaped dropped it", got)
+	}
+}

@@ -45,6 +45,14 @@ type metricKey struct {
 	direction Direction
 }
 
+// ForgetFunction drops the counters kept for a function that is gone (deleted, no sandbox
+// left), so that its series end; a function with a class still in place keeps them.
+func (s *Shaper) ForgetFunction(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counters.forget(name)
+}
+
 // New opens both uplink ends, checks that the kernel can do the policy,
 // and applies it with no members yet (the NIC cap only). reg may be nil.
 func New(links Links, policy PolicyConfig, reg prometheus.Registerer, logger *slog.Logger) (*Shaper, error) {

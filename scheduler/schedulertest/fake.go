@@ -27,7 +27,8 @@ type Handler func(ctx context.Context, sb *Sandbox, inv runtime.Invocation) (run
 // ep.PostInitError, sb.Exit, or nothing: an init timeout).
 type InitFunc func(sb *Sandbox, ep *Endpoint)
 
-// Fake implements sandbox.Backend, scheduler.Network and scheduler.RuntimeAPI.
+// Fake implements sandbox.Backend, scheduler.Network (with FunctionForgetter) and
+// scheduler.RuntimeAPI.
 type Fake struct {
 	// Handler answers invocations (default Echo). Set before use.
 	Handler Handler
@@ -40,6 +41,7 @@ type Fake struct {
 	sandboxes map[string]*Sandbox
 	endpoints map[string]*Endpoint
 	created   []string
+	forgotten []string
 	nextIP    uint32
 	stopped   atomic.Int64
 }
@@ -105,6 +107,20 @@ func (f *Fake) Attach(_ context.Context, ep scheduler.NetworkEndpoint) (schedule
 
 // Detach implements scheduler.Network.
 func (f *Fake) Detach(context.Context, string) error { return nil }
+
+// ForgetFunction implements scheduler.FunctionForgetter.
+func (f *Fake) ForgetFunction(name string) {
+	f.mu.Lock()
+	f.forgotten = append(f.forgotten, name)
+	f.mu.Unlock()
+}
+
+// Forgotten lists the functions the scheduler told the network to forget, in order.
+func (f *Fake) Forgotten() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.forgotten)
+}
 
 // Register implements scheduler.RuntimeAPI.
 func (f *Fake) Register(id string, _ netip.Addr) scheduler.RuntimeEndpoint {
