@@ -14,6 +14,9 @@ import (
 
 	"io"
 	"log/slog"
+
+	"github.com/faaslab/faaslab/internal/metricstest"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestEnsureTLSKeepsCAAndReissuesForNewAddress(t *testing.T) {
@@ -148,5 +151,20 @@ func TestIperfEnsureDropsServerThatNeverListens(t *testing.T) {
 	}
 	if _, ports, err := p.Ensure(1); err == nil {
 		t.Fatalf("second Ensure(1) = %v, want a readiness error", ports)
+	}
+}
+
+// TestStartedServiceHasFailureSeries: a service that started exports its failures at 0
+// before the first one, so rates, alerts and the dashboard have a series to read.
+func TestStartedServiceHasFailureSeries(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	p := newProcess("s3", func() *exec.Cmd { return exec.Command("sh", "-c", "sleep 30") }, false,
+		slog.New(slog.DiscardHandler), NewMetrics(reg))
+	if err := p.start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.stop()
+	if v := metricstest.ValueOr(t, reg, "faaslab_service_failures_total", prometheus.Labels{"service": "s3"}, -1); v != 0 {
+		t.Errorf("faaslab_service_failures_total{service=s3} = %v after a clean start, want a series at 0", v)
 	}
 }

@@ -115,6 +115,9 @@ func (p *process) runOnce(ctx context.Context, first chan<- error) error {
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}
 	p.metrics.starts.WithLabelValues(p.name).Inc()
+	// A started service's failures read 0 until one happens, not "no data" (a rate of it,
+	// an alert on it, the dashboard's panel all need the series).
+	p.metrics.failures.WithLabelValues(p.name)
 	p.setRunning(cmd.Process.Pid)
 	if p.onStart != nil {
 		p.onStart(cmd.Process.Pid)
