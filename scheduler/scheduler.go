@@ -274,21 +274,22 @@ func (s *Scheduler) destroy(inst *instance, reason string) {
 	s.dispatch()
 }
 
-// sandboxGoneLocked counts a sandbox of fs gone and removes a deleted function's files
-// once nothing mounts them.
+// sandboxGoneLocked counts a sandbox of fs gone. A deleted function's last sandbox takes
+// the function's files and its series with it.
 func (s *Scheduler) sandboxGoneLocked(fs *fnState) {
 	fs.live--
-	// The function label must not grow with every function ever made: a deleted
-	// function's series go with its last sandbox (unless one of the same name was created
-	// since: it owns them now).
-	if fs.deleted && fs.live == 0 && s.fns[fs.name] == nil {
+	if !fs.deleted || fs.live != 0 {
+		return
+	}
+	// The function label must not grow with every function ever made (unless one of the
+	// same name was created since: it owns the series now).
+	if s.fns[fs.name] == nil {
 		s.m.forgetFunction(fs.name)
 		if f, ok := s.deps.Network.(FunctionForgetter); ok {
 			f.ForgetFunction(fs.name)
 		}
 	}
-	if fs.deleted && fs.live == 0 && fs.trashDir != "" {
-		dir := fs.trashDir
+	if dir := fs.trashDir; dir != "" {
 		fs.trashDir = ""
 		s.wg.Add(1)
 		go func() {

@@ -139,12 +139,12 @@ func (s *sharedNet) updateShaperLocked() error {
 	return s.shaper.Update(ms)
 }
 
-// Detach drops the sandbox's class and removes its cgroup (its process is gone by now:
-// the scheduler stops the sandbox first). Idempotent.
 // ForgetFunction implements scheduler.FunctionForgetter: a deleted function's shaping
 // totals go with its last sandbox.
 func (s *sharedNet) ForgetFunction(name string) { s.shaper.ForgetFunction(name) }
 
+// Detach drops the sandbox's class and removes its cgroup (its process is gone by now:
+// the scheduler stops the sandbox first). Idempotent.
 func (s *sharedNet) Detach(ctx context.Context, sandboxID string) error {
 	s.mu.Lock()
 	_, ok := s.members[sandboxID]

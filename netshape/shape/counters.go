@@ -69,8 +69,6 @@ func (l *ledger) live(dir Direction, c Class) classCounters {
 	return classCounters{}
 }
 
-// settle retires the classes of dir seen before that are not in applied (what the
-// kernel holds after a change): they were deleted.
 // forget drops the retired counters of function, unless one of its classes is still seen.
 func (l *ledger) forget(function string) {
 	for _, s := range l.seen {
@@ -83,6 +81,8 @@ func (l *ledger) forget(function string) {
 	}
 }
 
+// settle retires the classes of dir seen before that are not in applied (what the
+// kernel holds after a change): they were deleted.
 func (l *ledger) settle(dir Direction, applied []Class) {
 	byID := indexClasses(applied)
 	for k, s := range l.seen {
