@@ -792,17 +792,26 @@ func (e *env) closeNow() {
 	}
 }
 
+// warmLeavingGrant creates name, invokes it once (a warm sandbox) and takes a warm grant
+// for it as dispatch hands one to a queued waiter; it returns the sandbox's id and the
+// waiter's leave.
+func (e *env) warmLeavingGrant(name string) (sandboxID string, leave func()) {
+	e.t.Helper()
+	e.create(name, 128, 3)
+	sandboxID = e.invoke(name, "{}").Record.SandboxID
+	cold, leave := e.s.GrantToLeavingWaiter(name)
+	if cold {
+		e.t.Fatal("want a warm grant")
+	}
+	return sandboxID, leave
+}
+
 // A queued invocation whose client leaves just as it is granted a warm sandbox hands it
 // back. If the function was deleted meanwhile, the sandbox must be stopped (nothing would
 // ever reap it: the reaper and Close only see registered functions) and its memory freed.
 func TestLeavingWaiterStopsWarmSandboxOfDeletedFunction(t *testing.T) {
 	e := newEnv(t, nil)
-	e.create("gone", 128, 3)
-	id := e.invoke("gone", "{}").Record.SandboxID
-	cold, leave := e.s.GrantToLeavingWaiter("gone")
-	if cold {
-		t.Fatal("want a warm grant")
-	}
+	id, leave := e.warmLeavingGrant("gone")
 	if err := e.s.DeleteFunction(context.Background(), "gone"); err != nil {
 		t.Fatal(err)
 	}
@@ -823,17 +832,12 @@ func TestLeavingWaiterStopsWarmSandboxOfDeletedFunction(t *testing.T) {
 // invocation with the old configuration.
 func TestLeavingWaiterRetiresWarmSandboxOfUpdatedFunction(t *testing.T) {
 	e := newEnv(t, nil)
-	e.create("upd", 128, 3)
-	old := e.invoke("upd", "{}").Record.SandboxID
-	if cold, leave := e.s.GrantToLeavingWaiter("upd"); cold {
-		t.Fatal("want a warm grant")
-	} else {
-		mem := 256
-		if _, err := e.s.UpdateFunctionConfiguration(context.Background(), "upd", scheduler.ConfigUpdate{MemoryMB: &mem}); err != nil {
-			t.Fatal(err)
-		}
-		leave()
+	old, leave := e.warmLeavingGrant("upd")
+	mem := 256
+	if _, err := e.s.UpdateFunctionConfiguration(context.Background(), "upd", scheduler.ConfigUpdate{MemoryMB: &mem}); err != nil {
+		t.Fatal(err)
 	}
+	leave()
 	next := e.invoke("upd", "{}")
 	if next.Record.SandboxID == old || next.Record.Start != scheduler.StartCold || next.Record.MemoryMB != 256 {
 		t.Errorf("after update: ran %s on %s with %d MB, want cold on a new 256 MB sandbox (old %s)",
@@ -848,12 +852,7 @@ func TestLeavingWaiterRetiresWarmSandboxOfUpdatedFunction(t *testing.T) {
 // A sandbox handed back after Close began is stopped, not pooled.
 func TestLeavingWaiterAfterCloseStopsSandbox(t *testing.T) {
 	e := newEnv(t, nil)
-	e.create("cl", 128, 3)
-	id := e.invoke("cl", "{}").Record.SandboxID
-	cold, leave := e.s.GrantToLeavingWaiter("cl")
-	if cold {
-		t.Fatal("want a warm grant")
-	}
+	id, leave := e.warmLeavingGrant("cl")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := e.s.Close(ctx); err == nil {
